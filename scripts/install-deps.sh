@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages heartmula.c needs to build and test, skipping
+# the ones already present. Used by `make demo`, `make test` and CI.
+set -eu
+pkgs="build-essential cmake pkg-config libjansson-dev libpcre2-dev libutf8proc-dev
+libopenblas-dev libsndfile1-dev libsoxr-dev libfftw3-dev"
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "install-deps: installing:$missing"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,28 @@
+/* Audio files (libsndfile) and resampling (libsoxr). */
+#ifndef HM_AUDIO_H
+#define HM_AUDIO_H
+#include "base/base.h"
+
+typedef struct hm_audio {
+  float *data;   /* interleaved, n_frames x n_channels, owned (malloc) */
+  int64_t n_frames;
+  int n_channels;
+  int sample_rate_hz;
+} hm_audio;
+
+/* Reads any file libsndfile reads (WAV, FLAC, OGG, MP3). */
+hm_status hm_audio_read(const char *path, hm_audio *out);
+/* Mono downmix (mean of channels) resampled to rate_hz with libsoxr (very high quality). */
+hm_status hm_audio_to_mono(const hm_audio *in, int rate_hz, float **out, int64_t *n_out);
+void hm_audio_free(hm_audio *a);
+
+typedef enum hm_audio_format {
+  HM_AUDIO_AUTO = 0, /* from the extension: .wav (16-bit), .flac, .mp3, .ogg */
+  HM_AUDIO_WAV16, HM_AUDIO_WAV_FLOAT, HM_AUDIO_FLAC, HM_AUDIO_MP3, HM_AUDIO_OGG
+} hm_audio_format;
+/* Writes planar channels (ch[c][i], i < n_frames) to path via a temporary name,
+ * renamed when complete. Refuses an existing path unless overwrite. */
+hm_status hm_audio_write(const char *path, hm_audio_format fmt, const float *const *channels,
+                         int n_channels, int64_t n_frames, int sample_rate_hz, bool overwrite);
+
+#endif

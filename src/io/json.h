@@ -1,0 +1,26 @@
+/* JSON config reading (jansson) with errors that name the file and the field. */
+#ifndef HM_JSON_H
+#define HM_JSON_H
+#include "base/base.h"
+#include <jansson.h>
+
+/* Loads a JSON file; error "file:line:col: text" on failure. Caller json_decref()s. */
+hm_status hm_json_load(const char *path, json_t **out);
+/* Field getters: obj[key] must exist with the right type (error names file and key).
+ * The _opt variants leave *out untouched when the key is absent (or null). */
+hm_status hm_json_int(const json_t *obj, const char *key, const char *file, int64_t *out);
+hm_status hm_json_int_opt(const json_t *obj, const char *key, const char *file, int64_t *out);
+hm_status hm_json_num(const json_t *obj, const char *key, const char *file, double *out);
+hm_status hm_json_num_opt(const json_t *obj, const char *key, const char *file, double *out);
+hm_status hm_json_bool_opt(const json_t *obj, const char *key, const char *file, bool *out);
+hm_status hm_json_str(const json_t *obj, const char *key, const char *file, const char **out);
+hm_status hm_json_str_opt(const json_t *obj, const char *key, const char *file, const char **out);
+/* Reads a whole file into a NUL-terminated buffer (malloc); *len without the NUL. */
+hm_status hm_read_file(const char *path, char **out, size_t *len);
+/* Path helpers. */
+bool hm_file_exists(const char *path);
+bool hm_dir_exists(const char *path);
+/* Joins a and b with '/' into buf (error if it does not fit). */
+hm_status hm_path_join(char *buf, size_t n, const char *a, const char *b);
+
+#endif

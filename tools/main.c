@@ -1,0 +1,36 @@
+#include "cli.h"
+#include <string.h>
+
+typedef struct { const char *name; int (*fn)(int, char **); const char *help; } command;
+
+static const command commands[] = {
+  {"generate", cmd_generate, "lyrics + tags -> song file (LM + codec)"},
+  {"decode", cmd_decode, "audio codes (.npy) -> song file (codec)"},
+  {"transcribe", cmd_transcribe, "audio file -> lyrics (HeartTranscriptor / Whisper)"},
+  {"tokenize", cmd_tokenize, "text -> token ids with a tokenizer.json (or --decode)"},
+  {"parity", cmd_parity, "run the reference-fixture cases of a fixture folder"},
+  {"bench", cmd_bench, "speed benchmarks (LM frame step, codec, transcription)"},
+  {"make-checkpoint", cmd_make_checkpoint, "write a random checkpoint in the published layout"},
+  {"quantize", cmd_quantize, "convert a checkpoint to bf16 / q8_0 / q4_0"},
+  {"info", cmd_info, "describe a checkpoint folder and this machine"},
+};
+
+static void usage(FILE *f) {
+  fprintf(f, "heartmula %s — HeartMuLa music generation in C\n\nusage: heartmula <command> [options]\n\n",
+          HM_VERSION_STRING);
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].help);
+  fprintf(f, "\n'heartmula <command> --help' shows a command's options. Docs: docs/cli.md\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) { usage(stderr); return 2; }
+  if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) { usage(stdout); return 0; }
+  if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) { printf("heartmula %s\n", HM_VERSION_STRING); return 0; }
+  hm_log_set(cli_log_hook, NULL);
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+  fprintf(stderr, "heartmula: unknown command '%s'\n\n", argv[1]);
+  usage(stderr);
+  return 2;
+}

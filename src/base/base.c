@@ -1,0 +1,245 @@
+/* src/base: errors, logging, memory, time, CPU features, dtypes, RNG. */
+#include "base/base.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- errors ---- */
+#define HM_ERR_CAP 2048
+static _Thread_local char err_buf[HM_ERR_CAP];
+
+const char *hm_status_str(hm_status st) {
+  switch (st) {
+  case HM_OK: return "ok";
+  case HM_ERR_INVALID_ARG: return "invalid argument";
+  case HM_ERR_IO: return "i/o error";
+  case HM_ERR_FORMAT: return "bad format";
+  case HM_ERR_NOMEM: return "out of memory";
+  case HM_ERR_UNSUPPORTED: return "unsupported";
+  case HM_ERR_ABORTED: return "aborted";
+  case HM_ERR_INTERNAL: return "internal error";
+  }
+  return "unknown status";
+}
+
+const char *hm_last_error(void) { return err_buf; }
+
+hm_status hm_error(hm_status st, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err_buf, sizeof err_buf, fmt, ap);
+  va_end(ap);
+  return st;
+}
+
+hm_status hm_error_context(hm_status st, const char *fmt, ...) {
+  char ctx[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(ctx, sizeof ctx, fmt, ap);
+  va_end(ap);
+  size_t cl = strlen(ctx), ol = strlen(err_buf);
+  if (cl + 2 >= sizeof err_buf) return st;
+  if (cl + 2 + ol >= sizeof err_buf) ol = sizeof err_buf - cl - 3;
+  memmove(err_buf + cl + 2, err_buf, ol);
+  err_buf[cl + 2 + ol] = 0;
+  memcpy(err_buf, ctx, cl);
+  err_buf[cl] = ':';
+  err_buf[cl + 1] = ' ';
+  return st;
+}
+
+/* ---- logging ---- */
+static hm_log_callback log_cb = NULL;
+static void *log_ud = NULL;
+
+void hm_log_set(hm_log_callback cb, void *user_data) {
+  log_cb = cb;
+  log_ud = user_data;
+}
+
+void hm_log(hm_log_level level, const char *fmt, ...) {
+  if (!log_cb) return;
+  char msg[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  log_cb(level, msg, log_ud);
+}
+
+/* ---- memory ---- */
+void *hm_malloc_aligned(size_t n) {
+  void *p = NULL;
+  if (n == 0) n = 1;
+  size_t rounded = (n + 63) & ~(size_t)63;
+  if (rounded < n) return NULL;
+  if (posix_memalign(&p, 64, rounded) != 0) return NULL;
+  return p;
+}
+
+void *hm_calloc_aligned(size_t n) {
+  void *p = hm_malloc_aligned(n);
+  if (p) memset(p, 0, n);
+  return p;
+}
+
+void hm_free_aligned(void *p) { free(p); }
+
+size_t hm_peak_rss_bytes(void) {
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+  return (size_t)ru.ru_maxrss * 1024u; /* Linux: kilobytes */
+}
+
+/* ---- time ---- */
+int64_t hm_time_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+double hm_time_s(void) { return (double)hm_time_us() * 1e-6; }
+
+/* ---- machine ---- */
+int hm_num_cores(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int)n : 1;
+}
+
+bool hm_force_scalar(void) {
+  static int cached = -1;
+  if (cached < 0) {
+    const char *e = getenv("HM_FORCE_SCALAR");
+    cached = (e && *e && strcmp(e, "0") != 0) ? 1 : 0;
+  }
+  return cached == 1;
+}
+
+const hm_cpu_features *hm_cpu(void) {
+  static hm_cpu_features f;
+  static int done = 0;
+  if (!done) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    f.avx2 = __builtin_cpu_supports("avx2");
+    f.fma = __builtin_cpu_supports("fma");
+    f.avx512f = __builtin_cpu_supports("avx512f");
+    f.avx512bw = __builtin_cpu_supports("avx512bw");
+    f.avx512vl = __builtin_cpu_supports("avx512vl");
+    f.avx512vnni = __builtin_cpu_supports("avx512vnni");
+#if defined(__clang__) && __clang_major__ < 16
+    f.avx512bf16 = false;
+#else
+    f.avx512bf16 = __builtin_cpu_supports("avx512bf16");
+#endif
+    /* f16c and avx-vnni are not queryable on every compiler: read CPUID. */
+    unsigned a, b, c, d;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+    f.f16c = (c >> 29) & 1;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(1));
+    f.avxvnni = (a >> 4) & 1;
+    if (!f.avx512bf16) f.avx512bf16 = (a >> 5) & 1;
+#endif
+    if (hm_force_scalar()) memset(&f, 0, sizeof f);
+    done = 1;
+  }
+  return &f;
+}
+
+/* ---- dtypes ---- */
+static const char *const dtype_names[HM_DT_COUNT] = {
+  "F32", "F16", "BF16", "F64", "I8", "U8", "I16", "I32", "I64", "BOOL", "Q8_0", "Q4_0",
+};
+static const int dtype_size[HM_DT_COUNT] = {4, 2, 2, 8, 1, 1, 2, 4, 8, 1, 34, 18};
+
+const char *hm_dtype_name(hm_dtype t) { return (unsigned)t < HM_DT_COUNT ? dtype_names[t] : "?"; }
+
+bool hm_dtype_from_name(const char *name, hm_dtype *out) {
+  for (int i = 0; i < HM_DT_COUNT; i++)
+    if (!strcmp(name, dtype_names[i])) { *out = (hm_dtype)i; return true; }
+  return false;
+}
+
+size_t hm_dtype_bytes(hm_dtype t, int64_t n) {
+  if ((unsigned)t >= HM_DT_COUNT || n < 0) return 0;
+  if (t == HM_DT_Q8_0 || t == HM_DT_Q4_0) {
+    if (n % HM_QBLOCK) return 0;
+    return (size_t)(n / HM_QBLOCK) * (size_t)dtype_size[t];
+  }
+  return (size_t)n * (size_t)dtype_size[t];
+}
+
+float hm_f16_to_f32(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, u;
+  if (exp == 0) {
+    if (man == 0) u = sign;
+    else { /* subnormal: value = man * 2^-24 */
+      float f = (float)man * 5.9604644775390625e-8f;
+      memcpy(&u, &f, 4);
+      u |= sign;
+    }
+  } else if (exp == 31) u = sign | 0x7f800000u | (man << 13);
+  else u = sign | ((exp + 112) << 23) | (man << 13);
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+uint16_t hm_f32_to_f16(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
+  uint32_t a = u & 0x7fffffffu;
+  if (a > 0x7f800000u) return sign | 0x7e00;          /* NaN */
+  if (a >= 0x477ff000u) return sign | 0x7c00;         /* overflow (incl. rounding up) -> inf */
+  if (a < 0x38800000u) {                             /* below the smallest normal: subnormal */
+    float af;
+    memcpy(&af, &a, 4);
+    float scaled = af * 16777216.0f;                   /* 2^24: units of the smallest subnormal */
+    return sign | (uint16_t)lrintf(scaled);            /* rint = nearest even */
+  }
+  uint32_t mant_round = a + 0xfffu + ((a >> 13) & 1u);
+  return sign | (uint16_t)((mant_round - 0x38000000u) >> 13);
+}
+
+/* ---- RNG ---- */
+static uint64_t splitmix64(uint64_t *x) {
+  uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+void hm_rng_seed(hm_rng *rng, uint64_t seed, uint64_t stream) {
+  uint64_t x = seed ^ (stream * 0xd1342543de82ef95ull + 0x2545f4914f6cdd1dull);
+  for (int i = 0; i < 4; i++) rng->s[i] = splitmix64(&x);
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t hm_rng_u64(hm_rng *r) {
+  uint64_t *s = r->s;
+  uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = rotl(s[3], 45);
+  return result;
+}
+
+double hm_rng_uniform(hm_rng *r) { return (double)(hm_rng_u64(r) >> 11) * 0x1.0p-53; }
+
+float hm_rng_normal(hm_rng *r) {
+  double u1 = 1.0 - hm_rng_uniform(r); /* (0, 1] */
+  double u2 = hm_rng_uniform(r);
+  return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+double hm_rng_exponential(hm_rng *r) { return -log(1.0 - hm_rng_uniform(r)); }

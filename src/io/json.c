@@ -1,0 +1,118 @@
+/* JSON config reading with errors naming the file and the field; file helpers. */
+#include "io/json.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+hm_status hm_read_file(const char *path, char **out, size_t *len) {
+  *out = NULL;
+  if (len) *len = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) return hm_error(HM_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+  if (fseek(f, 0, SEEK_END) != 0) { fclose(f); return hm_error(HM_ERR_IO, "cannot read '%s'", path); }
+  long n = ftell(f);
+  if (n < 0) { fclose(f); return hm_error(HM_ERR_IO, "cannot read '%s' (not a regular file?)", path); }
+  rewind(f);
+  char *buf = malloc((size_t)n + 1);
+  if (!buf) { fclose(f); return hm_error(HM_ERR_NOMEM, "out of memory reading '%s' (%ld bytes)", path, n); }
+  size_t got = fread(buf, 1, (size_t)n, f);
+  fclose(f);
+  if (got != (size_t)n) { free(buf); return hm_error(HM_ERR_IO, "short read on '%s'", path); }
+  buf[n] = 0;
+  *out = buf;
+  if (len) *len = (size_t)n;
+  return HM_OK;
+}
+
+bool hm_file_exists(const char *path) {
+  struct stat st;
+  return path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool hm_dir_exists(const char *path) {
+  struct stat st;
+  return path && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+hm_status hm_path_join(char *buf, size_t n, const char *a, const char *b) {
+  size_t la = strlen(a);
+  int w = (la && a[la - 1] == '/') ? snprintf(buf, n, "%s%s", a, b) : snprintf(buf, n, "%s/%s", a, b);
+  if (w < 0 || (size_t)w >= n) return hm_error(HM_ERR_INVALID_ARG, "path too long: '%s/%s'", a, b);
+  return HM_OK;
+}
+
+hm_status hm_json_load(const char *path, json_t **out) {
+  *out = NULL;
+  if (!hm_file_exists(path)) return hm_error(HM_ERR_IO, "cannot open '%s': no such file", path);
+  json_error_t err;
+  json_t *root = json_load_file(path, JSON_DECODE_ANY, &err);
+  if (!root) return hm_error(HM_ERR_FORMAT, "%s:%d:%d: malformed JSON: %s", path, err.line, err.column, err.text);
+  *out = root;
+  return HM_OK;
+}
+
+static const json_t *field(const json_t *obj, const char *key) {
+  if (!json_is_object(obj)) return NULL;
+  const json_t *v = json_object_get(obj, key);
+  return (v && !json_is_null(v)) ? v : NULL;
+}
+
+static hm_status missing(const char *file, const char *key) {
+  return hm_error(HM_ERR_FORMAT, "%s: missing field '%s'", file ? file : "(json)", key);
+}
+
+static hm_status wrong(const char *file, const char *key, const char *want) {
+  return hm_error(HM_ERR_FORMAT, "%s: field '%s' must be %s", file ? file : "(json)", key, want);
+}
+
+hm_status hm_json_int_opt(const json_t *obj, const char *key, const char *file, int64_t *out) {
+  const json_t *v = field(obj, key);
+  if (!v) return HM_OK;
+  if (json_is_integer(v)) { *out = (int64_t)json_integer_value(v); return HM_OK; }
+  if (json_is_real(v)) {
+    double d = json_real_value(v);
+    if (d == (double)(int64_t)d) { *out = (int64_t)d; return HM_OK; }
+  }
+  return wrong(file, key, "an integer");
+}
+
+hm_status hm_json_int(const json_t *obj, const char *key, const char *file, int64_t *out) {
+  if (!field(obj, key)) return missing(file, key);
+  return hm_json_int_opt(obj, key, file, out);
+}
+
+hm_status hm_json_num_opt(const json_t *obj, const char *key, const char *file, double *out) {
+  const json_t *v = field(obj, key);
+  if (!v) return HM_OK;
+  if (!json_is_number(v)) return wrong(file, key, "a number");
+  *out = json_number_value(v);
+  return HM_OK;
+}
+
+hm_status hm_json_num(const json_t *obj, const char *key, const char *file, double *out) {
+  if (!field(obj, key)) return missing(file, key);
+  return hm_json_num_opt(obj, key, file, out);
+}
+
+hm_status hm_json_bool_opt(const json_t *obj, const char *key, const char *file, bool *out) {
+  const json_t *v = field(obj, key);
+  if (!v) return HM_OK;
+  if (!json_is_boolean(v)) return wrong(file, key, "true or false");
+  *out = json_is_true(v);
+  return HM_OK;
+}
+
+hm_status hm_json_str_opt(const json_t *obj, const char *key, const char *file, const char **out) {
+  const json_t *v = field(obj, key);
+  if (!v) return HM_OK;
+  if (!json_is_string(v)) return wrong(file, key, "a string");
+  *out = json_string_value(v);
+  return HM_OK;
+}
+
+hm_status hm_json_str(const json_t *obj, const char *key, const char *file, const char **out) {
+  if (!field(obj, key)) return missing(file, key);
+  return hm_json_str_opt(obj, key, file, out);
+}

@@ -1,0 +1,66 @@
+/* src/tensor internals: the per-ISA kernel tables behind ops.h, the quantized
+ * block formats and the activation quantizer. Used by ops.c, the SIMD files,
+ * the tests (to compare each variant with the scalar reference) and bench/.
+ *
+ * Block formats (HM_QBLOCK = 32 weights per block, rows are whole blocks):
+ *   Q8_0: { uint16_t d (f16); int8_t q[32]; }           34 bytes, w[j] = d * q[j]
+ *   Q4_0: { uint16_t d (f16); uint8_t qs[16]; }         18 bytes, w[j] = d * (nib(j) - 8)
+ *         nibble order: byte qs[j] (j < 16) holds element j in its LOW nibble and
+ *         element j + 16 in its HIGH nibble (the ggml order).
+ * Activations for the quantized dot products are quantized on the fly, per
+ * block of 32, to int8 with an f32 scale: q = nearbyint(x / d), d = max|x| / 127. */
+#ifndef HM_TENSOR_KERNELS_H
+#define HM_TENSOR_KERNELS_H
+#include "tensor/ops.h"
+
+#define HM_Q8_0_BYTES 34
+#define HM_Q4_0_BYTES 18
+
+/* Activations quantized per block: for vector b, q + b*q_stride holds cols int8,
+ * d + b*nb the block scales, c + b*nb = -8 * sum(q) of each block (used by Q4_0). */
+typedef struct hm_qact {
+  int n;
+  int64_t cols, nb, q_stride;
+  int8_t *q;
+  float *d;
+  int32_t *c;
+} hm_qact;
+
+/* Rows [r0, r1) of y = W x (+ bias) for n vectors. */
+typedef void (*hm_mv_float_fn)(const hm_mat *W, int64_t r0, int64_t r1, int n, const float *x,
+                               int64_t x_stride, float *y, int64_t y_stride, const float *bias);
+typedef void (*hm_mv_quant_fn)(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq,
+                               float *y, int64_t y_stride, const float *bias);
+
+typedef struct hm_kernels {
+  const char *name;
+  hm_mv_float_fn mv_f32, mv_bf16, mv_f16;
+  hm_mv_quant_fn mv_q8_0, mv_q4_0;
+  float (*dot)(const float *a, const float *b, int64_t n);
+  /* y[i] += a * x[i] */
+  void (*axpy)(float *y, float a, const float *x, int64_t n);
+} hm_kernels;
+
+extern const hm_kernels hm_kernels_ref;
+extern const hm_kernels hm_kernels_avx2;   /* AVX2 + FMA + F16C */
+extern const hm_kernels hm_kernels_avx512; /* AVX-512 F/BW/VL + VNNI */
+
+typedef enum hm_isa { HM_ISA_SCALAR = 0, HM_ISA_AVX2 = 1, HM_ISA_AVX512 = 2 } hm_isa;
+/* Best ISA this CPU supports (HM_ISA_SCALAR when HM_FORCE_SCALAR=1). */
+hm_isa hm_isa_best(void);
+/* Kernel table in use (thread-safe to read; chosen once from hm_isa_best). */
+const hm_kernels *hm_kernels_active(void);
+/* For tests and benches: switch the table used by every op; false (and no
+ * change) if the CPU lacks the instructions. Not thread-safe against running ops. */
+bool hm_isa_set(hm_isa isa);
+const hm_kernels *hm_kernels_for(hm_isa isa); /* NULL if unsupported here */
+
+/* Weight quantization of one row of cols (multiple of 32) floats. */
+void hm_quantize_row_q8_0(const float *x, void *out, int64_t cols);
+void hm_quantize_row_q4_0(const float *x, void *out, int64_t cols);
+void hm_dequantize_row_q8_0(const void *in, float *y, int64_t cols);
+void hm_dequantize_row_q4_0(const void *in, float *y, int64_t cols);
+/* Activation quantization: fills xq (buffers preallocated for n x cols). */
+void hm_quantize_act(const float *x, int64_t x_stride, int n, int64_t cols, hm_qact *xq);
+
+#endif

@@ -1,0 +1,497 @@
+/* Public dispatch of ops.h: kernel-table selection, thread splitting of the
+ * matrix x vector path, BLAS-backed GEMM, dtype conversion, attention and the
+ * 1-D convolutions. */
+#include "tensor/kernels.h"
+#include <cblas.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#ifndef HM_HAVE_SIMD_KERNELS
+#define HM_HAVE_SIMD_KERNELS 0
+#endif
+
+/* ---- kernel table selection ---- */
+
+static _Atomic(const hm_kernels *) g_kernels = NULL;
+
+hm_isa hm_isa_best(void) {
+  if (hm_force_scalar()) return HM_ISA_SCALAR;
+  const hm_cpu_features *f = hm_cpu();
+  if (f->avx512f && f->avx512bw && f->avx512vl && f->avx512vnni && f->avx2 && f->fma && f->f16c)
+    return HM_ISA_AVX512;
+  if (f->avx2 && f->fma && f->f16c) return HM_ISA_AVX2;
+  return HM_ISA_SCALAR;
+}
+
+const hm_kernels *hm_kernels_for(hm_isa isa) {
+  const hm_cpu_features *f = hm_cpu();
+  switch (isa) {
+  case HM_ISA_SCALAR: return &hm_kernels_ref;
+#if HM_HAVE_SIMD_KERNELS
+  case HM_ISA_AVX2: return (f->avx2 && f->fma && f->f16c) ? &hm_kernels_avx2 : NULL;
+  case HM_ISA_AVX512:
+    return (f->avx512f && f->avx512bw && f->avx512vl && f->avx512vnni && f->avx2 && f->fma && f->f16c)
+               ? &hm_kernels_avx512 : NULL;
+#else
+  default: (void)f; return NULL;
+#endif
+  }
+  return NULL;
+}
+
+const hm_kernels *hm_kernels_active(void) {
+  const hm_kernels *k = atomic_load_explicit(&g_kernels, memory_order_acquire);
+  if (!k) {
+    k = hm_kernels_for(hm_isa_best());
+    if (!k) k = &hm_kernels_ref;
+    atomic_store_explicit(&g_kernels, k, memory_order_release);
+  }
+  return k;
+}
+
+bool hm_isa_set(hm_isa isa) {
+  const hm_kernels *k = hm_kernels_for(isa);
+  if (!k) return false;
+  atomic_store_explicit(&g_kernels, k, memory_order_release);
+  return true;
+}
+
+/* ---- matrix x vector ---- */
+
+/* Per-thread, grow-only scratch for the quantized activations (no allocation
+ * per call once warm). */
+static _Thread_local struct { void *buf; size_t cap; } t_scratch;
+
+static void *scratch_get(size_t bytes) {
+  if (bytes > t_scratch.cap) {
+    void *p = hm_malloc_aligned(bytes);
+    if (!p) return NULL;
+    hm_free_aligned(t_scratch.buf);
+    t_scratch.buf = p;
+    t_scratch.cap = bytes;
+  }
+  return t_scratch.buf;
+}
+
+typedef struct mv_task {
+  const hm_mat *W;
+  const hm_kernels *k;
+  int n;
+  const float *x;
+  int64_t xs;
+  float *y;
+  int64_t ys;
+  const float *bias;
+  const hm_qact *xq;
+} mv_task;
+
+static void mv_run(void *arg, int ith, int nth) {
+  const mv_task *t = (const mv_task *)arg;
+  int64_t r0, r1;
+  hm_split(t->W->rows, ith, nth, 8, &r0, &r1);
+  if (r0 >= r1) return;
+  switch (t->W->type) {
+  case HM_DT_F32: t->k->mv_f32(t->W, r0, r1, t->n, t->x, t->xs, t->y, t->ys, t->bias); break;
+  case HM_DT_BF16: t->k->mv_bf16(t->W, r0, r1, t->n, t->x, t->xs, t->y, t->ys, t->bias); break;
+  case HM_DT_F16: t->k->mv_f16(t->W, r0, r1, t->n, t->x, t->xs, t->y, t->ys, t->bias); break;
+  case HM_DT_Q8_0: t->k->mv_q8_0(t->W, r0, r1, t->xq, t->y, t->ys, t->bias); break;
+  case HM_DT_Q4_0: t->k->mv_q4_0(t->W, r0, r1, t->xq, t->y, t->ys, t->bias); break;
+  default: break;
+  }
+}
+
+/* Fallback when no scratch can be had: dequantize row by row (slow, exact to the weights). */
+static void mv_dequant_rows(const hm_mat *W, int n, const float *x, int64_t xs, float *y, int64_t ys,
+                            const float *bias) {
+  float row[HM_QBLOCK * 8];
+  const size_t bpb = hm_dtype_bytes(W->type, HM_QBLOCK);
+  const int64_t nb = W->cols / HM_QBLOCK;
+  for (int64_t r = 0; r < W->rows; r++) {
+    const uint8_t *p = (const uint8_t *)W->data + (size_t)r * nb * bpb;
+    for (int b = 0; b < n; b++) y[b * ys + r] = bias ? bias[r] : 0.0f;
+    for (int64_t k0 = 0; k0 < nb; k0 += 8) {
+      int64_t kn = nb - k0 < 8 ? nb - k0 : 8;
+      if (W->type == HM_DT_Q8_0) hm_dequantize_row_q8_0(p + k0 * bpb, row, kn * HM_QBLOCK);
+      else hm_dequantize_row_q4_0(p + k0 * bpb, row, kn * HM_QBLOCK);
+      for (int b = 0; b < n; b++) {
+        float acc = 0.0f;
+        const float *xb = x + b * xs + k0 * HM_QBLOCK;
+        for (int64_t i = 0; i < kn * HM_QBLOCK; i++) acc += row[i] * xb[i];
+        y[b * ys + r] += acc;
+      }
+    }
+  }
+}
+
+void hm_matvec_bias(hm_pool *pool, const hm_mat *W, const float *bias, int n, const float *x,
+                    int64_t x_stride, float *y, int64_t y_stride) {
+  if (!W || n <= 0 || W->rows <= 0) return;
+  mv_task t = { W, hm_kernels_active(), n, x, x_stride, y, y_stride, bias, NULL };
+  hm_qact xq;
+  if (W->type == HM_DT_Q8_0 || W->type == HM_DT_Q4_0) {
+    const int64_t nb = W->cols / HM_QBLOCK;
+    const int64_t qs = (W->cols + 63) & ~(int64_t)63;
+    size_t bytes = (size_t)n * qs + (size_t)n * nb * (sizeof(float) + sizeof(int32_t)) + 64;
+    uint8_t *buf = (uint8_t *)scratch_get(bytes);
+    if (!buf) { mv_dequant_rows(W, n, x, x_stride, y, y_stride, bias); return; }
+    xq.q = (int8_t *)buf;
+    xq.q_stride = qs;
+    xq.d = (float *)(buf + (size_t)n * qs);
+    xq.c = (int32_t *)(xq.d + (size_t)n * nb);
+    hm_quantize_act(x, x_stride, n, W->cols, &xq);
+    t.xq = &xq;
+  } else if (W->type != HM_DT_F32 && W->type != HM_DT_BF16 && W->type != HM_DT_F16) {
+    hm_log(HM_LOG_ERROR, "hm_matvec: unsupported weight dtype %s", hm_dtype_name(W->type));
+    return;
+  }
+  if (W->rows * W->cols < 32768) mv_run(&t, 0, 1); /* too small to be worth waking threads */
+  else hm_pool_run(pool, mv_run, &t);
+}
+
+void hm_matvec(hm_pool *pool, const hm_mat *W, int n, const float *x, int64_t x_stride, float *y,
+               int64_t y_stride) {
+  hm_matvec_bias(pool, W, NULL, n, x, x_stride, y, y_stride);
+}
+
+float hm_dot_f32(const float *a, const float *b, int64_t n) { return hm_kernels_active()->dot(a, b, n); }
+
+/* ---- BLAS ---- */
+
+void hm_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+              const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+              (blasint)m, (blasint)n, (blasint)k, alpha, A, (blasint)lda, B, (blasint)ldb, beta, C, (blasint)ldc);
+}
+
+/* Rows [r0, r1) of W as f32 into out (row-major, W->cols wide). */
+static void mat_rows_f32(const hm_mat *W, int64_t r0, int64_t r1, float *out) {
+  const int64_t cols = W->cols;
+  for (int64_t r = r0; r < r1; r++) {
+    float *o = out + (r - r0) * cols;
+    switch (W->type) {
+    case HM_DT_F32: memcpy(o, (const float *)W->data + r * cols, (size_t)cols * sizeof(float)); break;
+    case HM_DT_BF16: {
+      const uint16_t *p = (const uint16_t *)W->data + r * cols;
+      for (int64_t i = 0; i < cols; i++) o[i] = hm_bf16_to_f32(p[i]);
+    } break;
+    case HM_DT_F16: {
+      const uint16_t *p = (const uint16_t *)W->data + r * cols;
+      for (int64_t i = 0; i < cols; i++) o[i] = hm_f16_to_f32(p[i]);
+    } break;
+    case HM_DT_Q8_0:
+      hm_dequantize_row_q8_0((const uint8_t *)W->data + (size_t)r * hm_dtype_bytes(HM_DT_Q8_0, cols), o, cols);
+      break;
+    case HM_DT_Q4_0:
+      hm_dequantize_row_q4_0((const uint8_t *)W->data + (size_t)r * hm_dtype_bytes(HM_DT_Q4_0, cols), o, cols);
+      break;
+    default: memset(o, 0, (size_t)cols * sizeof(float)); break;
+    }
+  }
+}
+
+void hm_mat_row_f32(const hm_mat *W, int64_t r, float *out) { mat_rows_f32(W, r, r + 1, out); }
+
+void hm_linear(hm_pool *pool, const hm_mat *W, const float *bias, int64_t n, const float *X, float *Y) {
+  if (!W || n <= 0 || W->rows <= 0) return;
+  const int64_t rows = W->rows, cols = W->cols;
+  if (n <= 4) { /* memory-bound: the matvec path reads each weight once for all rows */
+    hm_matvec_bias(pool, W, bias, (int)n, X, cols, Y, rows);
+    return;
+  }
+  if (W->type == HM_DT_F32) {
+    hm_sgemm(false, true, n, rows, cols, 1.0f, X, cols, (const float *)W->data, cols, 0.0f, Y, rows);
+  } else {
+    int64_t tile = (int64_t)(4 << 20) / (cols * (int64_t)sizeof(float)); /* ~4 MiB of f32 */
+    if (tile < 16) tile = 16;
+    if (tile > rows) tile = rows;
+    float *buf = (float *)hm_malloc_aligned((size_t)tile * cols * sizeof(float));
+    if (!buf) { /* no memory for a tile: fall back to the matvec path, a few rows at a time */
+      for (int64_t t = 0; t < n; t += 4) {
+        int m = (int)(n - t < 4 ? n - t : 4);
+        hm_matvec_bias(pool, W, bias, m, X + t * cols, cols, Y + t * rows, rows);
+      }
+      return;
+    }
+    for (int64_t r0 = 0; r0 < rows; r0 += tile) {
+      int64_t r1 = r0 + tile < rows ? r0 + tile : rows;
+      mat_rows_f32(W, r0, r1, buf);
+      hm_sgemm(false, true, n, r1 - r0, cols, 1.0f, X, cols, buf, cols, 0.0f, Y + r0, rows);
+    }
+    hm_free_aligned(buf);
+  }
+  if (bias)
+    for (int64_t t = 0; t < n; t++) {
+      float *y = Y + t * rows;
+      for (int64_t o = 0; o < rows; o++) y[o] += bias[o];
+    }
+}
+
+/* ---- conversion ---- */
+
+hm_status hm_mat_convert(const hm_mat *W, hm_dtype to, hm_mat *out) {
+  if (!W || !out) return hm_error(HM_ERR_INVALID_ARG, "hm_mat_convert: NULL argument");
+  memset(out, 0, sizeof *out);
+  if (!W->data || W->rows < 0 || W->cols <= 0)
+    return hm_error(HM_ERR_INVALID_ARG, "hm_mat_convert: empty matrix (%lld x %lld)",
+                    (long long)W->rows, (long long)W->cols);
+  switch (W->type) {
+  case HM_DT_F32: case HM_DT_BF16: case HM_DT_F16: case HM_DT_Q8_0: case HM_DT_Q4_0: break;
+  default:
+    return hm_error(HM_ERR_UNSUPPORTED, "hm_mat_convert: cannot convert from dtype %s", hm_dtype_name(W->type));
+  }
+  if (to != HM_DT_F32 && to != HM_DT_BF16 && to != HM_DT_F16 && to != HM_DT_Q8_0 && to != HM_DT_Q4_0)
+    return hm_error(HM_ERR_UNSUPPORTED, "hm_mat_convert: cannot convert to dtype %s", hm_dtype_name(to));
+  if ((to == HM_DT_Q8_0 || to == HM_DT_Q4_0) && W->cols % HM_QBLOCK != 0)
+    return hm_error(HM_ERR_INVALID_ARG, "hm_mat_convert: %s needs a column count that is a multiple of %d, got %lld",
+                    hm_dtype_name(to), HM_QBLOCK, (long long)W->cols);
+  const size_t row_bytes = hm_dtype_bytes(to, W->cols);
+  void *data = hm_malloc_aligned(row_bytes * (size_t)(W->rows > 0 ? W->rows : 1));
+  float *tmp = (float *)hm_malloc_aligned((size_t)W->cols * sizeof(float));
+  if (!data || !tmp) {
+    hm_free_aligned(data); hm_free_aligned(tmp);
+    return hm_error(HM_ERR_NOMEM, "hm_mat_convert: out of memory for %lld x %lld %s",
+                    (long long)W->rows, (long long)W->cols, hm_dtype_name(to));
+  }
+  for (int64_t r = 0; r < W->rows; r++) {
+    uint8_t *o = (uint8_t *)data + (size_t)r * row_bytes;
+    if (W->type == to) {
+      memcpy(o, (const uint8_t *)W->data + (size_t)r * row_bytes, row_bytes);
+      continue;
+    }
+    mat_rows_f32(W, r, r + 1, tmp);
+    switch (to) {
+    case HM_DT_F32: memcpy(o, tmp, row_bytes); break;
+    case HM_DT_BF16:
+      for (int64_t i = 0; i < W->cols; i++) ((uint16_t *)o)[i] = hm_f32_to_bf16(tmp[i]);
+      break;
+    case HM_DT_F16:
+      for (int64_t i = 0; i < W->cols; i++) ((uint16_t *)o)[i] = hm_f32_to_f16(tmp[i]);
+      break;
+    case HM_DT_Q8_0: hm_quantize_row_q8_0(tmp, o, W->cols); break;
+    case HM_DT_Q4_0: hm_quantize_row_q4_0(tmp, o, W->cols); break;
+    default: break;
+    }
+  }
+  hm_free_aligned(tmp);
+  out->type = to;
+  out->rows = W->rows;
+  out->cols = W->cols;
+  out->data = data;
+  return HM_OK;
+}
+
+void hm_mat_free_owned(hm_mat *W) {
+  if (!W) return;
+  hm_free_aligned((void *)W->data);
+  W->data = NULL;
+}
+
+/* ---- attention ---- */
+
+typedef struct attn_task {
+  const float *q, *k, *v;
+  int64_t n_q, q_stride, n_kv, kv_stride, out_stride, causal_offset;
+  int n_heads, n_kv_heads, head_dim;
+  float scale;
+  float *out;
+  const hm_kernels *kern;
+} attn_task;
+
+#define ATTN_CHUNK 1024
+
+static void attn_run(void *arg, int ith, int nth) {
+  const attn_task *t = (const attn_task *)arg;
+  const hm_kernels *K = t->kern;
+  const int group = t->n_heads / t->n_kv_heads, hd = t->head_dim;
+  float s[ATTN_CHUNK];
+  int64_t i0, i1;
+  hm_split(t->n_q * t->n_heads, ith, nth, 1, &i0, &i1);
+  for (int64_t it = i0; it < i1; it++) {
+    const int64_t qi = it / t->n_heads;
+    const int h = (int)(it % t->n_heads), kh = h / group;
+    const float *q = t->q + qi * t->q_stride + (int64_t)h * hd;
+    float *o = t->out + qi * t->out_stride + (int64_t)h * hd;
+    int64_t n_vis = t->n_kv;
+    if (t->causal_offset >= 0 && t->causal_offset + qi + 1 < n_vis) n_vis = t->causal_offset + qi + 1;
+    for (int d = 0; d < hd; d++) o[d] = 0.0f;
+    if (n_vis <= 0) continue;
+    /* softmax over the visible keys with max subtraction; past ATTN_CHUNK keys the
+     * running sum and output are rescaled when the max grows (online softmax). */
+    float m = -INFINITY, sum = 0.0f;
+    for (int64_t j0 = 0; j0 < n_vis; j0 += ATTN_CHUNK) {
+      const int64_t jn = n_vis - j0 < ATTN_CHUNK ? n_vis - j0 : ATTN_CHUNK;
+      float cm = -INFINITY;
+      for (int64_t j = 0; j < jn; j++) {
+        const float *kr = t->k + (j0 + j) * t->kv_stride + (int64_t)kh * hd;
+        s[j] = K->dot(q, kr, hd) * t->scale;
+        cm = s[j] > cm ? s[j] : cm;
+      }
+      if (cm > m) {
+        if (sum > 0.0f) {
+          float r = expf(m - cm);
+          sum *= r;
+          for (int d = 0; d < hd; d++) o[d] *= r;
+        }
+        m = cm;
+      }
+      for (int64_t j = 0; j < jn; j++) {
+        float p = expf(s[j] - m);
+        sum += p;
+        K->axpy(o, p, t->v + (j0 + j) * t->kv_stride + (int64_t)kh * hd, hd);
+      }
+    }
+    const float inv = 1.0f / sum;
+    for (int d = 0; d < hd; d++) o[d] *= inv;
+  }
+}
+
+void hm_attention(hm_pool *pool, const float *q, int64_t n_q, int64_t q_stride,
+                  const float *k, const float *v, int64_t n_kv, int64_t kv_stride,
+                  int n_heads, int n_kv_heads, int head_dim, float scale, int64_t causal_offset,
+                  float *out, int64_t out_stride) {
+  if (n_q <= 0 || n_heads <= 0 || n_kv_heads <= 0 || head_dim <= 0 || n_heads % n_kv_heads != 0) return;
+  attn_task t = { q, k, v, n_q, q_stride, n_kv, kv_stride, out_stride, causal_offset,
+                  n_heads, n_kv_heads, head_dim, scale, out, hm_kernels_active() };
+  if (n_q * n_heads * n_kv * head_dim < 16384) attn_run(&t, 0, 1);
+  else hm_pool_run(pool, attn_run, &t);
+}
+
+/* ---- 1-D convolutions ---- */
+
+int64_t hm_conv1d_out_len(int64_t t, int k, int stride, int dilation, int pad_l, int pad_r) {
+  if (stride <= 0 || dilation <= 0 || k <= 0) return 0;
+  int64_t span = t + pad_l + pad_r - (int64_t)dilation * (k - 1) - 1;
+  return span < 0 ? 0 : span / stride + 1;
+}
+
+typedef struct conv_task {
+  const float *x, *w, *b;
+  int64_t c_in, t, c_out, t_out;
+  int k, stride, dilation, pad_l, groups;
+  float *y;
+} conv_task;
+
+/* Direct convolution over output channels [c0, c1): used for depthwise / tiny
+ * group convolutions and when no im2col buffer can be had. */
+static void conv_direct_range(const conv_task *c, int64_t c0, int64_t c1) {
+  const int64_t cig = c->c_in / c->groups, cog = c->c_out / c->groups;
+  for (int64_t co = c0; co < c1; co++) {
+    const int64_t g = co / cog;
+    float *y = c->y + co * c->t_out;
+    const float bv = c->b ? c->b[co] : 0.0f;
+    for (int64_t to = 0; to < c->t_out; to++) y[to] = bv;
+    for (int64_t ci = 0; ci < cig; ci++) {
+      const float *x = c->x + (g * cig + ci) * c->t;
+      const float *w = c->w + (co * cig + ci) * c->k;
+      for (int kk = 0; kk < c->k; kk++) {
+        const float wv = w[kk];
+        const int64_t off = (int64_t)kk * c->dilation - c->pad_l;
+        /* valid outputs: 0 <= to*stride + off < t */
+        int64_t lo = off >= 0 ? 0 : (-off + c->stride - 1) / c->stride;
+        int64_t hi = c->t - off <= 0 ? 0 : (c->t - off - 1) / c->stride + 1;
+        if (hi > c->t_out) hi = c->t_out;
+        if (c->stride == 1)
+          for (int64_t to = lo; to < hi; to++) y[to] += wv * x[to + off];
+        else
+          for (int64_t to = lo; to < hi; to++) y[to] += wv * x[to * c->stride + off];
+      }
+    }
+  }
+}
+
+static void conv_direct_run(void *arg, int ith, int nth) {
+  const conv_task *c = (const conv_task *)arg;
+  int64_t c0, c1;
+  hm_split(c->c_out, ith, nth, 1, &c0, &c1);
+  conv_direct_range(c, c0, c1);
+}
+
+void hm_conv1d(hm_pool *pool, const float *x, int64_t c_in, int64_t t, const float *w, const float *b,
+               int64_t c_out, int k, int stride, int dilation, int pad_l, int pad_r, int groups, float *y) {
+  if (groups <= 0 || c_in % groups || c_out % groups) return;
+  const int64_t t_out = hm_conv1d_out_len(t, k, stride, dilation, pad_l, pad_r);
+  if (t_out <= 0 || c_out <= 0) return;
+  conv_task c = { x, w, b, c_in, t, c_out, t_out, k, stride, dilation, pad_l, groups, y };
+  const int64_t cig = c_in / groups, cog = c_out / groups;
+  if (cog * cig <= 4) { hm_pool_run(pool, conv_direct_run, &c); return; }
+  if (k == 1 && stride == 1 && pad_l == 0 && groups == 1 && t_out == t) {
+    hm_sgemm(false, false, c_out, t_out, c_in, 1.0f, w, c_in, x, t, 0.0f, y, t_out);
+  } else {
+    const int64_t rows = cig * k;
+    float *col = (float *)hm_malloc_aligned((size_t)rows * t_out * sizeof(float));
+    if (!col) { hm_pool_run(pool, conv_direct_run, &c); return; }
+    for (int g = 0; g < groups; g++) {
+      for (int64_t ci = 0; ci < cig; ci++) {
+        const float *xr = x + (g * cig + ci) * t;
+        for (int kk = 0; kk < k; kk++) {
+          float *cr = col + (ci * k + kk) * t_out;
+          const int64_t off = (int64_t)kk * dilation - pad_l;
+          for (int64_t to = 0; to < t_out; to++) {
+            int64_t src = to * stride + off;
+            cr[to] = (src >= 0 && src < t) ? xr[src] : 0.0f;
+          }
+        }
+      }
+      hm_sgemm(false, false, cog, t_out, rows, 1.0f, w + g * cog * rows, rows, col, t_out, 0.0f,
+               y + g * cog * t_out, t_out);
+    }
+    hm_free_aligned(col);
+  }
+  if (b)
+    for (int64_t co = 0; co < c_out; co++)
+      for (int64_t to = 0; to < t_out; to++) y[co * t_out + to] += b[co];
+}
+
+typedef struct convt_task {
+  const float *x, *w, *b;
+  int64_t c_in, t, c_out, t_out;
+  int k, stride, trim_l;
+  float *y;
+} convt_task;
+
+static void convt_direct_run(void *arg, int ith, int nth) {
+  const convt_task *c = (const convt_task *)arg;
+  int64_t c0, c1;
+  hm_split(c->c_out, ith, nth, 1, &c0, &c1);
+  for (int64_t co = c0; co < c1; co++) {
+    float *y = c->y + co * c->t_out;
+    const float bv = c->b ? c->b[co] : 0.0f;
+    for (int64_t j = 0; j < c->t_out; j++) y[j] = bv;
+    for (int64_t ci = 0; ci < c->c_in; ci++) {
+      const float *x = c->x + ci * c->t;
+      const float *w = c->w + (ci * c->c_out + co) * c->k;
+      for (int64_t ti = 0; ti < c->t; ti++)
+        for (int kk = 0; kk < c->k; kk++) {
+          int64_t j = ti * c->stride + kk - c->trim_l;
+          if (j >= 0 && j < c->t_out) y[j] += x[ti] * w[kk];
+        }
+    }
+  }
+}
+
+void hm_conv_transpose1d(hm_pool *pool, const float *x, int64_t c_in, int64_t t, const float *w,
+                         const float *b, int64_t c_out, int k, int stride, int trim_l, int trim_r, float *y) {
+  if (t <= 0 || c_in <= 0 || c_out <= 0 || k <= 0 || stride <= 0) return;
+  const int64_t t_out = (t - 1) * stride + k - trim_l - trim_r;
+  if (t_out <= 0) return;
+  convt_task c = { x, w, b, c_in, t, c_out, t_out, k, stride, trim_l, y };
+  /* cols[(co, kk), ti] = sum_ci w[ci, co, kk] * x[ci, ti], then scatter-add */
+  float *cols = (float *)hm_malloc_aligned((size_t)c_out * k * t * sizeof(float));
+  if (!cols) { hm_pool_run(pool, convt_direct_run, &c); return; }
+  hm_sgemm(true, false, c_out * k, t, c_in, 1.0f, w, c_out * k, x, t, 0.0f, cols, t);
+  for (int64_t co = 0; co < c_out; co++) {
+    float *yr = y + co * t_out;
+    const float bv = b ? b[co] : 0.0f;
+    for (int64_t j = 0; j < t_out; j++) yr[j] = bv;
+    for (int kk = 0; kk < k; kk++) {
+      const float *cr = cols + (co * k + kk) * t;
+      for (int64_t ti = 0; ti < t; ti++) {
+        int64_t j = ti * stride + kk - trim_l;
+        if (j >= 0 && j < t_out) yr[j] += cr[ti];
+      }
+    }
+  }
+  hm_free_aligned(cols);
+}

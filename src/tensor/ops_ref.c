@@ -1,0 +1,275 @@
+/* Scalar reference kernels: the matrix x vector rows for every weight dtype,
+ * the block quantizers, and the element-wise / normalisation ops. SIMD
+ * variants are checked against these in tests/tensor. */
+#include "tensor/kernels.h"
+#include <math.h>
+
+/* ---- matrix x vector rows ---- */
+
+static void mv_f32_ref(const hm_mat *W, int64_t r0, int64_t r1, int n, const float *x,
+                       int64_t xs, float *y, int64_t ys, const float *bias) {
+  const int64_t cols = W->cols;
+  for (int64_t r = r0; r < r1; r++) {
+    const float *w = (const float *)W->data + r * cols;
+    for (int b = 0; b < n; b++) {
+      const float *xb = x + b * xs;
+      float acc = 0.0f;
+      for (int64_t i = 0; i < cols; i++) acc += w[i] * xb[i];
+      y[b * ys + r] = acc + (bias ? bias[r] : 0.0f);
+    }
+  }
+}
+
+static void mv_bf16_ref(const hm_mat *W, int64_t r0, int64_t r1, int n, const float *x,
+                        int64_t xs, float *y, int64_t ys, const float *bias) {
+  const int64_t cols = W->cols;
+  for (int64_t r = r0; r < r1; r++) {
+    const uint16_t *w = (const uint16_t *)W->data + r * cols;
+    for (int b = 0; b < n; b++) {
+      const float *xb = x + b * xs;
+      float acc = 0.0f;
+      for (int64_t i = 0; i < cols; i++) acc += hm_bf16_to_f32(w[i]) * xb[i];
+      y[b * ys + r] = acc + (bias ? bias[r] : 0.0f);
+    }
+  }
+}
+
+static void mv_f16_ref(const hm_mat *W, int64_t r0, int64_t r1, int n, const float *x,
+                       int64_t xs, float *y, int64_t ys, const float *bias) {
+  const int64_t cols = W->cols;
+  for (int64_t r = r0; r < r1; r++) {
+    const uint16_t *w = (const uint16_t *)W->data + r * cols;
+    for (int b = 0; b < n; b++) {
+      const float *xb = x + b * xs;
+      float acc = 0.0f;
+      for (int64_t i = 0; i < cols; i++) acc += hm_f16_to_f32(w[i]) * xb[i];
+      y[b * ys + r] = acc + (bias ? bias[r] : 0.0f);
+    }
+  }
+}
+
+static void mv_q8_0_ref(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, float *y,
+                        int64_t ys, const float *bias) {
+  const int64_t nb = W->cols / HM_QBLOCK;
+  for (int64_t r = r0; r < r1; r++) {
+    const uint8_t *row = (const uint8_t *)W->data + r * nb * HM_Q8_0_BYTES;
+    for (int b = 0; b < xq->n; b++) {
+      const int8_t *q = xq->q + b * xq->q_stride;
+      const float *d = xq->d + b * nb;
+      float acc = 0.0f;
+      for (int64_t k = 0; k < nb; k++) {
+        const uint8_t *blk = row + k * HM_Q8_0_BYTES;
+        uint16_t dh; memcpy(&dh, blk, 2);
+        const int8_t *wq = (const int8_t *)(blk + 2);
+        int32_t s = 0;
+        for (int j = 0; j < HM_QBLOCK; j++) s += (int32_t)wq[j] * q[k * HM_QBLOCK + j];
+        acc += (float)s * (hm_f16_to_f32(dh) * d[k]);
+      }
+      y[b * ys + r] = acc + (bias ? bias[r] : 0.0f);
+    }
+  }
+}
+
+static void mv_q4_0_ref(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, float *y,
+                        int64_t ys, const float *bias) {
+  const int64_t nb = W->cols / HM_QBLOCK;
+  for (int64_t r = r0; r < r1; r++) {
+    const uint8_t *row = (const uint8_t *)W->data + r * nb * HM_Q4_0_BYTES;
+    for (int b = 0; b < xq->n; b++) {
+      const int8_t *q = xq->q + b * xq->q_stride;
+      const float *d = xq->d + b * nb;
+      float acc = 0.0f;
+      for (int64_t k = 0; k < nb; k++) {
+        const uint8_t *blk = row + k * HM_Q4_0_BYTES;
+        uint16_t dh; memcpy(&dh, blk, 2);
+        const uint8_t *qs = blk + 2;
+        const int8_t *qk = q + k * HM_QBLOCK;
+        int32_t s = 0;
+        for (int j = 0; j < 16; j++) {
+          s += ((int32_t)(qs[j] & 15) - 8) * qk[j];
+          s += ((int32_t)(qs[j] >> 4) - 8) * qk[j + 16];
+        }
+        acc += (float)s * (hm_f16_to_f32(dh) * d[k]);
+      }
+      y[b * ys + r] = acc + (bias ? bias[r] : 0.0f);
+    }
+  }
+}
+
+static float dot_ref(const float *a, const float *b, int64_t n) {
+  float acc = 0.0f;
+  for (int64_t i = 0; i < n; i++) acc += a[i] * b[i];
+  return acc;
+}
+
+static void axpy_ref(float *y, float a, const float *x, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+const hm_kernels hm_kernels_ref = {
+  "scalar", mv_f32_ref, mv_bf16_ref, mv_f16_ref, mv_q8_0_ref, mv_q4_0_ref, dot_ref, axpy_ref,
+};
+
+/* ---- block quantization ---- */
+
+void hm_quantize_row_q8_0(const float *x, void *out, int64_t cols) {
+  uint8_t *o = (uint8_t *)out;
+  for (int64_t k = 0; k < cols / HM_QBLOCK; k++, x += HM_QBLOCK, o += HM_Q8_0_BYTES) {
+    float amax = 0.0f;
+    for (int j = 0; j < HM_QBLOCK; j++) amax = fmaxf(amax, fabsf(x[j]));
+    float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+    uint16_t dh = hm_f32_to_f16(d);
+    memcpy(o, &dh, 2);
+    int8_t *q = (int8_t *)(o + 2);
+    for (int j = 0; j < HM_QBLOCK; j++) {
+      float v = nearbyintf(x[j] * id);
+      q[j] = (int8_t)(v > 127.0f ? 127 : v < -127.0f ? -127 : v);
+    }
+  }
+}
+
+void hm_quantize_row_q4_0(const float *x, void *out, int64_t cols) {
+  uint8_t *o = (uint8_t *)out;
+  for (int64_t k = 0; k < cols / HM_QBLOCK; k++, x += HM_QBLOCK, o += HM_Q4_0_BYTES) {
+    /* the value of largest magnitude maps to -8 exactly (the asymmetric range [-8, 7]) */
+    float amax = 0.0f, vmax = 0.0f;
+    for (int j = 0; j < HM_QBLOCK; j++)
+      if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); vmax = x[j]; }
+    float d = vmax / -8.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+    uint16_t dh = hm_f32_to_f16(d);
+    memcpy(o, &dh, 2);
+    uint8_t *qs = o + 2;
+    for (int j = 0; j < 16; j++) {
+      int lo = (int)floorf(x[j] * id + 8.5f), hi = (int)floorf(x[j + 16] * id + 8.5f);
+      lo = lo < 0 ? 0 : lo > 15 ? 15 : lo;
+      hi = hi < 0 ? 0 : hi > 15 ? 15 : hi;
+      qs[j] = (uint8_t)(lo | (hi << 4));
+    }
+  }
+}
+
+void hm_dequantize_row_q8_0(const void *in, float *y, int64_t cols) {
+  const uint8_t *p = (const uint8_t *)in;
+  for (int64_t k = 0; k < cols / HM_QBLOCK; k++, p += HM_Q8_0_BYTES, y += HM_QBLOCK) {
+    uint16_t dh; memcpy(&dh, p, 2);
+    float d = hm_f16_to_f32(dh);
+    const int8_t *q = (const int8_t *)(p + 2);
+    for (int j = 0; j < HM_QBLOCK; j++) y[j] = d * q[j];
+  }
+}
+
+void hm_dequantize_row_q4_0(const void *in, float *y, int64_t cols) {
+  const uint8_t *p = (const uint8_t *)in;
+  for (int64_t k = 0; k < cols / HM_QBLOCK; k++, p += HM_Q4_0_BYTES, y += HM_QBLOCK) {
+    uint16_t dh; memcpy(&dh, p, 2);
+    float d = hm_f16_to_f32(dh);
+    for (int j = 0; j < 16; j++) {
+      y[j] = d * (float)((p[2 + j] & 15) - 8);
+      y[j + 16] = d * (float)((p[2 + j] >> 4) - 8);
+    }
+  }
+}
+
+void hm_quantize_act(const float *x, int64_t x_stride, int n, int64_t cols, hm_qact *xq) {
+  const int64_t nb = cols / HM_QBLOCK;
+  xq->n = n; xq->cols = cols; xq->nb = nb;
+  for (int b = 0; b < n; b++) {
+    const float *xb = x + b * x_stride;
+    int8_t *q = xq->q + b * xq->q_stride;
+    for (int64_t k = 0; k < nb; k++) {
+      const float *v = xb + k * HM_QBLOCK;
+      float amax = 0.0f;
+      for (int j = 0; j < HM_QBLOCK; j++) amax = fmaxf(amax, fabsf(v[j]));
+      float d = amax / 127.0f, id = d > 0.0f ? 127.0f / amax : 0.0f;
+      int32_t sum = 0;
+      for (int j = 0; j < HM_QBLOCK; j++) {
+        float t = nearbyintf(v[j] * id);
+        int qi = (int)(t > 127.0f ? 127.0f : t < -127.0f ? -127.0f : t);
+        q[k * HM_QBLOCK + j] = (int8_t)qi;
+        sum += qi;
+      }
+      xq->d[b * nb + k] = d;
+      xq->c[b * nb + k] = -8 * sum;
+    }
+  }
+}
+
+/* ---- element-wise / normalisation ---- */
+
+void hm_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps) {
+  double ss = 0.0;
+  for (int64_t i = 0; i < n; i++) ss += (double)x[i] * x[i];
+  float r = 1.0f / sqrtf((float)(ss / (double)n) + eps);
+  if (w) for (int64_t i = 0; i < n; i++) y[i] = (x[i] * r) * w[i];
+  else for (int64_t i = 0; i < n; i++) y[i] = x[i] * r;
+}
+
+void hm_layernorm(float *y, const float *x, const float *w, const float *b, int64_t n, float eps) {
+  double s = 0.0;
+  for (int64_t i = 0; i < n; i++) s += x[i];
+  float mean = (float)(s / (double)n);
+  double v = 0.0;
+  for (int64_t i = 0; i < n; i++) { double d = (double)x[i] - mean; v += d * d; }
+  float r = 1.0f / sqrtf((float)(v / (double)n) + eps);
+  for (int64_t i = 0; i < n; i++) {
+    float t = (x[i] - mean) * r;
+    if (w) t *= w[i];
+    if (b) t += b[i];
+    y[i] = t;
+  }
+}
+
+void hm_softmax(float *x, int64_t n) {
+  if (n <= 0) return;
+  float m = x[0];
+  for (int64_t i = 1; i < n; i++) m = x[i] > m ? x[i] : m;
+  double s = 0.0;
+  for (int64_t i = 0; i < n; i++) { x[i] = expf(x[i] - m); s += x[i]; }
+  float inv = (float)(1.0 / s);
+  for (int64_t i = 0; i < n; i++) x[i] *= inv;
+}
+
+void hm_silu(float *x, int64_t n) {
+  for (int64_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + expf(-x[i]));
+}
+
+void hm_gelu(float *x, int64_t n) {
+  for (int64_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+}
+
+void hm_gelu_tanh(float *x, int64_t n) {
+  const float k = 0.79788456080286536f; /* sqrt(2/pi) */
+  for (int64_t i = 0; i < n; i++) {
+    float v = x[i];
+    x[i] = 0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)));
+  }
+}
+
+void hm_swiglu(float *out, const float *gate, const float *up, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    float g = gate[i];
+    out[i] = g / (1.0f + expf(-g)) * up[i];
+  }
+}
+
+void hm_add(float *y, const float *a, const float *b, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+}
+
+void hm_scale(float *x, float s, int64_t n) {
+  for (int64_t i = 0; i < n; i++) x[i] *= s;
+}
+
+void hm_rope(float *x, int n_heads, int head_dim, const float *cos_t, const float *sin_t, bool interleaved) {
+  const int half = head_dim / 2;
+  for (int h = 0; h < n_heads; h++) {
+    float *v = x + (int64_t)h * head_dim;
+    for (int i = 0; i < half; i++) {
+      float *p0 = interleaved ? &v[2 * i] : &v[i];
+      float *p1 = interleaved ? &v[2 * i + 1] : &v[i + half];
+      float a = *p0, b = *p1, c = cos_t[i], s = sin_t[i];
+      *p0 = a * c - b * s;
+      *p1 = b * c + a * s;
+    }
+  }
+}

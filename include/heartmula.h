@@ -45,13 +45,258 @@ typedef void (*hm_progress_callback)(void *user_data, int64_t done, int64_t tota
 typedef bool (*hm_abort_callback)(void *user_data);
 
 /* ---- HeartMuLa language model (src/mula) ---- */
-/* (section owned by src/mula; see docs/api.md) */
+/* (section owned by src/mula; see docs/api.md)
+ * Text prompt rows -> audio codes [8 x n_frames]. A model (immutable, shareable
+ * between threads) and any number of contexts (KV caches, CFG batch, scratch, RNG). */
+typedef struct hm_mula_model hm_mula_model;
+typedef struct hm_mula_context hm_mula_context;
+
+/* Weight storage after load. AS_STORED uses the checkpoint's tensors in place (mmapped). */
+typedef enum hm_mula_weights {
+  HM_MULA_WEIGHTS_AS_STORED = 0,
+  HM_MULA_WEIGHTS_F32,
+  HM_MULA_WEIGHTS_BF16, /* converted once at load: half the bytes streamed per frame vs F32 */
+  HM_MULA_WEIGHTS_Q8_0,
+  HM_MULA_WEIGHTS_Q4_0
+} hm_mula_weights;
+
+typedef struct hm_mula_params {
+  int n_threads;                /* threads for loading/conversion; <= 0: all cores (default) */
+  hm_mula_weights weights;      /* default AS_STORED */
+  const char *weights_file;     /* NULL (default): dir's model.safetensors.index.json or model.safetensors;
+                                   else a file name in dir or a path (e.g. "model_bf16.safetensors") */
+  const char *gen_config_path;  /* NULL (default): dir/gen_config.json, else dir/../gen_config.json */
+} hm_mula_params;
+hm_mula_params hm_mula_default_params(void);
+
+/* dir: a HeartMuLa-oss-<ver> folder (config.json + safetensors). Errors name the file and the
+ * tensor or field at fault. */
+hm_status hm_mula_load(const char *dir, const hm_mula_params *params, hm_mula_model **out);
+void hm_mula_free(hm_mula_model *model);
+
+/* Read-only facts about a loaded model. */
+typedef struct hm_mula_info {
+  int n_codebooks;          /* 8 */
+  int audio_vocab_size;     /* 8197 (codes + specials) */
+  int text_vocab_size;
+  int muq_dim;
+  int backbone_dim, decoder_dim, backbone_layers, decoder_layers;
+  int max_seq_len;          /* backbone rows (prompt + frames) a context can hold at most */
+  int32_t text_bos_id, text_eos_id, audio_eos_id, empty_id; /* gen_config.json */
+  int64_t weight_bytes_per_frame; /* weight bytes one frame step streams */
+} hm_mula_info;
+void hm_mula_get_info(const hm_mula_model *model, hm_mula_info *out);
+
+typedef struct hm_mula_context_params {
+  int n_threads;   /* <= 0: all cores (default) */
+  int n_ctx;       /* backbone rows to allocate KV cache for; <= 0: the model's max_seq_len (default) */
+  int n_batch;     /* rows per prompt-prefill chunk; <= 0: 64 (default) */
+} hm_mula_context_params;
+hm_mula_context_params hm_mula_context_default_params(void);
+hm_status hm_mula_context_create(const hm_mula_model *model, const hm_mula_context_params *params,
+                                 hm_mula_context **out);
+void hm_mula_context_free(hm_mula_context *ctx);
+
+typedef struct hm_mula_gen_params {
+  int topk;              /* 50 */
+  float temperature;     /* 1.0 (> 0) */
+  float cfg_scale;       /* 1.5; > 1 runs the CFG batch (cond + uncond rows), else one row */
+  int64_t max_audio_ms;  /* 240000; upstream's loop: 1 + max_audio_ms / 80 frames at most */
+  uint64_t seed;         /* sampler RNG (hm_rng stream 0); same seed, same codes */
+  int32_t audio_eos_id;  /* < 0 (default): gen_config's; a frame with a code >= this ends generation */
+  const float *muq_embed;/* [muq_dim] reference-audio embedding, NULL (default) = zeros as upstream */
+  hm_progress_callback progress; /* (user_data, frames done, max frames); may be NULL */
+  hm_abort_callback abort;       /* polled once per frame; may be NULL */
+  void *user_data;
+} hm_mula_gen_params;
+hm_mula_gen_params hm_mula_default_gen_params(void);
+
+/* Generates audio codes, exactly as upstream's HeartMuLaGenPipeline._forward:
+ *   prompt_tokens [n_rows x 9]: cols 0..7 audio codes, col 8 text id (one conditional row set;
+ *     the unconditional CFG row is derived internally); prompt_mask [n_rows x 9] (0/1), NULL =
+ *     only col 8 used (as preprocess builds text rows);
+ *   muq_idx: the row replaced by muq_linear(muq_embed) (uncond row: the unconditional
+ *     embedding); < 0: none;
+ *   history [8 x n_history] (codebook-major, may be NULL): earlier frames fed after the prompt as
+ *     audio rows, so generation continues from them (returned codes exclude them).
+ * *codes_out: malloc'ed [8 x n_frames] codebook-major int32 (free with free()). On abort returns
+ * HM_ERR_ABORTED and the frames made so far. */
+hm_status hm_mula_generate(hm_mula_context *ctx, const int32_t *prompt_tokens, const int32_t *prompt_mask,
+                           int64_t n_rows, int64_t muq_idx, const hm_mula_gen_params *gen,
+                           const int32_t *history, int64_t n_history,
+                           int32_t **codes_out, int64_t *n_frames);
+
+/* Step API (what hm_mula_generate runs): hm_mula_start resets the context, feeds the rows
+ * (prefill) and samples the first frame; hm_mula_next feeds a frame's 8 codes as the next row and
+ * samples the next one. gen's topk/temperature/cfg_scale/seed/muq_embed are taken at start. */
+hm_status hm_mula_start(hm_mula_context *ctx, const int32_t *tokens, const int32_t *mask, int64_t n_rows,
+                        int64_t muq_idx, const hm_mula_gen_params *gen, int32_t frame_out[8]);
+hm_status hm_mula_next(hm_mula_context *ctx, const int32_t frame_in[8], int32_t frame_out[8]);
+/* Rows held in the backbone KV cache so far. */
+int64_t hm_mula_n_past(const hm_mula_context *ctx);
+
+/* Writes a random checkpoint in the published layout: dir/config.json, sharded F32
+ * model-0000k-of-0000n.safetensors + model.safetensors.index.json (n_shards <= 1: one
+ * model.safetensors), and dir/../gen_config.json. flavor: "tiny" (the fixture's shapes) or
+ * "3B" (HeartMuLa-oss-3B: backbone llama-3B, decoder llama-300M). */
+hm_status hm_mula_make_checkpoint(const char *dir, const char *flavor, uint64_t seed, int n_shards);
 
 /* ---- HeartCodec (src/codec) ---- */
+/* Audio tokens [n_codebooks x n_frames] (12.5 frames/s) -> stereo 48 kHz waveform.
+ * The model (weights, config) is immutable and may be shared by threads; every
+ * decode call allocates its own scratch, bounded by one 29.76 s window. */
+typedef struct hm_codec_model hm_codec_model;
+
+/* A noise source: fills dst with n standard-normal draws. Called once per
+ * torch.randn call of upstream's detokenize, in the same order and sizes
+ * (see docs / the fixture README), so recorded draws can be replayed. */
+typedef hm_status (*hm_codec_noise_fn)(void *user_data, float *dst, int64_t n);
+
+typedef struct hm_codec_params {
+  int steps;              /* Euler steps per window (10) */
+  float guidance;         /* classifier-free guidance scale (1.25); <= 1 runs without CFG */
+  uint64_t seed;          /* noise seed (hm_rng stream 1) when noise is NULL */
+  int n_threads;          /* 0: all cores */
+  bool bf16_weights;      /* at load: keep the DiT matrices in BF16 (default F32) */
+  hm_codec_noise_fn noise; /* NULL: seeded RNG; else every draw comes from here */
+  void *noise_user_data;
+} hm_codec_params;
+hm_codec_params hm_codec_default_params(void);
+
+/* dir: a HeartCodec-oss folder (config.json + model.safetensors or a sharded
+ * model.safetensors.index.json). params may be NULL (defaults). */
+hm_status hm_codec_load(const char *dir, const hm_codec_params *params, hm_codec_model **out);
+void hm_codec_free(hm_codec_model *model);
+int hm_codec_sample_rate(const hm_codec_model *model);   /* 48000 */
+int hm_codec_num_codebooks(const hm_codec_model *model); /* 8 */
+int hm_codec_codebook_size(const hm_codec_model *model); /* 8192 */
+/* Samples per channel hm_codec_decode returns for n_frames (upstream's
+ * detokenize: n_frames * 3840, shorter when n_frames = 104 + 320k, k >= 1). */
+int64_t hm_codec_output_samples(const hm_codec_model *model, int64_t n_frames);
+/* Decodes codes (codebook-major: codes[q * n_frames + i], 0 <= code < codebook
+ * size) window by window. progress counts Euler steps (+1 per window for the
+ * waveform decoder). *wav: planar [2][*n_samples] (left then right), malloc'd:
+ * release with free(). params may be NULL (defaults). */
+hm_status hm_codec_decode(hm_codec_model *model, const int32_t *codes, int64_t n_frames,
+                          const hm_codec_params *params, hm_progress_callback progress,
+                          hm_abort_callback abort_cb, void *user_data, float **wav, int64_t *n_samples);
+/* Writes a random checkpoint in the published HeartCodec-oss layout (config.json +
+ * model.safetensors, sharded when large) into dir (created if missing).
+ * flavor "tiny" = the fixture sizes, "full" = HeartCodecConfig defaults. */
+hm_status hm_codec_make_checkpoint(const char *dir, const char *flavor, uint64_t seed);
 
 /* ---- Pipeline: text -> codes -> audio file (src/pipeline) ---- */
+/* The product's main job, as upstream's HeartMuLaGenPipeline: lyrics + tags ->
+ * prompt rows -> HeartMuLa codes -> (LM freed) -> HeartCodec waveform -> file.
+ * Checkpoint folder layout (as published):
+ *   <model_path>/HeartMuLa-oss-<version>/   config.json + safetensors (sharded or single)
+ *   <model_path>/HeartCodec-oss/            config.json + safetensors
+ *   <model_path>/tokenizer.json, <model_path>/gen_config.json                          */
+
+typedef enum hm_stage { HM_STAGE_LOAD = 0, HM_STAGE_LM = 1, HM_STAGE_CODEC = 2, HM_STAGE_WRITE = 3 } hm_stage;
+/* Progress of hm_generate: stage, and done / total units (LM: frames; codec: its steps). */
+typedef void (*hm_stage_progress_callback)(void *user_data, hm_stage stage, int64_t done, int64_t total);
+
+typedef struct hm_generate_params {
+  const char *model_path;       /* checkpoint folder (required) */
+  const char *version;          /* "3B" */
+  const char *lyrics;           /* text, or the path of a text file (upstream reads it) */
+  const char *tags;             /* comma-separated style tags, text or a file path */
+  const char *output_path;      /* .wav/.flac/.mp3/.ogg; NULL: codes only (no codec) */
+  bool overwrite;               /* false: an existing output_path is an error */
+  int64_t max_audio_ms;         /* 240000 */
+  int topk;                     /* 50 */
+  float temperature;            /* 1.0 */
+  float cfg_scale;              /* 1.5 */
+  int codec_steps;              /* 10 */
+  float codec_guidance;         /* 1.25 */
+  uint64_t seed;                /* LM sampler: stream 0, codec noise: stream 1 of this seed */
+  int n_threads;                /* <= 0: all cores */
+  hm_mula_weights mula_weights; /* HM_MULA_WEIGHTS_BF16 (converted once at load) */
+  bool codec_bf16;              /* false (upstream warns bf16 degrades the codec) */
+  const int32_t *history;       /* earlier codes [8 x n_history] to continue from, or NULL */
+  int64_t n_history;
+  bool history_in_output;       /* true: the written audio/codes start with the history */
+  hm_stage_progress_callback progress;
+  hm_abort_callback abort;      /* polled once per frame / step; abort leaves no output file */
+  void *user_data;
+} hm_generate_params;
+hm_generate_params hm_generate_default_params(void);
+
+typedef struct hm_generate_result {
+  int32_t *codes;      /* [8 x n_frames] codebook-major (malloc'ed; hm_generate_result_free) */
+  int64_t n_frames;
+  int64_t n_samples;   /* per channel written (0 when codes only) */
+  double t_load_lm_s, t_lm_s, t_load_codec_s, t_codec_s, t_write_s, t_total_s;
+  int64_t peak_rss_bytes;
+} hm_generate_result;
+
+hm_status hm_generate(const hm_generate_params *params, hm_generate_result *out);
+void hm_generate_result_free(hm_generate_result *r);
+
+/* Codes -> audio file with the codec alone (what `heartmula decode` runs); same
+ * noise stream as hm_generate, so the same seed reproduces its audio. */
+hm_status hm_decode_to_file(const char *codec_dir, const int32_t *codes, int64_t n_frames, int codec_steps,
+                            float codec_guidance, uint64_t seed, int n_threads, bool codec_bf16,
+                            const char *output_path, bool overwrite, hm_stage_progress_callback progress,
+                            hm_abort_callback abort_cb, void *user_data, int64_t *n_samples);
 
 /* ---- HeartTranscriptor (src/transcriptor) ---- */
+/* Whisper-large-v3-style lyrics transcription (Hugging Face layout:
+ * config.json, generation_config.json, preprocessor_config.json,
+ * model.safetensors in F32/F16/BF16, tokenizer.json). Long audio is cut into
+ * 30 s windows with 5 s strides and merged as transformers' ASR pipeline does. */
+typedef struct hm_whisper_model hm_whisper_model; /* immutable once loaded; shareable */
+
+typedef struct hm_whisper_params {
+  const char *language;   /* "en" (default), any Whisper code ("de", "zh", ...), or "auto"/NULL: detect per window */
+  bool translate;         /* task <|translate|> instead of <|transcribe|> (default false) */
+  bool timestamps;        /* timestamp tokens -> timed segments (default false, as the HF pipeline) */
+  int max_new_tokens;     /* per window; 0 (default) = up to the text context (448 - prompt) */
+  double chunk_length_s;  /* 30 */
+  double stride_length_s; /* 5 on each side (chunk_length_s / 6, HF's default) */
+  int n_threads;          /* 0 (default) = all cores */
+} hm_whisper_params;
+hm_whisper_params hm_whisper_default_params(void);
+
+typedef struct hm_transcript_segment {
+  double start_s, end_s; /* in the input's time */
+  char *text;            /* UTF-8 */
+  int32_t *tokens;       /* text token ids */
+  int n_tokens;
+} hm_transcript_segment;
+
+typedef struct hm_transcript {
+  char *text;            /* all segments' text, concatenated */
+  char language[16];     /* language code used ("en"); "" for English-only models */
+  double duration_s;
+  hm_transcript_segment *segments;
+  int n_segments;        /* without timestamps: one segment covering the whole input */
+} hm_transcript;
+
+hm_status hm_whisper_load(const char *dir, hm_whisper_model **out);
+void hm_whisper_free(hm_whisper_model *model);
+/* The rate the model wants (16000): hm_whisper_transcribe takes mono PCM at this rate. */
+int hm_whisper_sample_rate(const hm_whisper_model *model);
+/* progress counts windows. params NULL: defaults. Free *out with hm_transcript_free. */
+hm_status hm_whisper_transcribe(const hm_whisper_model *model, const float *pcm16k, int64_t n_samples,
+                                const hm_whisper_params *params, hm_progress_callback progress,
+                                hm_abort_callback abort_cb, void *user_data, hm_transcript **out);
+/* Reads any audio file libsndfile reads, downmixes and resamples it, then transcribes. */
+hm_status hm_whisper_transcribe_file(const hm_whisper_model *model, const char *path,
+                                     const hm_whisper_params *params, hm_progress_callback progress,
+                                     hm_abort_callback abort_cb, void *user_data, hm_transcript **out);
+void hm_transcript_free(hm_transcript *t);
+/* Renders a transcript as "txt", "lrc" ([mm:ss.xx] lines), "srt", "vtt" or "json"
+ * ({"text", "segments": [{"start", "end", "text", "tokens"}]}). *out is malloc'ed. */
+hm_status hm_transcript_format(const hm_transcript *t, const char *format, char **out);
+/* Writes a random model folder in the published layout: flavor "tiny" (d 64,
+ * 2+2 layers, 128 mels, vocab 51866) or "large-v3" (full size, F16).
+ * tokenizer_json: a Whisper tokenizer.json to copy (NULL: a tokenizer with
+ * byte tokens and Whisper's special tokens only). Refuses an existing model.safetensors. */
+hm_status hm_whisper_make_checkpoint(const char *dir, const char *flavor, uint64_t seed);
+hm_status hm_whisper_make_checkpoint_ex(const char *dir, const char *flavor, uint64_t seed,
+                                        const char *tokenizer_json);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,296 @@
+/* The flow-matching half of HeartCodec: RVQ lookup, the DiT estimator
+ * (heartcodec/models/transformer.py LlamaTransformer) and the Euler solver
+ * with classifier-free guidance (flow_matching.py solve_euler).
+ * Activations are time-major [B][T][C]; every GEMM goes through BLAS. */
+#include "codec/codec_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#define TPROJ 512 /* PixArtAlphaCombinedFlowEmbeddings.flow_t_size */
+
+void cx_work_free(cx_work *w) {
+  if (!w) return;
+  float **ptrs[] = {&w->in_pad, &w->cat_pad, &w->s, &w->x, &w->nrm, &w->q, &w->k, &w->v, &w->att, &w->h, &w->g,
+                    &w->u, &w->conv, &w->out, &w->temb, &w->mod, &w->tproj, &w->tmp, &w->cos1, &w->sin1,
+                    &w->cos2, &w->sin2};
+  for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) { hm_free_aligned(*ptrs[i]); *ptrs[i] = NULL; }
+}
+
+/* RotaryEmbedding.get_sin_cos in float32: inv_freq = 1 / base^(arange(0,d,2)/d). */
+static void rope_tables(float *cos_t, float *sin_t, int T, int dim) {
+  int half = dim / 2;
+  for (int i = 0; i < half; i++) {
+    float e = (float)(2 * i) / (float)dim;
+    float inv = 1.0f / powf(10000.0f, e);
+    for (int t = 0; t < T; t++) {
+      float f = (float)t * inv;
+      cos_t[(int64_t)t * half + i] = cosf(f);
+      sin_t[(int64_t)t * half + i] = sinf(f);
+    }
+  }
+}
+
+hm_status cx_work_init(cx_work *w, const hm_codec_model *m, int B, int T) {
+  memset(w, 0, sizeof *w);
+  const cx_config *c = &m->cfg;
+  w->B = B; w->T = T; w->Cin = c->in_channels; w->D = m->s1.D; w->D2 = m->s2.D; w->Cout = c->out_channels;
+  w->ffn = m->s1.ffn > m->s2.ffn ? m->s1.ffn : m->s2.ffn;
+  int64_t BT = (int64_t)B * T, Dm = w->D2 > w->D ? w->D2 : w->D;
+  int64_t convw = Dm > w->Cout ? Dm : w->Cout;
+  int64_t gsz = BT * w->ffn; /* g also holds proj_out's padded input [B][T+2][D2] */
+  if (gsz < (int64_t)B * (T + 2) * w->D2) gsz = (int64_t)B * (T + 2) * w->D2;
+  struct { float **p; int64_t n; } a[] = {
+    {&w->in_pad, (int64_t)B * (T + 2) * w->Cin},
+    {&w->cat_pad, (int64_t)B * (T + 2) * (w->Cin + w->D)},
+    {&w->s, BT * w->D}, {&w->x, BT * w->D2}, {&w->nrm, BT * Dm}, {&w->q, BT * Dm}, {&w->k, BT * Dm},
+    {&w->v, BT * Dm}, {&w->att, BT * Dm}, {&w->h, BT * Dm}, {&w->g, gsz}, {&w->u, BT * w->ffn},
+    {&w->conv, BT * convw}, {&w->out, BT * w->Cout}, {&w->temb, (int64_t)B * Dm}, {&w->mod, (int64_t)B * 6 * Dm},
+    {&w->tproj, (int64_t)B * TPROJ}, {&w->tmp, (int64_t)B * Dm},
+    {&w->cos1, (int64_t)T * m->s1.head_dim / 2}, {&w->sin1, (int64_t)T * m->s1.head_dim / 2},
+    {&w->cos2, (int64_t)T * m->s2.head_dim / 2}, {&w->sin2, (int64_t)T * m->s2.head_dim / 2},
+  };
+  for (size_t i = 0; i < sizeof a / sizeof a[0]; i++) {
+    *a[i].p = hm_calloc_aligned((size_t)(a[i].n > 0 ? a[i].n : 1) * sizeof(float));
+    if (!*a[i].p) {
+      cx_work_free(w);
+      return hm_error(HM_ERR_NOMEM, "codec: out of memory for the estimator scratch (B=%d, T=%d)", B, T);
+    }
+  }
+  rope_tables(w->cos1, w->sin1, T, m->s1.head_dim);
+  rope_tables(w->cos2, w->sin2, T, m->s2.head_dim);
+  return HM_OK;
+}
+
+/* ---- RVQ ---- */
+
+void cx_rvq(const hm_codec_model *m, const int32_t *codes, int64_t stride, int64_t n, float *out) {
+  const cx_config *c = &m->cfg;
+  const int cd = c->codebook_dim;
+  float *sum = out; /* [n][cd] first (cd <= dim when projected), then project_out */
+  bool proj = m->project_out.w.data != NULL;
+  float *tmp = proj ? hm_malloc_aligned((size_t)n * cd * sizeof(float)) : sum;
+  if (!tmp) tmp = sum; /* cannot happen for sane sizes; degrade to in-place */
+  for (int64_t i = 0; i < n; i++) {
+    float *r = tmp + i * cd;
+    for (int d = 0; d < cd; d++) r[d] = 0.0f;
+    for (int q = 0; q < c->num_quantizers; q++) {
+      const float *e = m->codebooks + ((int64_t)q * c->codebook_size + codes[q * stride + i]) * cd;
+      for (int d = 0; d < cd; d++) r[d] += e[d];
+    }
+  }
+  if (proj) {
+    hm_linear(NULL, &m->project_out.w, m->project_out.b, n, tmp, out);
+    if (tmp != sum) hm_free_aligned(tmp);
+  }
+}
+
+/* ---- estimator pieces ---- */
+
+/* ProjectLayer: conv1d(k, pad k/2) on padded time-major input, * k^-0.5, then Linear.
+ * xpad: [B][T+2*(k/2)][c_in]; y: [B*T][c_out]. */
+static void project(const cx_project *p, int B, int T, const float *xpad, float *conv, float *y) {
+  const cx_conv_tm *c = &p->conv;
+  int pad = c->k / 2;
+  float scale = (float)pow((double)c->k, -0.5);
+  for (int b = 0; b < B; b++) {
+    const float *xb = xpad + (int64_t)b * (T + 2 * pad) * c->c_in;
+    float *yb = conv + (int64_t)b * T * c->c_out;
+    for (int j = 0; j < c->k; j++)
+      hm_sgemm(false, true, T, c->c_out, c->c_in, 1.0f, xb + (int64_t)j * c->c_in, c->c_in,
+               c->w + (int64_t)j * c->c_out * c->c_in, c->c_in, j ? 1.0f : 0.0f, yb, c->c_out);
+  }
+  for (int64_t r = 0; r < (int64_t)B * T; r++) {
+    float *row = conv + r * c->c_out;
+    for (int o = 0; o < c->c_out; o++) row[o] = (row[o] + c->b[o]) * scale;
+  }
+  hm_linear(NULL, &p->lin.w, p->lin.b, (int64_t)B * T, conv, y);
+}
+
+/* AdaLayerNormSingleFlow for B timesteps: temb [B][D] (embedded_timestep),
+ * mod [B][6D] (linear(silu(temb))). */
+static void adaln(const cx_adaln *a, int D, int B, const float *t, float *tproj, float *temb, float *tmp, float *mod) {
+  const int half = TPROJ / 2;
+  const float neg_log = (float)-log(10000.0);
+  for (int b = 0; b < B; b++) {
+    float *e = tproj + (int64_t)b * TPROJ;
+    for (int i = 0; i < half; i++) {
+      float f = expf((neg_log * (float)i) / (float)half);
+      float arg = (t[b] * f) * 1000.0f;
+      e[i] = cosf(arg);
+      e[half + i] = sinf(arg);
+    }
+  }
+  hm_linear(NULL, &a->l1.w, a->l1.b, B, tproj, tmp);
+  hm_silu(tmp, (int64_t)B * D);
+  hm_linear(NULL, &a->l2.w, a->l2.b, B, tmp, temb);
+  for (int64_t i = 0; i < (int64_t)B * D; i++) tmp[i] = temb[i];
+  hm_silu(tmp, (int64_t)B * D);
+  hm_linear(NULL, &a->lin.w, a->lin.b, B, tmp, mod);
+}
+
+/* x [B*T][D] through one LlamaTransformerBlock with ada_norm_single. */
+static void block(const cx_block *bl, const cx_stack *s, hm_pool *pool, cx_work *w, int B, int T, float *x,
+                  const float *mod, const float *cos_t, const float *sin_t) {
+  const int D = s->D, H = s->n_heads, hd = s->head_dim, F = s->ffn;
+  const int64_t BT = (int64_t)B * T;
+  float *nrm = w->nrm, *h = w->h;
+  /* modulation rows (sst + mod): shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp */
+  /* attention */
+  for (int64_t r = 0; r < BT; r++) {
+    const float *md = mod + (r / T) * 6 * D;
+    float *n = nrm + r * D;
+    hm_rmsnorm(n, x + r * D, bl->attn_norm, D, 1e-6f);
+    for (int d = 0; d < D; d++) {
+      float shift = bl->sst[0 * D + d] + md[0 * D + d];
+      float scale = bl->sst[1 * D + d] + md[1 * D + d];
+      n[d] = n[d] * (1.0f + scale) + shift;
+    }
+  }
+  hm_linear(pool, &bl->q, NULL, BT, nrm, w->q);
+  hm_linear(pool, &bl->k, NULL, BT, nrm, w->k);
+  hm_linear(pool, &bl->v, NULL, BT, nrm, w->v);
+  for (int64_t r = 0; r < BT; r++) {
+    int t = (int)(r % T);
+    hm_rope(w->q + r * D, H, hd, cos_t + (int64_t)t * hd / 2, sin_t + (int64_t)t * hd / 2, true);
+    hm_rope(w->k + r * D, H, hd, cos_t + (int64_t)t * hd / 2, sin_t + (int64_t)t * hd / 2, true);
+  }
+  float scale = 1.0f / sqrtf((float)hd);
+  for (int b = 0; b < B; b++) {
+    int64_t off = (int64_t)b * T * D;
+    hm_attention(pool, w->q + off, T, D, w->k + off, w->v + off, T, D, H, H, hd, scale, -1, w->att + off, D);
+  }
+  hm_linear(pool, &bl->o, NULL, BT, w->att, h);
+  for (int64_t r = 0; r < BT; r++) {
+    const float *md = mod + (r / T) * 6 * D;
+    float *xr = x + r * D, *hr = h + r * D;
+    for (int d = 0; d < D; d++) xr[d] = xr[d] + (bl->sst[2 * D + d] + md[2 * D + d]) * hr[d];
+  }
+  /* MLP */
+  for (int64_t r = 0; r < BT; r++) {
+    const float *md = mod + (r / T) * 6 * D;
+    float *n = nrm + r * D;
+    hm_rmsnorm(n, x + r * D, bl->mlp_norm, D, 1e-6f);
+    for (int d = 0; d < D; d++) {
+      float shift = bl->sst[3 * D + d] + md[3 * D + d];
+      float sc = bl->sst[4 * D + d] + md[4 * D + d];
+      n[d] = n[d] * (1.0f + sc) + shift;
+    }
+  }
+  hm_linear(pool, &bl->gate, NULL, BT, nrm, w->g);
+  hm_linear(pool, &bl->up, NULL, BT, nrm, w->u);
+  hm_swiglu(w->g, w->g, w->u, BT * F);
+  hm_linear(pool, &bl->down, NULL, BT, w->g, h);
+  for (int64_t r = 0; r < BT; r++) {
+    const float *md = mod + (r / T) * 6 * D;
+    float *xr = x + r * D, *hr = h + r * D;
+    for (int d = 0; d < D; d++) xr[d] = xr[d] + (bl->sst[5 * D + d] + md[5 * D + d]) * hr[d];
+  }
+}
+
+/* norm_out (LayerNorm, no affine, eps 1e-6) then * (1 + scale) + shift, scale/shift = sst + temb. */
+static void final_norm(const cx_stack *s, int B, int T, const float *temb, float *x, float *y, int64_t y_stride) {
+  const int D = s->D;
+  for (int64_t r = 0; r < (int64_t)B * T; r++) {
+    const float *te = temb + (r / T) * D;
+    float *yr = y + r * y_stride;
+    hm_layernorm(yr, x + r * D, NULL, NULL, D, 1e-6f);
+    for (int d = 0; d < D; d++) {
+      float shift = s->sst[d] + te[d], scale = s->sst[D + d] + te[d];
+      yr[d] = yr[d] * (1.0f + scale) + shift;
+    }
+  }
+}
+
+void cx_estimator(const hm_codec_model *m, hm_pool *pool, cx_work *w, const float *t) {
+  const int B = w->B, T = w->T, Cin = w->Cin, D = w->D, D2 = w->D2;
+  /* stack 1 */
+  project(&m->proj_in, B, T, w->in_pad, w->conv, w->s);
+  adaln(&m->s1.ada, D, B, t, w->tproj, w->temb, w->tmp, w->mod);
+  for (int i = 0; i < m->s1.n_blocks; i++) block(&m->s1.blocks[i], &m->s1, pool, w, B, T, w->s, w->mod, w->cos1, w->sin1);
+  /* connection: cat([hidden_states, norm_out(s)]) with zero rows at both ends */
+  const int Cc = Cin + D;
+  for (int b = 0; b < B; b++) {
+    float *cb = w->cat_pad + (int64_t)b * (T + 2) * Cc;
+    memset(cb, 0, (size_t)Cc * sizeof(float));
+    memset(cb + (int64_t)(T + 1) * Cc, 0, (size_t)Cc * sizeof(float));
+    for (int tt = 0; tt < T; tt++)
+      memcpy(cb + (int64_t)(tt + 1) * Cc, w->in_pad + ((int64_t)b * (T + 2) + 1 + tt) * Cin, (size_t)Cin * sizeof(float));
+  }
+  for (int b = 0; b < B; b++)
+    final_norm(&m->s1, 1, T, w->temb + (int64_t)b * D, w->s + (int64_t)b * T * D,
+               w->cat_pad + ((int64_t)b * (T + 2) + 1) * Cc + Cin, Cc);
+  project(&m->connection_proj, B, T, w->cat_pad, w->conv, w->x);
+  /* stack 2 */
+  adaln(&m->s2.ada, D2, B, t, w->tproj, w->temb, w->tmp, w->mod);
+  for (int i = 0; i < m->s2.n_blocks; i++) block(&m->s2.blocks[i], &m->s2, pool, w, B, T, w->x, w->mod, w->cos2, w->sin2);
+  /* norm_out_2 into a padded buffer for proj_out (reuses g: [B][T+2][D2]) */
+  float *pad = w->g;
+  for (int b = 0; b < B; b++) {
+    float *pb = pad + (int64_t)b * (T + 2) * D2;
+    memset(pb, 0, (size_t)D2 * sizeof(float));
+    memset(pb + (int64_t)(T + 1) * D2, 0, (size_t)D2 * sizeof(float));
+    final_norm(&m->s2, 1, T, w->temb + (int64_t)b * D2, w->x + (int64_t)b * T * D2, pb + D2, D2);
+  }
+  project(&m->proj_out, B, T, pad, w->conv, w->out);
+}
+
+/* ---- Euler solver ---- */
+
+void cx_linspace01(float *out, int n) {
+  /* ATen linspace kernel: step = (end - start) / (n - 1) in float; the first
+   * half counts up from start, the second half down from end. */
+  if (n == 1) { out[0] = 0.0f; return; }
+  float step = 1.0f / (float)(n - 1);
+  int halfway = n / 2;
+  for (int i = 0; i < n; i++) out[i] = i < halfway ? 0.0f + step * (float)i : 1.0f - step * (float)(n - i - 1);
+}
+
+hm_status cx_solve_euler(const hm_codec_model *m, hm_pool *pool, cx_work *w, float *x, const float *incontext,
+                         int incontext_len, const float *mu, int steps, float guidance,
+                         hm_abort_callback abort_cb, void *user_data, void (*on_step)(void *ctx), void *step_ctx) {
+  const int T = w->T, C = m->cfg.out_channels, dim = m->cfg.dim;
+  const bool cfg = guidance > 1.0f;
+  if (w->B != (cfg ? 2 : 1)) return hm_error(HM_ERR_INTERNAL, "codec: estimator scratch has the wrong batch");
+  if (steps < 1 || steps > 1000) return hm_error(HM_ERR_INVALID_ARG, "codec: steps = %d must be in [1, 1000]", steps);
+  /* noise = x.clone(): only its in-context rows are read again (once per window) */
+  float *nz = hm_malloc_aligned((size_t)incontext_len * C * sizeof(float) + 64);
+  if (!nz) return hm_error(HM_ERR_NOMEM, "codec: out of memory");
+  memcpy(nz, x, (size_t)incontext_len * C * sizeof(float));
+  float tspan[1001];
+  cx_linspace01(tspan, steps + 1);
+  float t = tspan[0], dt = tspan[1] - tspan[0];
+  const float keep = (float)(1.0 - 1e-6);
+  /* the x / incontext / mu columns of the estimator input: incontext and mu never change */
+  for (int b = 0; b < w->B; b++)
+    for (int tt = 0; tt < T; tt++) {
+      float *row = cx_in_row(w, b, tt);
+      memcpy(row + C, incontext + (int64_t)tt * C, (size_t)C * sizeof(float));
+      if (cfg && b == 0) memset(row + 2 * C, 0, (size_t)dim * sizeof(float));
+      else memcpy(row + 2 * C, mu + (int64_t)tt * dim, (size_t)dim * sizeof(float));
+    }
+  hm_status st = HM_OK;
+  for (int step = 1; step <= steps; step++) {
+    if (abort_cb && abort_cb(user_data)) { st = hm_error(HM_ERR_ABORTED, "codec: decode aborted"); break; }
+    float a = 1.0f - keep * t;
+    for (int64_t i = 0; i < (int64_t)incontext_len * C; i++) x[i] = a * nz[i] + t * incontext[i];
+    for (int b = 0; b < w->B; b++)
+      for (int tt = 0; tt < T; tt++) memcpy(cx_in_row(w, b, tt), x + (int64_t)tt * C, (size_t)C * sizeof(float));
+    float tb[2] = {t, t};
+    cx_estimator(m, pool, w, tb);
+    const float *o0 = w->out, *o1 = w->out + (int64_t)T * C;
+    if (cfg) {
+      for (int64_t i = 0; i < (int64_t)T * C; i++) {
+        float d = o0[i] + guidance * (o1[i] - o0[i]);
+        x[i] = x[i] + dt * d;
+      }
+    } else {
+      for (int64_t i = 0; i < (int64_t)T * C; i++) x[i] = x[i] + dt * o0[i];
+    }
+    t = t + dt;
+    if (step < steps) dt = tspan[step + 1] - t;
+    if (on_step) on_step(step_ctx);
+  }
+  hm_free_aligned(nz);
+  return st;
+}

@@ -1,0 +1,216 @@
+/* ScalarModel.decode (heartcodec/models/sq_codec.py): round(9x)/9, the
+ * look-ahead conv, ResDecoderBlocks (causal transposed conv + 5 residual
+ * units with PReLU), PostProcessor (repeat x2, causal conv, PReLU) and the
+ * last causal conv. Channel-first [C][T] signals; every conv is k shifted
+ * GEMMs over a zero-padded row (no im2col). The latent is processed in
+ * chunks of latent frames with enough left context that each chunk's output
+ * equals the whole-window computation, so memory is bounded by the chunk. */
+#include "codec/codec_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#define SQ_LP 64       /* zero columns kept left of every signal row (>= max dil*(k-1)) */
+#define SQ_RP 8        /* right */
+#define SQ_ZTILE (4 << 20) /* floats in the tile buffer */
+
+struct cx_sq_work {
+  int T, chunk, ctx;
+  int64_t cap; /* floats per big buffer */
+  float *p, *q, *z;
+};
+
+typedef struct sig { float *d; int C; int64_t T, ld; } sig; /* element (c, t) = d[c*ld + SQ_LP + t] */
+
+static inline float *sig_row(const sig *s, int c) { return s->d + (int64_t)c * s->ld + SQ_LP; }
+
+static void sig_init(sig *s, float *buf, int C, int64_t T) {
+  s->d = buf; s->C = C; s->T = T; s->ld = SQ_LP + T + SQ_RP;
+}
+
+static void sig_zero_pads(const sig *s) {
+  for (int c = 0; c < s->C; c++) {
+    float *r = s->d + (int64_t)c * s->ld;
+    memset(r, 0, SQ_LP * sizeof(float));
+    memset(r + SQ_LP + s->T, 0, SQ_RP * sizeof(float));
+  }
+}
+
+static inline float prelu(float x, float a) { return x >= 0.0f ? x : a * x; }
+
+/* y = conv(x) (+ bias), 'same' length; PReLU when act. Pads of x must be zero
+ * (or hold the neighbouring data for a chunk). Time columns [t0, t1) only. */
+static void conv_cols(const cx_conv_cf *c, const sig *x, float *y, int64_t ldy, int64_t t0, int64_t t1,
+                      bool act, float a) {
+  int64_t n = t1 - t0;
+  if (n <= 0) return;
+  for (int j = 0; j < c->k; j++) {
+    int64_t shift = -(int64_t)c->left + (int64_t)j * c->dil;
+    hm_sgemm(false, false, c->c_out, n, c->c_in, 1.0f, c->w + (int64_t)j * c->c_out * c->c_in, c->c_in,
+             x->d + SQ_LP + t0 + shift, x->ld, j ? 1.0f : 0.0f, y, ldy);
+  }
+  for (int o = 0; o < c->c_out; o++) {
+    float *r = y + (int64_t)o * ldy, b = c->b[o];
+    if (act) for (int64_t t = 0; t < n; t++) r[t] = prelu(r[t] + b, a);
+    else for (int64_t t = 0; t < n; t++) r[t] = r[t] + b;
+  }
+}
+
+static void conv_full(const cx_conv_cf *c, const sig *x, sig *y, bool act, float a) {
+  conv_cols(c, x, sig_row(y, 0), y->ld, 0, x->T, act, a);
+}
+
+/* Residual unit in place on x (tmp: a signal buffer as big as x, z: tile). */
+static void resunit(const cx_resunit *ru, sig *x, float *tmp, float *z) {
+  sig h;
+  sig_init(&h, tmp, ru->c1.c_out, x->T);
+  sig_zero_pads(x);
+  conv_full(&ru->c1, x, &h, true, ru->a1);
+  sig_zero_pads(&h);
+  int64_t tile = SQ_ZTILE / ru->c2.c_out;
+  for (int64_t t0 = 0; t0 < x->T; t0 += tile) {
+    int64_t t1 = t0 + tile < x->T ? t0 + tile : x->T;
+    conv_cols(&ru->c2, &h, z, t1 - t0, t0, t1, true, ru->a2);
+    for (int c = 0; c < x->C; c++) {
+      float *xr = sig_row(x, c) + t0;
+      const float *zr = z + (int64_t)c * (t1 - t0);
+      for (int64_t t = 0; t < t1 - t0; t++) xr[t] = zr[t] + xr[t];
+    }
+  }
+}
+
+/* Causal ConvTranspose1d (kernel 2s, stride s, last s samples dropped):
+ * y[o, n*s + r] = b[o] + sum_i W[i,o,r] x[i,n] + W[i,o,r+s] x[i,n-1]. */
+static void conv_transpose(const cx_convT *c, const sig *x, sig *y, float *z) {
+  const int s = c->s, co = c->c_out, kc = c->k * co;
+  int64_t tile = SQ_ZTILE / kc - 1;
+  if (tile < 1) tile = 1;
+  sig_zero_pads(x);
+  for (int64_t n0 = 0; n0 < x->T; n0 += tile) {
+    int64_t n1 = n0 + tile < x->T ? n0 + tile : x->T, w = n1 - n0 + 1;
+    /* Z[j*co + o][m] for input frames n0-1 .. n1-1 */
+    hm_sgemm(false, false, kc, w, c->c_in, 1.0f, c->w, c->c_in, x->d + SQ_LP + n0 - 1, x->ld, 0.0f, z, w);
+    for (int o = 0; o < co; o++) {
+      float *yr = sig_row(y, o);
+      const float b = c->b[o];
+      for (int r = 0; r < s; r++) {
+        const float *za = z + ((int64_t)r * co + o) * w + 1;      /* frame n */
+        const float *zb = z + ((int64_t)(r + s) * co + o) * w;    /* frame n-1 */
+        for (int64_t n = n0; n < n1; n++) yr[n * s + r] = za[n - n0] + zb[n - n0] + b;
+      }
+    }
+  }
+}
+
+static int64_t sq_max_elems(const hm_codec_model *m, int64_t Tc) {
+  const cx_config *c = &m->cfg;
+  int64_t best = (int64_t)c->latent_hidden_dim * (Tc + SQ_LP + SQ_RP);
+  int64_t rate = 1;
+  int ch = c->init_channel << c->n_up;
+  if ((int64_t)ch * (Tc + SQ_LP + SQ_RP) > best) best = (int64_t)ch * (Tc + SQ_LP + SQ_RP);
+  for (int i = 0; i < c->n_up; i++) {
+    rate *= c->up_factors[i];
+    int64_t e = (int64_t)(c->init_channel << (c->n_up - i - 1)) * (Tc * rate + SQ_LP + SQ_RP);
+    if (e > best) best = e;
+  }
+  if (m->sq.has_post) {
+    int64_t e = (int64_t)c->init_channel * (Tc * rate * c->num_samples + SQ_LP + SQ_RP);
+    if (e > best) best = e;
+  }
+  return best;
+}
+
+hm_status cx_sq_work_create(const hm_codec_model *m, int T, int chunk_frames, cx_sq_work **out) {
+  *out = NULL;
+  cx_sq_work *sw = calloc(1, sizeof *sw);
+  if (!sw) return hm_error(HM_ERR_NOMEM, "codec: out of memory");
+  sw->T = T;
+  sw->chunk = chunk_frames <= 0 || chunk_frames > T ? T : chunk_frames;
+  sw->ctx = m->sq.rf_frames;
+  int64_t Tc = sw->chunk + (sw->chunk < T ? sw->ctx : 0);
+  if (Tc > T) Tc = T;
+  sw->cap = sq_max_elems(m, Tc);
+  sw->p = hm_malloc_aligned((size_t)sw->cap * sizeof(float));
+  sw->q = hm_malloc_aligned((size_t)sw->cap * sizeof(float));
+  sw->z = hm_malloc_aligned((size_t)SQ_ZTILE * sizeof(float) + 256);
+  if (!sw->p || !sw->q || !sw->z) {
+    cx_sq_work_free(sw);
+    return hm_error(HM_ERR_NOMEM, "codec: out of memory for the waveform decoder (%lld floats x 2)", (long long)sw->cap);
+  }
+  *out = sw;
+  return HM_OK;
+}
+
+void cx_sq_work_free(cx_sq_work *sw) {
+  if (!sw) return;
+  hm_free_aligned(sw->p);
+  hm_free_aligned(sw->q);
+  hm_free_aligned(sw->z);
+  free(sw);
+}
+
+/* torch.round(9 * x) / 9, round half to even. */
+static inline float round9(float x) { return nearbyintf(9.0f * x) / 9.0f; }
+
+void cx_sq_decode(const hm_codec_model *m, hm_pool *pool, cx_sq_work *sw, const float *latent, int64_t ld,
+                  float *out) {
+  (void)pool;
+  const cx_config *c = &m->cfg;
+  const cx_sq *sq = &m->sq;
+  const int T = sw->T, L = c->latent_hidden_dim, look = sq->in.right;
+  for (int a = 0; a < T; a += sw->chunk) {
+    int b = a + sw->chunk < T ? a + sw->chunk : T;
+    int a0 = a - sw->ctx > 0 ? a - sw->ctx : 0;
+    int64_t Tx = b - a0;
+    /* quantized latent frames [a0, b) plus look-ahead frames (real data or zeros) */
+    sig x, y;
+    sig_init(&x, sw->p, L, Tx);
+    sig_zero_pads(&x);
+    for (int ch = 0; ch < L; ch++) {
+      float *r = sig_row(&x, ch);
+      const float *src = latent + (int64_t)ch * ld;
+      for (int64_t t = 0; t < Tx + look && a0 + t < T; t++) r[t] = round9(src[a0 + t]);
+    }
+    sig_init(&y, sw->q, sq->in.c_out, Tx);
+    conv_full(&sq->in, &x, &y, false, 0.0f);
+    sig *cur = &y;
+    float *other = sw->p;
+    for (int i = 0; i < c->n_up; i++) {
+      const cx_decblock *bl = &sq->blocks[i];
+      sig nx;
+      sig_init(&nx, other, bl->up.c_out, cur->T * bl->up.s);
+      conv_transpose(&bl->up, cur, &nx, sw->z);
+      float *freed = cur->d;
+      x = nx;
+      cur = &x;
+      for (int r = 0; r < CX_RES_UNITS; r++) resunit(&bl->ru[r], cur, freed, sw->z);
+      y = x;
+      cur = &y;
+      other = freed;
+    }
+    if (sq->has_post) {
+      sig rep;
+      int ns = c->num_samples;
+      sig_init(&rep, other, cur->C, cur->T * ns);
+      for (int ch = 0; ch < cur->C; ch++) {
+        const float *s = sig_row(cur, ch);
+        float *d = sig_row(&rep, ch);
+        for (int64_t t = 0; t < cur->T; t++)
+          for (int k = 0; k < ns; k++) d[t * ns + k] = s[t];
+      }
+      sig_zero_pads(&rep);
+      sig po;
+      sig_init(&po, cur->d, sq->post.c_out, rep.T);
+      conv_full(&sq->post, &rep, &po, true, sq->post_a);
+      y = po;
+      cur = &y;
+      other = rep.d;
+    }
+    sig_zero_pads(cur);
+    /* last conv (one output channel) straight into the output */
+    int64_t skip = (int64_t)(a - a0) * sq->hop, n = (int64_t)(b - a) * sq->hop;
+    float *o = other; /* 1 x cur->T row */
+    conv_cols(&sq->out, cur, o, cur->T, 0, cur->T, false, 0.0f);
+    memcpy(out + (int64_t)a * sq->hop, o + skip, (size_t)n * sizeof(float));
+  }
+}

@@ -130,16 +130,16 @@ hm_status hm_mula_generate(hm_mula_context *ctx, const int32_t *prompt_tokens, c
  * (prefill) and samples the first frame; hm_mula_next feeds a frame's 8 codes as the next row and
  * samples the next one. gen's topk/temperature/cfg_scale/seed/muq_embed are taken at start. */
 hm_status hm_mula_start(hm_mula_context *ctx, const int32_t *tokens, const int32_t *mask, int64_t n_rows,
-                        int64_t muq_idx, const hm_mula_gen_params *gen, int32_t frame_out[8]);
-hm_status hm_mula_next(hm_mula_context *ctx, const int32_t frame_in[8], int32_t frame_out[8]);
+                        int64_t muq_idx, const hm_mula_gen_params *gen, int32_t *frame_out /* [n_codebooks] */);
+hm_status hm_mula_next(hm_mula_context *ctx, const int32_t *frame_in, int32_t *frame_out);
 /* Rows held in the backbone KV cache so far. */
 int64_t hm_mula_n_past(const hm_mula_context *ctx);
 
-/* Writes a random checkpoint in the published layout: dir/config.json, sharded F32
- * model-0000k-of-0000n.safetensors + model.safetensors.index.json (n_shards <= 1: one
- * model.safetensors), and dir/../gen_config.json. flavor: "tiny" (the fixture's shapes) or
+/* Writes a random checkpoint in the published layout under root: root/HeartMuLa-oss-<ver>/
+ * (config.json, sharded F32 model-0000k-of-0000n.safetensors + model.safetensors.index.json;
+ * n_shards <= 1: one model.safetensors) and root/gen_config.json (<ver>: "tiny" or "3B"). flavor: "tiny" (the fixture's shapes) or
  * "3B" (HeartMuLa-oss-3B: backbone llama-3B, decoder llama-300M). */
-hm_status hm_mula_make_checkpoint(const char *dir, const char *flavor, uint64_t seed, int n_shards);
+hm_status hm_mula_make_checkpoint(const char *root, const char *flavor, uint64_t seed, int n_shards);
 
 /* ---- HeartCodec (src/codec) ---- */
 /* Audio tokens [n_codebooks x n_frames] (12.5 frames/s) -> stereo 48 kHz waveform.

@@ -1,0 +1,132 @@
+/* HeartMuLa prompt rows against tokenizer/heartmula_prompt_ids.json and the
+ * rules of heartlib's preprocess (lowercase, <tag> wrapping, bos/eos, files). */
+#include "harness.h"
+#include "text/prompt.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+
+static bool ids_equal(const int32_t *a, int64_t n, const json_t *arr) {
+  if ((size_t)n != json_array_size(arr)) return false;
+  for (int64_t i = 0; i < n; i++)
+    if (a[i] != json_integer_value(json_array_get(arr, (size_t)i))) return false;
+  return true;
+}
+
+static void check_layout(const hm_prompt *p) {
+  CHECK(p->n_cols == 9);
+  CHECK(p->n_rows == p->n_tags + 1 + p->n_lyrics);
+  CHECK(p->muq_idx == p->n_tags);
+  bool ok = true;
+  for (int64_t r = 0; r < p->n_rows; r++) {
+    for (int c = 0; c < 8; c++) ok &= p->tokens[r * 9 + c] == 0 && p->mask[r * 9 + c] == 0;
+    ok &= p->mask[r * 9 + 8] == 1;
+    int32_t want = r < p->n_tags ? p->tags_ids[r] : r == p->n_tags ? 0 : p->lyrics_ids[r - p->n_tags - 1];
+    ok &= p->tokens[r * 9 + 8] == want;
+  }
+  CHECK(ok);
+}
+
+static void write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "wb");
+  if (!f) { CHECK_MSG(0, "cannot write %s", path); return; }
+  fputs(text, f);
+  fclose(f);
+}
+
+void hm_test_main(void) {
+  char p[512];
+  hm_tokenizer *t = NULL;
+  CHECK_OK(hm_tokenizer_load(hm_test_path(p, sizeof p, "tokenizer/tokenizer.json"), &t));
+  if (!t) return;
+  json_error_t err;
+  json_t *g = json_load_file(hm_test_path(p, sizeof p, "tokenizer/heartmula_prompt_ids.json"), 0, &err);
+  CHECK_MSG(json_is_object(g), "heartmula_prompt_ids.json: %s", err.text);
+  if (!g) { hm_tokenizer_free(t); return; }
+  const char *tags = json_string_value(json_object_get(g, "tags"));
+  const char *lyrics = json_string_value(json_object_get(g, "lyrics"));
+  const json_t *want_tags = json_object_get(g, "tags_ids"), *want_lyrics = json_object_get(g, "lyrics_ids");
+
+  hm_prompt_params pp = hm_prompt_default_params();
+  CHECK(pp.text_bos_id == 128000 && pp.text_eos_id == 128001 && pp.n_codebooks == 8 && pp.read_files);
+  hm_prompt pr;
+  CHECK_OK(hm_prompt_build(t, tags, lyrics, &pp, &pr));
+  CHECK(ids_equal(pr.tags_ids, pr.n_tags, want_tags));
+  CHECK(ids_equal(pr.lyrics_ids, pr.n_lyrics, want_lyrics));
+  check_layout(&pr);
+  CHECK(pr.muq_idx == 15);
+  hm_prompt_free(&pr);
+
+  /* the same prompt from mixed-case input without the <tag> wrapping */
+  char *up_lyrics = strdup(lyrics);
+  for (char *c = up_lyrics; *c; c++) if (*c >= 'a' && *c <= 'z' && (c - up_lyrics) % 3 == 0) *c = (char)(*c - 32);
+  CHECK_OK(hm_prompt_build(t, "Pop, Female Vocal, PIANO, happy", up_lyrics, &pp, &pr));
+  CHECK(ids_equal(pr.tags_ids, pr.n_tags, want_tags));
+  CHECK(ids_equal(pr.lyrics_ids, pr.n_lyrics, want_lyrics));
+  hm_prompt_free(&pr);
+  /* only the missing half of the wrapping is added */
+  CHECK_OK(hm_prompt_build(t, "<tag>pop, female vocal, piano, happy", lyrics, &pp, &pr));
+  CHECK(ids_equal(pr.tags_ids, pr.n_tags, want_tags));
+  hm_prompt_free(&pr);
+  CHECK_OK(hm_prompt_build(t, "pop, female vocal, piano, happy</tag>", lyrics, &pp, &pr));
+  CHECK(ids_equal(pr.tags_ids, pr.n_tags, want_tags));
+  hm_prompt_free(&pr);
+
+  /* files: tags and lyrics read when the strings name files (CRLF read as LF) */
+  char tp[512], lp[512];
+  snprintf(tp, sizeof tp, "%s/tags.txt", hm_test_tmpdir());
+  snprintf(lp, sizeof lp, "%s/lyrics.txt", hm_test_tmpdir());
+  write_file(tp, "POP, female vocal, piano, happy");
+  char *crlf = malloc(strlen(lyrics) * 2 + 1), *w = crlf;
+  for (const char *c = lyrics; *c; c++) { if (*c == '\n') *w++ = '\r'; *w++ = *c; }
+  *w = 0;
+  write_file(lp, crlf);
+  free(crlf);
+  CHECK_OK(hm_prompt_build(t, tp, lp, &pp, &pr));
+  CHECK(ids_equal(pr.tags_ids, pr.n_tags, want_tags));
+  CHECK(ids_equal(pr.lyrics_ids, pr.n_lyrics, want_lyrics));
+  hm_prompt_free(&pr);
+  /* read_files off: the path is the text */
+  pp.read_files = false;
+  CHECK_OK(hm_prompt_build(t, tp, lp, &pp, &pr));
+  CHECK(!ids_equal(pr.tags_ids, pr.n_tags, want_tags));
+  hm_prompt_free(&pr);
+  pp.read_files = true;
+
+  /* empty lyrics: bos then eos; a bos/eos already present is not doubled */
+  CHECK_OK(hm_prompt_build(t, "", "", &pp, &pr));
+  CHECK(pr.n_lyrics == 2 && pr.lyrics_ids[0] == 128000 && pr.lyrics_ids[1] == 128001);
+  CHECK(pr.n_tags >= 3 && pr.tags_ids[0] == 128000 && pr.tags_ids[pr.n_tags - 1] == 128001 && pr.tags_ids[1] != 128000);
+  check_layout(&pr);
+  hm_prompt_free(&pr);
+  CHECK_OK(hm_prompt_build(t, "pop", "la la<|end_of_text|>", &pp, &pr));
+  CHECK(pr.n_lyrics == 4 && pr.lyrics_ids[0] == 128000 && pr.lyrics_ids[3] == 128001);
+  hm_prompt_free(&pr);
+
+  /* Unicode lowercasing (not ASCII-only): "ÜBER" == "über" */
+  hm_prompt a, b;
+  CHECK_OK(hm_prompt_build(t, "x", "\xc3\x9c" "BER \xce\x9b\xce\x91", &pp, &a));
+  CHECK_OK(hm_prompt_build(t, "x", "\xc3\xbc" "ber \xce\xbb\xce\xb1", &pp, &b));
+  CHECK(a.n_lyrics == b.n_lyrics && !memcmp(a.lyrics_ids, b.lyrics_ids, (size_t)a.n_lyrics * sizeof(int32_t)));
+  hm_prompt_free(&a);
+  hm_prompt_free(&b);
+
+  /* bad input: invalid UTF-8 names the field and the offset; bad params */
+  CHECK_ERR(hm_prompt_build(t, "pop", "la la \xff", &pp, &pr), "lyrics");
+  CHECK_ERR(hm_prompt_build(t, "pop", "la la \xff", &pp, &pr), "offset 6");
+  CHECK_ERR(hm_prompt_build(t, "p\xc3", "la", &pp, &pr), "tags");
+  write_file(lp, "ok\n\xfe");
+  CHECK_ERR(hm_prompt_build(t, "pop", lp, &pp, &pr), "offset 3");
+  CHECK(pr.tokens == NULL && pr.n_rows == 0);
+  CHECK_ERR(hm_prompt_build(t, NULL, "x", &pp, &pr), "tags");
+  hm_prompt_params bad = pp;
+  bad.text_eos_id = 999999;
+  CHECK_ERR(hm_prompt_build(t, "pop", "x", &bad, &pr), "text_eos_id");
+  bad = pp;
+  bad.n_codebooks = 0;
+  CHECK_ERR(hm_prompt_build(t, "pop", "x", &bad, &pr), "n_codebooks");
+
+  free(up_lyrics);
+  json_decref(g);
+  hm_tokenizer_free(t);
+}

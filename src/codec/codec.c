@@ -100,6 +100,12 @@ static void prog_step(void *ctx) {
 hm_status hm_codec_decode(hm_codec_model *m, const int32_t *codes, int64_t n_frames, const hm_codec_params *params,
                           hm_progress_callback progress, hm_abort_callback abort_cb, void *user_data, float **wav,
                           int64_t *n_samples) {
+  return cx_detokenize(m, codes, n_frames, params, progress, abort_cb, user_data, NULL, NULL, wav, n_samples);
+}
+
+hm_status cx_detokenize(hm_codec_model *m, const int32_t *codes, int64_t n_frames, const hm_codec_params *params,
+                        hm_progress_callback progress, hm_abort_callback abort_cb, void *user_data,
+                        cx_latents_fn on_latents, void *latents_ud, float **wav, int64_t *n_samples) {
   if (wav) *wav = NULL;
   if (n_samples) *n_samples = 0;
   if (!m || !codes || !wav || !n_samples)
@@ -176,6 +182,7 @@ hm_status hm_codec_decode(hm_codec_model *m, const int32_t *codes, int64_t n_fra
                              prog_step, &pr)))
       goto done;
     memcpy(lat, ic, (size_t)icl * C * sizeof(float));
+    if (on_latents) on_latents(latents_ud, k, lat, T, C);
     /* waveform: channel h takes latent features [h*128, (h+1)*128) */
     for (int h = 0; h < 2; h++) {
       for (int j = 0; j < L; j++)

@@ -353,7 +353,8 @@ static hm_status merge_windows(const hm_whisper_model *m, const hm_whisper_windo
   }
   if (n_prev > 0) {
     double t0 = isnan(ts0) ? 0.0 : ts0;
-    st = emit_segment(m, segs, prev, n_prev, t0, duration_s);
+    /* no closing timestamp: the segment runs to the end of the input */
+    st = emit_segment(m, segs, prev, n_prev, t0, duration_s > t0 ? duration_s : t0);
     FLUSH_PREV();
   }
 done:
@@ -458,6 +459,37 @@ hm_status hm_whisper_transcribe(const hm_whisper_model *model, const float *pcm,
   t->duration_s = n_samples / sr;
   st = merge_windows(model, w, r, nw, t->duration_s, &segs);
   if (st != HM_OK) goto done;
+  if (!p.timestamps && segs.n > 1) {
+    /* without timestamps the pipeline returns one text: stray timestamp tokens
+     * only split _decode_asr's merge, so join the pieces into one segment */
+    hm_transcript_segment *g0 = &segs.v[0];
+    int64_t nt = 0;
+    size_t nc = 1;
+    for (int i = 0; i < segs.n; i++) { nt += segs.v[i].n_tokens; nc += strlen(segs.v[i].text); }
+    int32_t *tok = malloc(sizeof(int32_t) * (size_t)(nt + 1));
+    char *txt = malloc(nc);
+    if (!tok || !txt) { free(tok); free(txt); st = hm_error(HM_ERR_NOMEM, "out of memory"); goto done; }
+    int64_t k = 0;
+    size_t cpos = 0;
+    for (int i = 0; i < segs.n; i++) {
+      memcpy(tok + k, segs.v[i].tokens, sizeof(int32_t) * (size_t)segs.v[i].n_tokens);
+      k += segs.v[i].n_tokens;
+      size_t l = strlen(segs.v[i].text);
+      memcpy(txt + cpos, segs.v[i].text, l);
+      cpos += l;
+      free(segs.v[i].tokens);
+      free(segs.v[i].text);
+    }
+    txt[cpos] = 0;
+    g0->tokens = tok;
+    g0->n_tokens = (int)nt;
+    g0->text = txt;
+    segs.n = 1;
+  }
+  if (!p.timestamps && segs.n == 1) {
+    segs.v[0].start_s = 0.0;
+    segs.v[0].end_s = t->duration_s;
+  }
   t->segments = segs.v;
   t->n_segments = segs.n;
   segs = (seg_list){0};

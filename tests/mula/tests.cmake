@@ -1,0 +1,15 @@
+# HeartMuLa CLI cases: parity on the shared fixtures (every mula_* case, strict),
+# the checkpoint generator and the LM bench on a generated tiny checkpoint.
+add_test(NAME mula.cli_parity COMMAND ${HM_CLI} parity ${HM_SHARED_DIR}/fixtures --only mula --strict)
+set(HM_MULA_CK ${CMAKE_BINARY_DIR}/mula_tiny_ckpt)
+add_test(NAME mula.cli_make_checkpoint
+         COMMAND ${HM_CLI} make-checkpoint --flavor tiny --out ${HM_MULA_CK} --seed 7 --shards 2 --force)
+set_tests_properties(mula.cli_make_checkpoint PROPERTIES FIXTURES_SETUP mula_tiny_ckpt)
+add_test(NAME mula.cli_bench_tiny
+         COMMAND ${HM_CLI} bench --mode lm --model-path ${HM_MULA_CK}/HeartMuLa-oss-tiny --frames 8 --no-probe --json)
+set_tests_properties(mula.cli_bench_tiny PROPERTIES FIXTURES_REQUIRED mula_tiny_ckpt
+                     PASS_REGULAR_EXPRESSION "\"ms_per_frame_median\"")
+add_test(NAME mula.cli_make_checkpoint_bad_flavor COMMAND ${HM_CLI} make-checkpoint --flavor 9B --out ${HM_MULA_CK}_bad)
+set_tests_properties(mula.cli_make_checkpoint_bad_flavor PROPERTIES WILL_FAIL TRUE)
+add_test(NAME mula.cli_bench_missing COMMAND ${HM_CLI} bench --mode lm --model-path ${HM_MULA_CK}_missing)
+set_tests_properties(mula.cli_bench_missing PROPERTIES WILL_FAIL TRUE)

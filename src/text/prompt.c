@@ -13,6 +13,22 @@ hm_prompt_params hm_prompt_default_params(void) {
   return p;
 }
 
+hm_status hm_prompt_params_load(const char *path, hm_prompt_params *params) {
+  if (!path || !params) return hm_error(HM_ERR_INVALID_ARG, "hm_prompt_params_load: NULL argument");
+  json_t *root;
+  HM_TRY(hm_json_load(path, &root));
+  int64_t bos = 0, eos = 0;
+  hm_status st = hm_json_int(root, "text_bos_id", path, &bos);
+  if (st == HM_OK) st = hm_json_int(root, "text_eos_id", path, &eos);
+  json_decref(root);
+  if (st != HM_OK) return st;
+  if (bos < 0 || bos > INT32_MAX || eos < 0 || eos > INT32_MAX)
+    return hm_error(HM_ERR_FORMAT, "%s: text_bos_id / text_eos_id out of range", path);
+  params->text_bos_id = (int32_t)bos;
+  params->text_eos_id = (int32_t)eos;
+  return HM_OK;
+}
+
 void hm_prompt_free(hm_prompt *p) {
   if (!p) return;
   free(p->tokens); free(p->mask); free(p->tags_ids); free(p->lyrics_ids);

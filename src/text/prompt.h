@@ -22,6 +22,9 @@ typedef struct hm_prompt_params {
   bool read_files;      /* true: a tags / lyrics string naming an existing file is replaced by its content (upstream) */
 } hm_prompt_params;
 hm_prompt_params hm_prompt_default_params(void);
+/* Sets text_bos_id / text_eos_id from a checkpoint's gen_config.json (other
+ * fields untouched); errors name the file and the key. */
+hm_status hm_prompt_params_load(const char *gen_config_path, hm_prompt_params *params);
 
 typedef struct hm_prompt {
   int64_t n_rows;       /* n_tags + 1 + n_lyrics */

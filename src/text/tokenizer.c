@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 #include <pcre2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -33,11 +34,13 @@ uint32_t hm_byte_to_cp(unsigned b) {
 
 /* code point (< 324) -> byte, -1 if not a byte-level character */
 static int16_t cp_to_byte[324];
-static void init_byte_tables(void) { /* idempotent; races write the same values */
+static pthread_once_t byte_tables_once = PTHREAD_ONCE_INIT;
+static void init_byte_tables_once(void) {
   for (int i = 0; i < 324; i++) cp_to_byte[i] = -1;
   uint32_t n = 0;
   for (unsigned b = 0; b < 256; b++) cp_to_byte[byte_is_printable(b) ? b : 256 + n++] = (int16_t)b;
 }
+static void init_byte_tables(void) { pthread_once(&byte_tables_once, init_byte_tables_once); }
 
 /* ---- hashing ---- */
 static uint64_t hash_bytes(const char *s, size_t n) {
@@ -316,6 +319,7 @@ static hm_status add_pretok(hm_tokenizer *t, const json_t *pt, const char *name,
 }
 
 static hm_status push_ids(int32_t **arr, int *n, const int32_t *ids, int k, bool front, const char *name) {
+  if (k == 0) return HM_OK;
   int32_t *a = realloc(*arr, (size_t)(*n + k + 1) * sizeof *a);
   if (!a) return hm_error(HM_ERR_NOMEM, "%s: out of memory", name);
   if (front) { memmove(a + k, a, (size_t)*n * sizeof *a); memcpy(a, ids, (size_t)k * sizeof *a); }

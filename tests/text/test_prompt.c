@@ -126,6 +126,12 @@ void hm_test_main(void) {
   bad.n_codebooks = 0;
   CHECK_ERR(hm_prompt_build(t, "pop", "x", &bad, &pr), "n_codebooks");
 
+  /* gen_config.json of the fixture checkpoint (text bos 1000, eos 1001) */
+  hm_prompt_params gp = hm_prompt_default_params();
+  CHECK_OK(hm_prompt_params_load(hm_test_path(p, sizeof p, "fixtures/gen_config.json"), &gp));
+  CHECK(gp.text_bos_id == 1000 && gp.text_eos_id == 1001 && gp.n_codebooks == 8);
+  CHECK_ERR(hm_prompt_params_load(hm_test_path(p, sizeof p, "tokenizer/tokenizer_config.json"), &gp), "text_bos_id");
+
   free(up_lyrics);
   json_decref(g);
   hm_tokenizer_free(t);

@@ -17,13 +17,15 @@
 #define HM_Q4_0_BYTES 18
 
 /* Activations quantized per block: for vector b, q + b*q_stride holds cols int8,
- * d + b*nb the block scales, c + b*nb = -8 * sum(q) of each block (used by Q4_0). */
+ * d + b*nb the block scales, c + b*nb = -8 * sum(q) of each block and
+ * e + b*nb = d * sum(q) (both used by the Q4_0 offset of 8). */
 typedef struct hm_qact {
   int n;
   int64_t cols, nb, q_stride;
   int8_t *q;
   float *d;
   int32_t *c;
+  float *e;
 } hm_qact;
 
 /* Rows [r0, r1) of y = W x (+ bias) for n vectors. */
@@ -39,6 +41,9 @@ typedef struct hm_kernels {
   float (*dot)(const float *a, const float *b, int64_t n);
   /* y[i] += a * x[i] */
   void (*axpy)(float *y, float a, const float *x, int64_t n);
+  /* Streaming read of bytes (a multiple of 256) at p (64-byte aligned), several
+   * independent accumulators; returns a checksum so the reads are not elided. */
+  uint64_t (*stream_read)(const void *p, size_t bytes);
 } hm_kernels;
 
 extern const hm_kernels hm_kernels_ref;

@@ -7,7 +7,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#ifndef HM_HAVE_SIMD_KERNELS
+#if defined(__x86_64__) || defined(__i386__)
+#define HM_HAVE_SIMD_KERNELS 1
+#else
 #define HM_HAVE_SIMD_KERNELS 0
 #endif
 
@@ -132,13 +134,14 @@ void hm_matvec_bias(hm_pool *pool, const hm_mat *W, const float *bias, int n, co
   if (W->type == HM_DT_Q8_0 || W->type == HM_DT_Q4_0) {
     const int64_t nb = W->cols / HM_QBLOCK;
     const int64_t qs = (W->cols + 63) & ~(int64_t)63;
-    size_t bytes = (size_t)n * qs + (size_t)n * nb * (sizeof(float) + sizeof(int32_t)) + 64;
+    size_t bytes = (size_t)n * qs + (size_t)n * nb * (2 * sizeof(float) + sizeof(int32_t)) + 64;
     uint8_t *buf = (uint8_t *)scratch_get(bytes);
     if (!buf) { mv_dequant_rows(W, n, x, x_stride, y, y_stride, bias); return; }
     xq.q = (int8_t *)buf;
     xq.q_stride = qs;
     xq.d = (float *)(buf + (size_t)n * qs);
     xq.c = (int32_t *)(xq.d + (size_t)n * nb);
+    xq.e = (float *)(xq.c + (size_t)n * nb);
     hm_quantize_act(x, x_stride, n, W->cols, &xq);
     t.xq = &xq;
   } else if (W->type != HM_DT_F32 && W->type != HM_DT_BF16 && W->type != HM_DT_F16) {

@@ -106,8 +106,15 @@ static void axpy_ref(float *y, float a, const float *x, int64_t n) {
   for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
 }
 
+static uint64_t stream_read_ref(const void *p, size_t bytes) {
+  const uint64_t *u = (const uint64_t *)p;
+  uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  for (size_t i = 0; i + 4 <= bytes / 8; i += 4) { a0 += u[i]; a1 ^= u[i + 1]; a2 += u[i + 2]; a3 ^= u[i + 3]; }
+  return a0 + a1 + a2 + a3;
+}
+
 const hm_kernels hm_kernels_ref = {
-  "scalar", mv_f32_ref, mv_bf16_ref, mv_f16_ref, mv_q8_0_ref, mv_q4_0_ref, dot_ref, axpy_ref,
+  "scalar", mv_f32_ref, mv_bf16_ref, mv_f16_ref, mv_q8_0_ref, mv_q4_0_ref, dot_ref, axpy_ref, stream_read_ref,
 };
 
 /* ---- block quantization ---- */
@@ -183,13 +190,15 @@ void hm_quantize_act(const float *x, int64_t x_stride, int n, int64_t cols, hm_q
       float d = amax / 127.0f, id = d > 0.0f ? 127.0f / amax : 0.0f;
       int32_t sum = 0;
       for (int j = 0; j < HM_QBLOCK; j++) {
-        float t = nearbyintf(v[j] * id);
+        /* round to nearest even without a libm call: |v*id| <= 127 << 2^22 */
+        float t = (v[j] * id + 12582912.0f) - 12582912.0f;
         int qi = (int)(t > 127.0f ? 127.0f : t < -127.0f ? -127.0f : t);
         q[k * HM_QBLOCK + j] = (int8_t)qi;
         sum += qi;
       }
       xq->d[b * nb + k] = d;
       xq->c[b * nb + k] = -8 * sum;
+      xq->e[b * nb + k] = d * (float)sum;
     }
   }
 }

@@ -1,0 +1,218 @@
+/* AVX2 + FMA + F16C kernels: matrix x vector rows for f32 / bf16 / f16 weights
+ * (f32 accumulation) and Q8_0 / Q4_0 weights against int8 activations with
+ * maddubs (u8 x s8 -> i16 pairs, no saturation at these ranges) + madd. */
+#include "tensor/kernels.h"
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#define AI static inline __attribute__((always_inline))
+
+enum { K_F32 = 0, K_BF16 = 1, K_F16 = 2 };
+
+AI __m256 load_w(const void *base, int64_t i, int kind) {
+  if (kind == K_F32) return _mm256_loadu_ps((const float *)base + i);
+  __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)base + i));
+  if (kind == K_F16) return _mm256_cvtph_ps(h);
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+AI float w_scalar(const void *base, int64_t i, int kind) {
+  if (kind == K_F32) return ((const float *)base)[i];
+  uint16_t h = ((const uint16_t *)base)[i];
+  return kind == K_F16 ? _cvtsh_ss(h) : hm_bf16_to_f32(h);
+}
+
+AI float hsum256(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+AI void mv_rows_float(const hm_mat *W, int64_t r, int R, int NV, const float *x, int64_t xs, float *y,
+                      int64_t ys, const float *bias, int kind) {
+  const int64_t cols = W->cols;
+  const size_t es = kind == K_F32 ? 4 : 2;
+  const uint8_t *w[4];
+  __m256 acc[4][2];
+  for (int rr = 0; rr < R; rr++) {
+    w[rr] = (const uint8_t *)W->data + (size_t)(r + rr) * cols * es;
+    acc[rr][0] = _mm256_setzero_ps();
+    acc[rr][1] = _mm256_setzero_ps();
+  }
+  const float *x0 = x, *x1 = x + xs;
+  int64_t i = 0;
+  for (; i + 8 <= cols; i += 8) {
+    __m256 a0 = _mm256_loadu_ps(x0 + i), a1 = NV > 1 ? _mm256_loadu_ps(x1 + i) : a0;
+    for (int rr = 0; rr < R; rr++) {
+      __m256 wv = load_w(w[rr], i, kind);
+      acc[rr][0] = _mm256_fmadd_ps(wv, a0, acc[rr][0]);
+      if (NV > 1) acc[rr][1] = _mm256_fmadd_ps(wv, a1, acc[rr][1]);
+    }
+  }
+  for (int rr = 0; rr < R; rr++) {
+    float s0 = hsum256(acc[rr][0]), s1 = NV > 1 ? hsum256(acc[rr][1]) : 0.0f;
+    for (int64_t j = i; j < cols; j++) {
+      float wv = w_scalar(w[rr], j, kind);
+      s0 += wv * x0[j];
+      if (NV > 1) s1 += wv * x1[j];
+    }
+    const float bv = bias ? bias[r + rr] : 0.0f;
+    y[r + rr] = s0 + bv;
+    if (NV > 1) y[ys + r + rr] = s1 + bv;
+  }
+}
+
+AI void mv_float(const hm_mat *W, int64_t r0, int64_t r1, int n, const float *x, int64_t xs, float *y,
+                 int64_t ys, const float *bias, int kind) {
+  int b = 0;
+  for (; b + 2 <= n; b += 2) {
+    int64_t r = r0;
+    for (; r + 4 <= r1; r += 4) mv_rows_float(W, r, 4, 2, x + b * xs, xs, y + b * ys, ys, bias, kind);
+    for (; r < r1; r++) mv_rows_float(W, r, 1, 2, x + b * xs, xs, y + b * ys, ys, bias, kind);
+  }
+  if (b < n) {
+    int64_t r = r0;
+    for (; r + 4 <= r1; r += 4) mv_rows_float(W, r, 4, 1, x + b * xs, xs, y + b * ys, ys, bias, kind);
+    for (; r < r1; r++) mv_rows_float(W, r, 1, 1, x + b * xs, xs, y + b * ys, ys, bias, kind);
+  }
+}
+
+static void mv_f32_avx2(const hm_mat *W, int64_t r0, int64_t r1, int n, const float *x, int64_t xs,
+                        float *y, int64_t ys, const float *bias) {
+  mv_float(W, r0, r1, n, x, xs, y, ys, bias, K_F32);
+}
+static void mv_bf16_avx2(const hm_mat *W, int64_t r0, int64_t r1, int n, const float *x, int64_t xs,
+                         float *y, int64_t ys, const float *bias) {
+  mv_float(W, r0, r1, n, x, xs, y, ys, bias, K_BF16);
+}
+static void mv_f16_avx2(const hm_mat *W, int64_t r0, int64_t r1, int n, const float *x, int64_t xs,
+                        float *y, int64_t ys, const float *bias) {
+  mv_float(W, r0, r1, n, x, xs, y, ys, bias, K_F16);
+}
+
+AI float f16s(const uint8_t *p) {
+  uint16_t h; memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+
+/* u8 x s8 dot of 32 bytes -> 8 int32 lane sums */
+AI __m256i dot_u8s8(__m256i u, __m256i s) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+AI void mv_rows_quant(const hm_mat *W, int64_t r, int R, int NV, const hm_qact *xq, int b0, float *y,
+                      int64_t ys, const float *bias, int q4) {
+  const int64_t nb = W->cols / HM_QBLOCK;
+  const size_t bb = q4 ? HM_Q4_0_BYTES : HM_Q8_0_BYTES;
+  const uint8_t *w[2];
+  __m256 acc[2][2];
+  for (int rr = 0; rr < R; rr++) {
+    w[rr] = (const uint8_t *)W->data + (size_t)(r + rr) * nb * bb;
+    acc[rr][0] = _mm256_setzero_ps();
+    acc[rr][1] = _mm256_setzero_ps();
+  }
+  const int8_t *q0 = xq->q + (int64_t)b0 * xq->q_stride, *q1 = q0 + xq->q_stride;
+  const float *d0 = xq->d + (int64_t)b0 * nb, *d1 = d0 + nb;
+  const int32_t *c0 = xq->c + (int64_t)b0 * nb, *c1 = c0 + nb;
+  const __m256i m4 = _mm256_set1_epi8(15);
+  for (int64_t k = 0; k < nb; k++) {
+    const __m256i a0 = _mm256_load_si256((const __m256i *)(q0 + k * HM_QBLOCK));
+    const __m256i a1 = NV > 1 ? _mm256_load_si256((const __m256i *)(q1 + k * HM_QBLOCK)) : a0;
+    for (int rr = 0; rr < R; rr++) {
+      const uint8_t *blk = w[rr] + k * bb;
+      const float dw = f16s(blk);
+      if (q4) {
+        __m128i raw = _mm_loadu_si128((const __m128i *)(blk + 2));
+        __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), m4);
+        __m256i s0 = _mm256_add_epi32(dot_u8s8(nib, a0), _mm256_zextsi128_si256(_mm_cvtsi32_si128(c0[k])));
+        acc[rr][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s0), _mm256_set1_ps(dw * d0[k]), acc[rr][0]);
+        if (NV > 1) {
+          __m256i s1 = _mm256_add_epi32(dot_u8s8(nib, a1), _mm256_zextsi128_si256(_mm_cvtsi32_si128(c1[k])));
+          acc[rr][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s1), _mm256_set1_ps(dw * d1[k]), acc[rr][1]);
+        }
+      } else {
+        __m256i wq = _mm256_loadu_si256((const __m256i *)(blk + 2));
+        __m256i aw = _mm256_abs_epi8(wq);
+        __m256i s0 = dot_u8s8(aw, _mm256_sign_epi8(a0, wq));
+        acc[rr][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s0), _mm256_set1_ps(dw * d0[k]), acc[rr][0]);
+        if (NV > 1) {
+          __m256i s1 = dot_u8s8(aw, _mm256_sign_epi8(a1, wq));
+          acc[rr][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s1), _mm256_set1_ps(dw * d1[k]), acc[rr][1]);
+        }
+      }
+    }
+  }
+  for (int rr = 0; rr < R; rr++) {
+    const float bv = bias ? bias[r + rr] : 0.0f;
+    y[(int64_t)b0 * ys + r + rr] = hsum256(acc[rr][0]) + bv;
+    if (NV > 1) y[(int64_t)(b0 + 1) * ys + r + rr] = hsum256(acc[rr][1]) + bv;
+  }
+}
+
+AI void mv_quant(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, float *y, int64_t ys,
+                 const float *bias, int q4) {
+  int b = 0;
+  for (; b + 2 <= xq->n; b += 2) {
+    int64_t r = r0;
+    for (; r + 2 <= r1; r += 2) mv_rows_quant(W, r, 2, 2, xq, b, y, ys, bias, q4);
+    for (; r < r1; r++) mv_rows_quant(W, r, 1, 2, xq, b, y, ys, bias, q4);
+  }
+  if (b < xq->n) {
+    int64_t r = r0;
+    for (; r + 2 <= r1; r += 2) mv_rows_quant(W, r, 2, 1, xq, b, y, ys, bias, q4);
+    for (; r < r1; r++) mv_rows_quant(W, r, 1, 1, xq, b, y, ys, bias, q4);
+  }
+}
+
+static void mv_q8_0_avx2(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, float *y, int64_t ys,
+                         const float *bias) {
+  mv_quant(W, r0, r1, xq, y, ys, bias, 0);
+}
+static void mv_q4_0_avx2(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, float *y, int64_t ys,
+                         const float *bias) {
+  mv_quant(W, r0, r1, xq, y, ys, bias, 1);
+}
+
+static float dot_avx2(const float *a, const float *b, int64_t n) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+  }
+  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+  float s = hsum256(_mm256_add_ps(acc0, acc1));
+  for (; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+
+static void axpy_avx2(float *y, float a, const float *x, int64_t n) {
+  const __m256 av = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  for (; i < n; i++) y[i] += a * x[i];
+}
+
+static uint64_t stream_read_avx2(const void *p, size_t bytes) {
+  const __m256i *v = (const __m256i *)p;
+  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+  for (size_t i = 0; i + 8 <= bytes / 32; i += 8) {
+    a0 = _mm256_add_epi64(a0, _mm256_add_epi64(_mm256_load_si256(v + i), _mm256_load_si256(v + i + 4)));
+    a1 = _mm256_add_epi64(a1, _mm256_add_epi64(_mm256_load_si256(v + i + 1), _mm256_load_si256(v + i + 5)));
+    a2 = _mm256_add_epi64(a2, _mm256_add_epi64(_mm256_load_si256(v + i + 2), _mm256_load_si256(v + i + 6)));
+    a3 = _mm256_add_epi64(a3, _mm256_add_epi64(_mm256_load_si256(v + i + 3), _mm256_load_si256(v + i + 7)));
+  }
+  __m256i s = _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3));
+  uint64_t out[4];
+  _mm256_storeu_si256((__m256i *)out, s);
+  return out[0] + out[1] + out[2] + out[3];
+}
+
+const hm_kernels hm_kernels_avx2 = {
+  "avx2", mv_f32_avx2, mv_bf16_avx2, mv_f16_avx2, mv_q8_0_avx2, mv_q4_0_avx2, dot_avx2, axpy_avx2,
+  stream_read_avx2,
+};
+
+#endif /* x86 */

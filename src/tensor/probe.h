@@ -1,0 +1,13 @@
+/* src/tensor: memory-bandwidth probe, the floor the decode loop is measured against. */
+#ifndef HM_TENSOR_PROBE_H
+#define HM_TENSOR_PROBE_H
+#include "base/base.h"
+
+/* Read bandwidth in GB/s (1e9 bytes/s): allocates `bytes` (at least 1 GiB is
+ * used whatever is asked; rounded to 4 KiB), fills it, then streams it with every
+ * thread of pool (NULL: the caller alone), each thread a contiguous share, using
+ * the widest SIMD read loop with several independent accumulators. Returns the
+ * best of 5 passes; 0 if the buffer cannot be allocated (hm_last_error says why). */
+double hm_bandwidth_probe_gbs(hm_pool *pool, size_t bytes);
+
+#endif

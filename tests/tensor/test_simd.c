@@ -1,0 +1,86 @@
+/* Every SIMD kernel table this CPU supports against the scalar reference:
+ * all weight dtypes, n = 1, 2, 3 vectors, odd row counts and column tails. */
+#include "harness.h"
+#include "tensor/kernels.h"
+#include <stdlib.h>
+
+static hm_rng rng;
+static float *randv(int64_t n, float scale) {
+  float *p = (float *)malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+  for (int64_t i = 0; i < n; i++) p[i] = hm_rng_normal(&rng) * scale;
+  return p;
+}
+
+static void run_isa(hm_isa isa, hm_pool *pool) {
+  const hm_kernels *K = hm_kernels_for(isa);
+  if (!K) { printf("ISA %d not supported here: skipped\n", (int)isa); return; }
+  printf("checking %s against scalar\n", K->name);
+  const int64_t shapes[][2] = { { 1, 32 }, { 5, 33 }, { 9, 96 }, { 13, 17 }, { 67, 160 }, { 130, 1056 }, { 3, 3072 } };
+  const hm_dtype types[] = { HM_DT_F32, HM_DT_BF16, HM_DT_F16, HM_DT_Q8_0, HM_DT_Q4_0 };
+  for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+    const int64_t rows = shapes[si][0], cols = shapes[si][1];
+    float *w = randv(rows * cols, 0.1f), *bias = randv(rows, 1.0f);
+    hm_mat W32 = { HM_DT_F32, rows, cols, w };
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+      const bool quant = types[ti] == HM_DT_Q8_0 || types[ti] == HM_DT_Q4_0;
+      if (quant && cols % HM_QBLOCK) continue;
+      hm_mat Wt;
+      CHECK_OK(hm_mat_convert(&W32, types[ti], &Wt));
+      float *wd = (float *)malloc((size_t)(rows * cols) * sizeof(float));
+      for (int64_t r = 0; r < rows; r++) hm_mat_row_f32(&Wt, r, wd + r * cols);
+      for (int n = 1; n <= 3; n++) {
+        const int64_t xs = cols + 1, ys = rows + 2;
+        float *x = randv(n * xs, 1.0f), *ya = randv(n * ys, 1.0f), *yb = randv(n * ys, 1.0f);
+        for (int ub = 0; ub < 2; ub++) {
+          CHECK(hm_isa_set(HM_ISA_SCALAR));
+          hm_matvec_bias(pool, &Wt, ub ? bias : NULL, n, x, xs, ya, ys);
+          CHECK(hm_isa_set(isa));
+          CHECK(hm_kernels_active() == K);
+          hm_matvec_bias(pool, &Wt, ub ? bias : NULL, n, x, xs, yb, ys);
+          /* both accumulate in f32 (quantized: exact integer block sums), so the
+           * only difference is summation order: judge against sum |w x| */
+          double err = 0;
+          for (int b = 0; b < n; b++)
+            for (int64_t r = 0; r < rows; r++) {
+              double mag = 1e-3;
+              for (int64_t i = 0; i < cols; i++) mag += fabs((double)wd[r * cols + i] * x[b * xs + i]);
+              double e = fabs((double)ya[b * ys + r] - yb[b * ys + r]) / mag;
+              if (e > err || e != e) err = e != e ? INFINITY : e;
+            }
+          CHECK_MSG(err < 2e-6, "%s %s %lldx%lld n=%d bias=%d: rel err %g", K->name, hm_dtype_name(types[ti]),
+                    (long long)rows, (long long)cols, n, ub, err);
+        }
+        free(x); free(ya); free(yb);
+      }
+      free(wd);
+      hm_mat_free_owned(&Wt);
+    }
+    free(w); free(bias);
+  }
+  /* dot / axpy (used by attention) with every tail length */
+  for (int64_t n = 0; n <= 70; n++) {
+    float *a = randv(n, 1), *b = randv(n, 1), *y0 = randv(n, 1), *y1 = (float *)malloc(sizeof(float) * (n + 1));
+    memcpy(y1, y0, sizeof(float) * n);
+    double ref = 0, mag = 1e-6;
+    for (int64_t i = 0; i < n; i++) { ref += (double)a[i] * b[i]; mag += fabs((double)a[i] * b[i]); }
+    CHECK_MSG(fabs(K->dot(a, b, n) - ref) < 1e-6 * mag, "%s dot n=%lld", K->name, (long long)n);
+    hm_kernels_ref.axpy(y0, 0.75f, a, n);
+    K->axpy(y1, 0.75f, a, n);
+    double e = 0;
+    for (int64_t i = 0; i < n; i++) e = fmax(e, fabs(y0[i] - y1[i]));
+    CHECK_MSG(e < 1e-6, "%s axpy n=%lld", K->name, (long long)n);
+    free(a); free(b); free(y0); free(y1);
+  }
+}
+
+void hm_test_main(void) {
+  hm_rng_seed(&rng, 99, 0);
+  hm_pool *pool = hm_pool_create(2);
+  CHECK(hm_isa_set(HM_ISA_SCALAR));
+  CHECK(hm_kernels_active() == &hm_kernels_ref);
+  run_isa(HM_ISA_AVX2, pool);
+  run_isa(HM_ISA_AVX512, pool);
+  run_isa(HM_ISA_AVX2, NULL);
+  hm_isa_set(hm_isa_best());
+  hm_pool_free(pool);
+}

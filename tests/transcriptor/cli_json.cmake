@@ -1,0 +1,36 @@
+# Runs `heartmula transcribe --format json --no-timestamps --max-new-tokens 30`
+# on the fixture model and jfk.wav and checks that segments[0].tokens are
+# exactly jfk_greedy.json's notimestamps tokens.
+# -DCLI=... -DFIX=<fixtures-whisper dir>
+execute_process(COMMAND ${CLI} transcribe --model ${FIX} ${FIX}/jfk.wav --format json --no-timestamps
+                        --max-new-tokens 30 -q
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "transcribe exited ${rc}: ${err}")
+endif()
+file(READ ${FIX}/jfk_greedy.json ref)
+string(JSON ref_tokens GET "${ref}" notimestamps tokens)
+string(JSON n_ref LENGTH "${ref_tokens}")
+string(JSON n_seg LENGTH "${out}" segments)
+if(NOT n_seg EQUAL 1)
+  message(FATAL_ERROR "expected 1 segment, got ${n_seg}:\n${out}")
+endif()
+string(JSON got_tokens GET "${out}" segments 0 tokens)
+string(JSON n_got LENGTH "${got_tokens}")
+if(NOT n_got EQUAL n_ref)
+  message(FATAL_ERROR "expected ${n_ref} tokens, got ${n_got}")
+endif()
+math(EXPR last "${n_ref} - 1")
+foreach(i RANGE ${last})
+  string(JSON a GET "${got_tokens}" ${i})
+  string(JSON b GET "${ref_tokens}" ${i})
+  if(NOT a EQUAL b)
+    message(FATAL_ERROR "token ${i}: got ${a}, expected ${b}")
+  endif()
+endforeach()
+string(JSON text GET "${out}" text)
+string(JSON ref_text GET "${ref}" notimestamps text)
+if(NOT text STREQUAL ref_text)
+  message(FATAL_ERROR "text differs:\n${text}\n${ref_text}")
+endif()
+message(STATUS "${n_got} tokens equal")

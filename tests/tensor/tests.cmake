@@ -2,3 +2,26 @@
 add_executable(bench_matvec ${CMAKE_SOURCE_DIR}/bench/bench_matvec.c)
 target_link_libraries(bench_matvec PRIVATE hm_tensor)
 set_target_properties(bench_matvec PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+
+# `heartmula quantize` on the fixture checkpoint, then tensor.test_quantfile
+# reads the outputs back (io + tensor).
+foreach(qt q8_0 q4_0 bf16)
+  add_test(NAME tensor.quantize_cli_${qt}
+           COMMAND ${HM_CLI} quantize ${HM_SHARED_DIR}/fixtures/heartmula
+                   ${CMAKE_CURRENT_BINARY_DIR}/tensor_quant_${qt}.safetensors --type ${qt} --force)
+  set_tests_properties(tensor.quantize_cli_${qt} PROPERTIES FIXTURES_SETUP tensor_quant_files)
+endforeach()
+target_link_libraries(tensor_test_quantfile PRIVATE hm_io)
+target_compile_definitions(tensor_test_quantfile PRIVATE HM_TEST_QUANT_DIR="${CMAKE_CURRENT_BINARY_DIR}")
+set_tests_properties(tensor.test_quantfile PROPERTIES FIXTURES_REQUIRED tensor_quant_files)
+
+# bad input: unknown type, existing output without --force, missing input
+add_test(NAME tensor.quantize_cli_bad_type
+         COMMAND ${HM_CLI} quantize ${HM_SHARED_DIR}/fixtures/heartmula ${CMAKE_CURRENT_BINARY_DIR}/never.safetensors --type q5_1)
+set_tests_properties(tensor.quantize_cli_bad_type PROPERTIES WILL_FAIL TRUE)
+add_test(NAME tensor.quantize_cli_exists
+         COMMAND ${HM_CLI} quantize ${HM_SHARED_DIR}/fixtures/heartmula ${CMAKE_CURRENT_BINARY_DIR}/tensor_quant_q8_0.safetensors --type q8_0)
+set_tests_properties(tensor.quantize_cli_exists PROPERTIES WILL_FAIL TRUE FIXTURES_REQUIRED tensor_quant_files)
+add_test(NAME tensor.quantize_cli_missing
+         COMMAND ${HM_CLI} quantize ${HM_SHARED_DIR}/no/such/checkpoint ${CMAKE_CURRENT_BINARY_DIR}/never.safetensors --type q4_0)
+set_tests_properties(tensor.quantize_cli_missing PROPERTIES WILL_FAIL TRUE)

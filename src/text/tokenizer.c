@@ -376,6 +376,10 @@ static hm_status add_postproc(hm_tokenizer *t, const json_t *pp, const char *nam
   return hm_error(HM_ERR_UNSUPPORTED, "%s: post_processor type '%s' is not supported", name, type);
 }
 
+typedef struct { const char *s; uint32_t n; int64_t id; } vent;   /* a vocab entry */
+typedef struct { const char *a, *b; uint32_t na, nb; } ment;      /* a merges entry */
+typedef struct { vent *v; size_t nv; ment *m; size_t nm; } model_lists;
+
 /* Splits a merges entry into its two token spellings. */
 static hm_status merge_parts(const json_t *m, size_t i, const char *name, const char **a, size_t *na, const char **b, size_t *nb) {
   if (json_is_string(m)) {
@@ -395,12 +399,9 @@ static hm_status merge_parts(const json_t *m, size_t i, const char *name, const 
   return hm_error(HM_ERR_FORMAT, "%s: model.merges[%zu] must be \"a b\" or [\"a\", \"b\"]", name, i);
 }
 
-static hm_status parse_model(hm_tokenizer *t, const json_t *model, const char *name) {
+static hm_status parse_model(hm_tokenizer *t, const json_t *model, const model_lists *L, const char *name) {
   const char *type = json_string_value(json_object_get(model, "type"));
   if (type && strcmp(type, "BPE")) return hm_error(HM_ERR_UNSUPPORTED, "%s: model type '%s' is not supported (BPE only)", name, type);
-  const json_t *vocab = json_object_get(model, "vocab"), *merges = json_object_get(model, "merges");
-  if (!json_is_object(vocab)) return hm_error(HM_ERR_FORMAT, "%s: missing field 'model.vocab'", name);
-  if (!json_is_array(merges)) return hm_error(HM_ERR_FORMAT, "%s: missing field 'model.merges'", name);
   const char *pfx = json_string_value(json_object_get(model, "continuing_subword_prefix"));
   const char *sfx = json_string_value(json_object_get(model, "end_of_word_suffix"));
   if ((pfx && *pfx) || (sfx && *sfx))
@@ -412,14 +413,12 @@ static hm_status parse_model(hm_tokenizer *t, const json_t *model, const char *n
   t->byte_fallback = json_flag(model, "byte_fallback");
   t->fuse_unk = json_flag(model, "fuse_unk");
 
-  const char *key;
-  const json_t *val;
-  json_object_foreach((json_t *)vocab, key, val) {
-    size_t kl = strlen(key); /* jansson object keys are NUL-terminated; an embedded NUL is not supported */
-    if (!json_is_integer(val)) return hm_error(HM_ERR_FORMAT, "%s: model.vocab['%s'] is not an integer", name, key);
-    int32_t id = (int32_t)json_integer_value(val);
+  for (size_t vi = 0; vi < L->nv; vi++) {
+    const char *key = L->v[vi].s;
+    size_t kl = L->v[vi].n;
+    int32_t id = (int32_t)L->v[vi].id;
     if (t->flags[id] & TF_USED)
-      return hm_error(HM_ERR_FORMAT, "%s: model.vocab: id %d is given to both '%s' and '%s'", name, (int)id, t->str[id], key);
+      return hm_error(HM_ERR_FORMAT, "%s: model.vocab: id %d is given to both '%s' and '%.*s'", name, (int)id, t->str[id], (int)kl, key);
     HM_TRY(set_token(t, id, key, kl, name));
     t->flags[id] |= TF_MODEL;
     int32_t *slot = idmap_slot(&t->str_map, t->str, t->slen, key, kl);
@@ -456,9 +455,9 @@ static hm_status parse_model(hm_tokenizer *t, const json_t *model, const char *n
     if (t->unk_id < 0) return hm_error(HM_ERR_FORMAT, "%s: model.unk_token '%s' is not in the vocab", name, unk);
   }
 
-  size_t nm = json_array_size(merges);
+  size_t nm = L->nm;
   uint64_t cap = 16;
-  while (cap < nm * 2 + 2) cap <<= 1;
+  while (cap < nm + nm / 2 + 2) cap <<= 1;
   t->merges = malloc(cap * sizeof *t->merges);
   if (!t->merges) return hm_error(HM_ERR_NOMEM, "%s: out of memory for %zu merges", name, nm);
   for (uint64_t i = 0; i < cap; i++) t->merges[i].key = UINT64_MAX;
@@ -467,10 +466,8 @@ static hm_status parse_model(hm_tokenizer *t, const json_t *model, const char *n
   size_t cat_cap = 0;
   hm_status st = HM_OK;
   for (size_t i = 0; i < nm && st == HM_OK; i++) {
-    const char *a = NULL, *b = NULL;
-    size_t na = 0, nb = 0;
-    st = merge_parts(json_array_get(merges, i), i, name, &a, &na, &b, &nb);
-    if (st != HM_OK) break;
+    const char *a = L->m[i].a, *b = L->m[i].b;
+    size_t na = L->m[i].na, nb = L->m[i].nb;
     if (na + nb + 1 > cat_cap) {
       cat_cap = (na + nb + 1) * 2;
       char *c2 = realloc(cat, cat_cap);
@@ -498,14 +495,12 @@ static hm_status parse_model(hm_tokenizer *t, const json_t *model, const char *n
   return st;
 }
 
-static int64_t max_id(const json_t *vocab, const json_t *added, const char *name, hm_status *st) {
+static int64_t max_id(const model_lists *L, const json_t *added, const char *name, hm_status *st) {
   int64_t mx = -1;
-  const char *key;
-  const json_t *val;
-  json_object_foreach((json_t *)vocab, key, val) {
-    int64_t id = json_integer_value(val);
-    if (!json_is_integer(val) || id < 0 || id >= INT32_MAX) {
-      *st = hm_error(HM_ERR_FORMAT, "%s: model.vocab['%s'] must be an integer id in [0, 2^31)", name, key);
+  for (size_t i = 0; i < L->nv; i++) {
+    int64_t id = L->v[i].id;
+    if (id < 0 || id >= INT32_MAX) {
+      *st = hm_error(HM_ERR_FORMAT, "%s: model.vocab['%.*s'] must be an integer id in [0, 2^31)", name, (int)L->v[i].n, L->v[i].s);
       return -1;
     }
     if (id > mx) mx = id;
@@ -522,12 +517,54 @@ static int64_t max_id(const json_t *vocab, const json_t *added, const char *name
   return mx;
 }
 
-static hm_status load_root(hm_tokenizer *t, const json_t *root, const char *name) {
+/* vocab and merges through jansson (the slow path, and the one that explains errors) */
+static hm_status lists_from_json(const json_t *model, const char *name, model_lists *L) {
+  const json_t *vocab = json_object_get(model, "vocab"), *merges = json_object_get(model, "merges");
+  if (!json_is_object(vocab)) return hm_error(HM_ERR_FORMAT, "%s: missing field 'model.vocab'", name);
+  if (!json_is_array(merges)) return hm_error(HM_ERR_FORMAT, "%s: missing field 'model.merges'", name);
+  size_t nv = json_object_size(vocab), nm = json_array_size(merges);
+  L->v = malloc((nv + 1) * sizeof *L->v);
+  L->m = malloc((nm + 1) * sizeof *L->m);
+  if (!L->v || !L->m) return hm_error(HM_ERR_NOMEM, "%s: out of memory", name);
+  const char *key;
+  const json_t *val;
+  json_object_foreach((json_t *)vocab, key, val) {
+    /* jansson keys are NUL-terminated: a token with an embedded NUL is not supported */
+    if (!json_is_integer(val)) return hm_error(HM_ERR_FORMAT, "%s: model.vocab['%s'] is not an integer", name, key);
+    L->v[L->nv++] = (vent){key, (uint32_t)strlen(key), (int64_t)json_integer_value(val)};
+  }
+  for (size_t i = 0; i < nm; i++) {
+    const char *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0;
+    HM_TRY(merge_parts(json_array_get(merges, i), i, name, &a, &na, &b, &nb));
+    L->m[L->nm++] = (ment){a, b, (uint32_t)na, (uint32_t)nb};
+  }
+  return HM_OK;
+}
+
+static hm_status load_lists(hm_tokenizer *t, const json_t *root, const json_t *model, const model_lists *L, const char *name);
+
+/* L: vocab and merges already read (fast path), or NULL to read them from root */
+static hm_status load_root(hm_tokenizer *t, const json_t *root, const model_lists *L, const char *name) {
   if (!json_is_object(root)) return hm_error(HM_ERR_FORMAT, "%s: not a JSON object", name);
   const json_t *model = json_object_get(root, "model");
   if (!json_is_object(model)) return hm_error(HM_ERR_FORMAT, "%s: missing field 'model'", name);
-  const json_t *vocab = json_object_get(model, "vocab");
-  if (!json_is_object(vocab)) return hm_error(HM_ERR_FORMAT, "%s: missing field 'model.vocab'", name);
+  const char *mtype = json_string_value(json_object_get(model, "type"));
+  if (mtype && strcmp(mtype, "BPE")) return hm_error(HM_ERR_UNSUPPORTED, "%s: model type '%s' is not supported (BPE only)", name, mtype);
+  model_lists own;
+  memset(&own, 0, sizeof own);
+  if (!L) {
+    hm_status st = lists_from_json(model, name, &own);
+    if (st != HM_OK) { free(own.v); free(own.m); return st; }
+    L = &own;
+  }
+  hm_status st = load_lists(t, root, model, L, name);
+  free(own.v);
+  free(own.m);
+  return st;
+}
+
+static hm_status load_lists(hm_tokenizer *t, const json_t *root, const json_t *model, const model_lists *L, const char *name) {
   const json_t *added = json_object_get(root, "added_tokens");
   if (added && !json_is_null(added) && !json_is_array(added)) return hm_error(HM_ERR_FORMAT, "%s: 'added_tokens' must be an array", name);
   const json_t *norm = json_object_get(root, "normalizer");
@@ -540,7 +577,7 @@ static hm_status load_root(hm_tokenizer *t, const json_t *root, const char *name
     if (!dt || strcmp(dt, "ByteLevel")) return hm_error(HM_ERR_UNSUPPORTED, "%s: decoder '%s' is not supported (only ByteLevel)", name, dt ? dt : "?");
   }
   hm_status st = HM_OK;
-  int64_t mx = max_id(vocab, added, name, &st);
+  int64_t mx = max_id(L, added, name, &st);
   if (st != HM_OK) return st;
   t->n_ids = mx + 1;
   size_t n = (size_t)(t->n_ids > 0 ? t->n_ids : 1);
@@ -550,7 +587,7 @@ static hm_status load_root(hm_tokenizer *t, const json_t *root, const char *name
   if (!t->str || !t->slen || !t->bytes || !t->blen || !t->flags || !idmap_init(&t->str_map, t->n_ids) ||
       !idmap_init(&t->bytes_map, t->n_ids))
     return hm_error(HM_ERR_NOMEM, "%s: out of memory for %lld tokens", name, (long long)t->n_ids);
-  HM_TRY(parse_model(t, model, name));
+  HM_TRY(parse_model(t, model, L, name));
   HM_TRY(parse_added(t, added, name));
   const json_t *pt = json_object_get(root, "pre_tokenizer");
   if (pt && !json_is_null(pt)) HM_TRY(add_pretok(t, pt, name, 0));
@@ -563,17 +600,275 @@ static hm_status load_root(hm_tokenizer *t, const json_t *root, const char *name
   return add_postproc(t, json_object_get(root, "post_processor"), name, 0);
 }
 
+/* ---- fast path: model.vocab and model.merges (nearly all of a 9 MB file)
+ * are read here straight from the text; jansson parses the rest. Anything
+ * unexpected sends the whole file through jansson, which explains errors. ---- */
+typedef struct { const char *p, *end; } scan;
+
+static void sk_ws(scan *s) {
+  while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t')) s->p++;
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+static bool sk_hex4(const char *q, const char *end, uint32_t *v) {
+  if (end - q < 4) return false;
+  uint32_t x = 0;
+  for (int i = 0; i < 4; i++) {
+    int h = hexval(q[i]);
+    if (h < 0) return false;
+    x = x << 4 | (uint32_t)h;
+  }
+  *v = x;
+  return true;
+}
+
+/* A JSON string at s->p. With dst, *out / *outn give its unescaped bytes:
+ * in the text itself when it has no escapes, else written at *dst (advanced).
+ * Without dst it is only skipped. */
+static bool sk_string(scan *s, char **dst, const char **out, uint32_t *outn) {
+  if (s->p >= s->end || *s->p != '"') return false;
+  const char *q0 = s->p + 1, *q = q0, *end = s->end;
+  while (q < end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20) q++;
+  if (q < end && *q == '"') { /* no escapes: the common case */
+    if (dst) { *out = q0; *outn = (uint32_t)(q - q0); }
+    s->p = q + 1;
+    return true;
+  }
+  char *d = dst ? *dst : NULL, *d0 = d;
+  if (d) { memcpy(d, q0, (size_t)(q - q0)); d += q - q0; }
+  while (q < end && *q != '"') {
+    unsigned char c = (unsigned char)*q;
+    if (c < 0x20) return false;
+    if (c != '\\') { if (d) *d++ = (char)c; q++; continue; }
+    if (++q >= end) return false;
+    char e = *q++;
+    uint32_t cp;
+    switch (e) {
+    case '"': case '\\': case '/': if (d) *d++ = e; break;
+    case 'b': if (d) *d++ = '\b'; break;
+    case 'f': if (d) *d++ = '\f'; break;
+    case 'n': if (d) *d++ = '\n'; break;
+    case 'r': if (d) *d++ = '\r'; break;
+    case 't': if (d) *d++ = '\t'; break;
+    case 'u':
+      if (!sk_hex4(q, end, &cp)) return false;
+      q += 4;
+      if (cp >= 0xDC00 && cp <= 0xDFFF) return false;
+      if (cp >= 0xD800 && cp <= 0xDBFF) {
+        uint32_t lo;
+        if (end - q < 6 || q[0] != '\\' || q[1] != 'u' || !sk_hex4(q + 2, end, &lo) || lo < 0xDC00 || lo > 0xDFFF) return false;
+        q += 6;
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+      }
+      if (cp == 0) return false; /* keep tokens NUL-free, as the jansson path does */
+      if (d) d += hm_utf8_put(d, cp);
+      break;
+    default: return false;
+    }
+  }
+  if (q >= end) return false;
+  if (d) { *out = d0; *outn = (uint32_t)(d - d0); *dst = d; }
+  s->p = q + 1;
+  return true;
+}
+
+static bool sk_value(scan *s, int depth) {
+  sk_ws(s);
+  if (s->p >= s->end || depth > 64) return false;
+  char c = *s->p;
+  if (c == '"') return sk_string(s, NULL, NULL, NULL);
+  if (c == '{' || c == '[') {
+    char close = c == '{' ? '}' : ']';
+    s->p++;
+    sk_ws(s);
+    if (s->p < s->end && *s->p == close) { s->p++; return true; }
+    for (;;) {
+      if (c == '{') {
+        sk_ws(s);
+        if (!sk_string(s, NULL, NULL, NULL)) return false;
+        sk_ws(s);
+        if (s->p >= s->end || *s->p != ':') return false;
+        s->p++;
+      }
+      if (!sk_value(s, depth + 1)) return false;
+      sk_ws(s);
+      if (s->p >= s->end) return false;
+      if (*s->p == ',') { s->p++; continue; }
+      if (*s->p == close) { s->p++; return true; }
+      return false;
+    }
+  }
+  const char *q = s->p;
+  while (q < s->end && ((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'z') || *q == '-' || *q == '+' || *q == '.' || *q == 'E')) q++;
+  if (q == s->p) return false;
+  s->p = q;
+  return true;
+}
+
+static bool sk_key_is(const char *k0, const char *k1, const char *key) {
+  size_t kl = strlen(key);
+  return (size_t)(k1 - k0) == kl && !memcmp(k0, key, kl);
+}
+
+static bool grow_cap(void **p, size_t *cap, size_t need, size_t elem);
+
+static bool fast_vocab(scan *s, char **kb, model_lists *L) {
+  size_t cap = 0;
+  if (s->p >= s->end || *s->p++ != '{') return false;
+  sk_ws(s);
+  if (s->p < s->end && *s->p == '}') { s->p++; return true; }
+  for (;;) {
+    sk_ws(s);
+    const char *k;
+    uint32_t kn;
+    if (!sk_string(s, kb, &k, &kn)) return false;
+    sk_ws(s);
+    if (s->p >= s->end || *s->p++ != ':') return false;
+    sk_ws(s);
+    int64_t v = 0;
+    const char *d0 = s->p;
+    while (s->p < s->end && *s->p >= '0' && *s->p <= '9' && s->p - d0 < 12) v = v * 10 + (*s->p++ - '0');
+    if (s->p == d0) return false; /* negative, or not a number: let jansson explain */
+    sk_ws(s);
+    if (s->p >= s->end || (*s->p != ',' && *s->p != '}')) return false;
+    if (!grow_cap((void **)&L->v, &cap, L->nv + 1, sizeof *L->v)) return false;
+    L->v[L->nv++] = (vent){k, kn, v};
+    if (*s->p++ == '}') return true;
+  }
+}
+
+static bool fast_merges(scan *s, char **kb, model_lists *L) {
+  size_t cap = 0;
+  if (s->p >= s->end || *s->p++ != '[') return false;
+  sk_ws(s);
+  if (s->p < s->end && *s->p == ']') { s->p++; return true; }
+  for (;;) {
+    sk_ws(s);
+    ment m;
+    if (s->p < s->end && *s->p == '"') {
+      const char *t;
+      uint32_t tn;
+      if (!sk_string(s, kb, &t, &tn)) return false;
+      const char *sp = memchr(t, ' ', tn);
+      if (!sp || memchr(sp + 1, ' ', tn - (uint32_t)(sp + 1 - t))) return false;
+      m = (ment){t, sp + 1, (uint32_t)(sp - t), (uint32_t)(tn - (uint32_t)(sp - t) - 1)};
+    } else if (s->p < s->end && *s->p == '[') {
+      s->p++;
+      sk_ws(s);
+      if (!sk_string(s, kb, &m.a, &m.na)) return false;
+      sk_ws(s);
+      if (s->p >= s->end || *s->p++ != ',') return false;
+      sk_ws(s);
+      if (!sk_string(s, kb, &m.b, &m.nb)) return false;
+      sk_ws(s);
+      if (s->p >= s->end || *s->p++ != ']') return false;
+    } else return false;
+    if (!grow_cap((void **)&L->m, &cap, L->nm + 1, sizeof *L->m)) return false;
+    L->m[L->nm++] = m;
+    sk_ws(s);
+    if (s->p >= s->end) return false;
+    if (*s->p == ',') { s->p++; continue; }
+    if (*s->p != ']') return false;
+    s->p++;
+    return true;
+  }
+}
+
+/* Walks the members of the object at s->p; in "model", vocab and merges are
+ * read into L (their spans recorded), every other value is skipped. */
+static bool fast_object(scan *s, bool is_model, char **kb, model_lists *L, const char *span[4]) {
+  sk_ws(s);
+  if (s->p >= s->end || *s->p++ != '{') return false;
+  sk_ws(s);
+  if (s->p < s->end && *s->p == '}') { s->p++; return true; }
+  for (;;) {
+    sk_ws(s);
+    const char *k0 = s->p + 1;
+    if (!sk_string(s, NULL, NULL, NULL)) return false;
+    const char *k1 = s->p - 1;
+    sk_ws(s);
+    if (s->p >= s->end || *s->p++ != ':') return false;
+    sk_ws(s);
+    if (!is_model && sk_key_is(k0, k1, "model")) {
+      if (span[0]) return false; /* a repeated "model": let jansson decide */
+      if (!fast_object(s, true, kb, L, span) || !span[0] || !span[2]) return false;
+    } else if (is_model && sk_key_is(k0, k1, "vocab")) {
+      if (span[0]) return false;
+      span[0] = s->p;
+      if (!fast_vocab(s, kb, L)) return false;
+      span[1] = s->p;
+    } else if (is_model && sk_key_is(k0, k1, "merges")) {
+      if (span[2]) return false;
+      span[2] = s->p;
+      if (!fast_merges(s, kb, L)) return false;
+      span[3] = s->p;
+    } else if (!sk_value(s, 1)) return false;
+    sk_ws(s);
+    if (s->p >= s->end) return false;
+    if (*s->p == ',') { s->p++; continue; }
+    if (*s->p != '}') return false;
+    s->p++;
+    return true;
+  }
+}
+
+/* On success: L filled (keys point into text or *keybuf), *rest = the text
+ * with vocab -> {} and merges -> []. */
+static bool fast_split(const char *text, size_t len, model_lists *L, char **keybuf, char **rest, size_t *rest_len) {
+  *keybuf = malloc(len + 16); /* unescaped strings are never longer than their JSON */
+  if (!*keybuf) return false;
+  char *kb = *keybuf;
+  const char *span[4] = {NULL, NULL, NULL, NULL};
+  scan s = {text, text + len};
+  if (!fast_object(&s, false, &kb, L, span) || !span[0] || !span[2]) return false;
+  sk_ws(&s);
+  if (s.p != s.end) return false;
+  const char *a0 = span[0], *a1 = span[1], *b0 = span[2], *b1 = span[3];
+  const char *ra = "{}", *rb = "[]";
+  if (b0 < a0) { a0 = span[2]; a1 = span[3]; b0 = span[0]; b1 = span[1]; ra = "[]"; rb = "{}"; }
+  *rest = malloc(len - (size_t)(a1 - a0) - (size_t)(b1 - b0) + 8);
+  if (!*rest) return false;
+  char *w = *rest;
+  memcpy(w, text, (size_t)(a0 - text)); w += a0 - text;
+  memcpy(w, ra, 2); w += 2;
+  memcpy(w, a1, (size_t)(b0 - a1)); w += b0 - a1;
+  memcpy(w, rb, 2); w += 2;
+  memcpy(w, b1, (size_t)(text + len - b1)); w += text + len - b1;
+  *rest_len = (size_t)(w - *rest);
+  return true;
+}
+
 hm_status hm_tokenizer_load_json(const char *text, size_t len, const char *name, hm_tokenizer **out) {
   *out = NULL;
+  if (!text) return hm_error(HM_ERR_INVALID_ARG, "hm_tokenizer_load_json: text is NULL");
   if (!name) name = "tokenizer.json";
   init_byte_tables();
+  model_lists L;
+  memset(&L, 0, sizeof L);
+  char *keybuf = NULL, *rest = NULL;
+  size_t rest_len = 0;
+  bool fast = fast_split(text, len, &L, &keybuf, &rest, &rest_len);
   json_error_t err;
-  json_t *root = json_loadb(text, len, 0, &err);
-  if (!root) return hm_error(HM_ERR_FORMAT, "%s:%d:%d: malformed JSON: %s", name, err.line, err.column, err.text);
+  json_t *root = fast ? json_loadb(rest, rest_len, 0, &err) : NULL;
+  free(rest);
+  if (!root) { /* the slow path: jansson on everything */
+    fast = false;
+    free(L.v); free(L.m); free(keybuf);
+    memset(&L, 0, sizeof L);
+    keybuf = NULL;
+    root = json_loadb(text, len, 0, &err);
+    if (!root) return hm_error(HM_ERR_FORMAT, "%s:%d:%d: malformed JSON: %s", name, err.line, err.column, err.text);
+  }
   hm_tokenizer *t = calloc(1, sizeof *t);
-  if (!t) { json_decref(root); return hm_error(HM_ERR_NOMEM, "%s: out of memory", name); }
-  hm_status st = load_root(t, root, name);
+  hm_status st = t ? load_root(t, root, fast ? &L : NULL, name) : hm_error(HM_ERR_NOMEM, "%s: out of memory", name);
   json_decref(root);
+  free(L.v); free(L.m); free(keybuf);
   if (st != HM_OK) { hm_tokenizer_free(t); return st; }
   *out = t;
   return HM_OK;
@@ -614,7 +909,7 @@ typedef struct {
   int32_t *cvals; size_t cvals_n, cvals_cap;
 } enc_ctx;
 
-static bool grow(void **p, size_t *cap, size_t need, size_t elem) {
+static bool grow_cap(void **p, size_t *cap, size_t need, size_t elem) {
   if (need <= *cap) return true;
   size_t nc = *cap ? *cap : 64;
   while (nc < need) nc *= 2;
@@ -628,7 +923,7 @@ static bool grow(void **p, size_t *cap, size_t need, size_t elem) {
 static hm_status emit(enc_ctx *c, int32_t id) {
   if (c->n == c->cap) {
     size_t cap = (size_t)c->cap;
-    if (!grow((void **)&c->ids, &cap, (size_t)c->n + 1, sizeof *c->ids)) return hm_error(HM_ERR_NOMEM, "tokenizer: out of memory");
+    if (!grow_cap((void **)&c->ids, &cap, (size_t)c->n + 1, sizeof *c->ids)) return hm_error(HM_ERR_NOMEM, "tokenizer: out of memory");
     c->cap = (int64_t)cap;
   }
   c->ids[c->n++] = id;
@@ -668,8 +963,8 @@ static bpe_merge heap_pop(bpe_merge *h, size_t *n) {
  * entries are skipped when their pair no longer gives the same new id. */
 static hm_status bpe_word(enc_ctx *c, const char *w, size_t n) {
   const hm_tokenizer *t = c->t;
-  if (!grow((void **)&c->syms, &c->syms_cap, n * 2 + 2, sizeof *c->syms) ||
-      !grow((void **)&c->heap, &c->heap_cap, n * 4 + 4, sizeof *c->heap))
+  if (!grow_cap((void **)&c->syms, &c->syms_cap, n * 2 + 2, sizeof *c->syms) ||
+      !grow_cap((void **)&c->heap, &c->heap_cap, n * 4 + 4, sizeof *c->heap))
     return hm_error(HM_ERR_NOMEM, "tokenizer: out of memory");
   bpe_sym *s = c->syms;
   int32_t ns = 0;
@@ -758,8 +1053,8 @@ static hm_status encode_word(enc_ctx *c, const char *w, size_t n) {
     c->cache = nc;
     c->cache_mask = ncap - 1;
   }
-  if (!grow((void **)&c->ckeys, &c->ckeys_cap, c->ckeys_n + n, 1) ||
-      !grow((void **)&c->cvals, &c->cvals_cap, c->cvals_n + cnt + 1, sizeof *c->cvals))
+  if (!grow_cap((void **)&c->ckeys, &c->ckeys_cap, c->ckeys_n + n, 1) ||
+      !grow_cap((void **)&c->cvals, &c->cvals_cap, c->cvals_n + cnt + 1, sizeof *c->cvals))
     return HM_OK;
   memcpy(c->ckeys + c->ckeys_n, w, n);
   memcpy(c->cvals + c->cvals_n, c->ids + before, cnt * sizeof *c->cvals);

@@ -179,6 +179,26 @@ static char *tiny_json(const char *merges_json, const char *extra_vocab) {
   return s;
 }
 
+/* form 2: every "Ġ" written as the JSON escape \u0120 (as Python's json.dumps does) */
+static char *escape_g(char *j) {
+  char *o = malloc(strlen(j) * 3 + 1), *w = o;
+  for (const char *c = j; *c; c++) {
+    if (c[0] == '\xc4' && c[1] == '\xa0') { memcpy(w, "\\u0120", 6); w += 6; c++; }
+    else *w++ = *c;
+  }
+  *w = 0;
+  free(j);
+  return o;
+}
+
+static hm_status load_tiny_form(const char *merges, const char *extra, bool escaped, hm_tokenizer **t) {
+  char *j = tiny_json(merges, extra);
+  if (escaped) j = escape_g(j);
+  hm_status st = hm_tokenizer_load_json(j, strlen(j), "tiny.json", t);
+  free(j);
+  return st;
+}
+
 static hm_status load_tiny(const char *merges, const char *extra, hm_tokenizer **t) {
   char *j = tiny_json(merges, extra);
   hm_status st = hm_tokenizer_load_json(j, strlen(j), "tiny.json", t);
@@ -207,9 +227,9 @@ static void expect(hm_tokenizer *t, const char *text, const int32_t *want, int64
 static void test_tiny(void) {
   const char *m_str = "[\"\xc4\xa0 h\",\"\xc4\xa0h i\",\"h i\",\"\xc4\xa0h e\",\"l l\",\"\xc4\xa0he ll\"]";
   const char *m_pair = "[[\"\xc4\xa0\",\"h\"],[\"\xc4\xa0h\",\"i\"],[\"h\",\"i\"],[\"\xc4\xa0h\",\"e\"],[\"l\",\"l\"],[\"\xc4\xa0he\",\"ll\"]]";
-  for (int form = 0; form < 2; form++) {
+  for (int form = 0; form < 3; form++) {
     hm_tokenizer *t = NULL;
-    CHECK_OK(load_tiny(form ? m_pair : m_str, "", &t));
+    CHECK_OK(load_tiny_form(form == 1 ? m_pair : m_str, "", form == 2, &t));
     if (!t) continue;
     CHECK(hm_tokenizer_vocab_size(t) == 303);
     /* " hi" -> Ġhi; "hi" -> hi; " hello" -> Ġhell + o; "a" one byte */
@@ -251,6 +271,9 @@ static void test_tiny(void) {
   CHECK_ERR(load_tiny("[\"x y\"]", "", &t), "merges[0]"); /* "xy" is not in the vocab */
   CHECK_ERR(load_tiny("[\"abc\"]", "", &t), "merges[0]");
   CHECK_ERR(load_tiny("[[\"a\"]]", "", &t), "merges[0]");
+  /* a vocab value that is not an integer (the fast reader hands it to jansson) */
+  CHECK_ERR(load_tiny("[]", ",\"zz\":5.5", &t), "not an integer");
+  CHECK_ERR(load_tiny("[]", ",\"zz\":-3", &t), "zz");
   /* duplicate id */
   CHECK_ERR(load_tiny("[]", ",\"zz\":5", &t), "id 5");
   /* malformed JSON, missing file, unsupported model */

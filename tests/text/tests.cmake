@@ -18,3 +18,6 @@ set_tests_properties(text.cli_decode_bad_id PROPERTIES PASS_REGULAR_EXPRESSION "
 
 add_executable(bench_tokenizer ${CMAKE_SOURCE_DIR}/bench/bench_tokenizer.c)
 target_link_libraries(bench_tokenizer PRIVATE hm_text)
+
+# differential data made outside the project (see tests/text/data/gen_*)
+target_compile_definitions(text_test_hf_cases PRIVATE HM_TEXT_DATA_DIR="${CMAKE_CURRENT_SOURCE_DIR}/text/data")

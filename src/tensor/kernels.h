@@ -26,6 +26,10 @@ typedef struct hm_qact {
   float *d;
   int32_t *c;
   float *e;
+  /* Q4_0 on AVX-512 VBMI: the activations re-arranged by hm_q4x_prepare
+   * (x4 + b*x4_stride, 256 bytes per 4 blocks), else NULL. */
+  uint8_t *x4;
+  int64_t x4_stride;
 } hm_qact;
 
 /* Rows [r0, r1) of y = W x (+ bias) for n vectors. */
@@ -44,6 +48,8 @@ typedef struct hm_kernels {
   /* Streaming read of bytes (a multiple of 256) at p (64-byte aligned), several
    * independent accumulators; returns a checksum so the reads are not elided. */
   uint64_t (*stream_read)(const void *p, size_t bytes);
+  /* hm_quantize_act, bit-identical in every variant */
+  void (*quantize_act)(const float *x, int64_t x_stride, int n, int64_t cols, hm_qact *xq);
 } hm_kernels;
 
 extern const hm_kernels hm_kernels_ref;
@@ -59,6 +65,14 @@ const hm_kernels *hm_kernels_active(void);
  * change) if the CPU lacks the instructions. Not thread-safe against running ops. */
 bool hm_isa_set(hm_isa isa);
 const hm_kernels *hm_kernels_for(hm_isa isa); /* NULL if unsupported here */
+
+/* The AVX-512 VBMI Q4_0 path (matvec_q4_avx512.c): used when the AVX-512 table
+ * is active and the CPU has VBMI, unless disabled (tests compare both). */
+bool hm_q4x_available(void);
+void hm_q4x_set_enabled(bool on);
+void hm_q4x_prepare(const hm_qact *xq, uint8_t *x4, int64_t x4_stride);
+void hm_mv_q4_0_avx512_vbmi(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, const uint8_t *x4,
+                            int64_t x4_stride, float *y, int64_t ys, const float *bias);
 
 /* Weight quantization of one row of cols (multiple of 32) floats. */
 void hm_quantize_row_q8_0(const float *x, void *out, int64_t cols);

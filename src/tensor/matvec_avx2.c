@@ -212,7 +212,7 @@ static uint64_t stream_read_avx2(const void *p, size_t bytes) {
 
 const hm_kernels hm_kernels_avx2 = {
   "avx2", mv_f32_avx2, mv_bf16_avx2, mv_f16_avx2, mv_q8_0_avx2, mv_q4_0_avx2, dot_avx2, axpy_avx2,
-  stream_read_avx2,
+  stream_read_avx2, hm_quantize_act,
 };
 
 #endif /* x86 */

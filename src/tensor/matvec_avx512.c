@@ -202,7 +202,8 @@ static void mv_q8_0_avx512(const hm_mat *W, int64_t r0, int64_t r1, const hm_qac
 }
 static void mv_q4_0_avx512(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, float *y, int64_t ys,
                            const float *bias) {
-  mv_quant(W, r0, r1, xq, y, ys, bias, 1);
+  if (xq->x4) hm_mv_q4_0_avx512_vbmi(W, r0, r1, xq, xq->x4, xq->x4_stride, y, ys, bias);
+  else mv_quant(W, r0, r1, xq, y, ys, bias, 1);
 }
 
 static float dot_avx512(const float *a, const float *b, int64_t n) {
@@ -242,9 +243,38 @@ static uint64_t stream_read_avx512(const void *p, size_t bytes) {
   return (uint64_t)_mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3)));
 }
 
+/* hm_quantize_act with the same operations in the same order (mul, add/sub of
+ * 1.5 * 2^23 for round-to-nearest-even, clamp), so the result is bit-identical. */
+static void quantize_act_avx512(const float *x, int64_t x_stride, int n, int64_t cols, hm_qact *xq) {
+  const int64_t nb = cols / HM_QBLOCK;
+  xq->n = n; xq->cols = cols; xq->nb = nb;
+  const __m512 magic = _mm512_set1_ps(12582912.0f);
+  const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+  for (int b = 0; b < n; b++) {
+    const float *xb = x + b * x_stride;
+    int8_t *q = xq->q + b * xq->q_stride;
+    for (int64_t k = 0; k < nb; k++) {
+      const __m512 v0 = _mm512_loadu_ps(xb + k * HM_QBLOCK), v1 = _mm512_loadu_ps(xb + k * HM_QBLOCK + 16);
+      const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+      const float d = amax / 127.0f, id = d > 0.0f ? 127.0f / amax : 0.0f;
+      const __m512 idv = _mm512_set1_ps(id);
+      __m512i q0 = _mm512_cvtps_epi32(_mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(v0, idv), magic), magic));
+      __m512i q1 = _mm512_cvtps_epi32(_mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(v1, idv), magic), magic));
+      q0 = _mm512_min_epi32(_mm512_max_epi32(q0, lo), hi);
+      q1 = _mm512_min_epi32(_mm512_max_epi32(q1, lo), hi);
+      _mm_storeu_si128((__m128i *)(q + k * HM_QBLOCK), _mm512_cvtepi32_epi8(q0));
+      _mm_storeu_si128((__m128i *)(q + k * HM_QBLOCK + 16), _mm512_cvtepi32_epi8(q1));
+      const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+      xq->d[b * nb + k] = d;
+      xq->c[b * nb + k] = -8 * sum;
+      xq->e[b * nb + k] = d * (float)sum;
+    }
+  }
+}
+
 const hm_kernels hm_kernels_avx512 = {
   "avx512", mv_f32_avx512, mv_bf16_avx512, mv_f16_avx512, mv_q8_0_avx512, mv_q4_0_avx512, dot_avx512, axpy_avx512,
-  stream_read_avx512,
+  stream_read_avx512, quantize_act_avx512,
 };
 
 #endif /* x86 */

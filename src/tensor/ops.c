@@ -61,6 +61,20 @@ bool hm_isa_set(hm_isa isa) {
 
 /* ---- matrix x vector ---- */
 
+static _Atomic int g_q4x_enabled = 1;
+
+bool hm_q4x_available(void) {
+#if HM_HAVE_SIMD_KERNELS
+  static int vbmi = -1;
+  if (vbmi < 0) vbmi = __builtin_cpu_supports("avx512vbmi") ? 1 : 0;
+  return vbmi && !hm_force_scalar() && hm_kernels_for(HM_ISA_AVX512) != NULL;
+#else
+  return false;
+#endif
+}
+
+void hm_q4x_set_enabled(bool on) { atomic_store(&g_q4x_enabled, on ? 1 : 0); }
+
 /* Per-thread, grow-only scratch for the quantized activations (no allocation
  * per call once warm). */
 static _Thread_local struct { void *buf; size_t cap; } t_scratch;
@@ -134,7 +148,11 @@ void hm_matvec_bias(hm_pool *pool, const hm_mat *W, const float *bias, int n, co
   if (W->type == HM_DT_Q8_0 || W->type == HM_DT_Q4_0) {
     const int64_t nb = W->cols / HM_QBLOCK;
     const int64_t qs = (W->cols + 63) & ~(int64_t)63;
-    size_t bytes = (size_t)n * qs + (size_t)n * nb * (2 * sizeof(float) + sizeof(int32_t)) + 64;
+    const bool q4x = W->type == HM_DT_Q4_0 && t.k == hm_kernels_for(HM_ISA_AVX512) && nb >= 4 &&
+                     atomic_load(&g_q4x_enabled) && hm_q4x_available();
+    const int64_t x4s = (nb / 4) * 256;
+    size_t bytes = (size_t)n * qs + (size_t)n * nb * (2 * sizeof(float) + sizeof(int32_t)) + 64 +
+                   (q4x ? (size_t)n * x4s + 64 : 0);
     uint8_t *buf = (uint8_t *)scratch_get(bytes);
     if (!buf) { mv_dequant_rows(W, n, x, x_stride, y, y_stride, bias); return; }
     xq.q = (int8_t *)buf;
@@ -142,7 +160,15 @@ void hm_matvec_bias(hm_pool *pool, const hm_mat *W, const float *bias, int n, co
     xq.d = (float *)(buf + (size_t)n * qs);
     xq.c = (int32_t *)(xq.d + (size_t)n * nb);
     xq.e = (float *)(xq.c + (size_t)n * nb);
-    hm_quantize_act(x, x_stride, n, W->cols, &xq);
+    xq.x4 = NULL;
+    xq.x4_stride = 0;
+    t.k->quantize_act(x, x_stride, n, W->cols, &xq);
+    if (q4x) {
+      uintptr_t p = (uintptr_t)(xq.e + (size_t)n * nb);
+      xq.x4 = (uint8_t *)((p + 63) & ~(uintptr_t)63);
+      xq.x4_stride = x4s;
+      hm_q4x_prepare(&xq, xq.x4, x4s);
+    }
     t.xq = &xq;
   } else if (W->type != HM_DT_F32 && W->type != HM_DT_BF16 && W->type != HM_DT_F16) {
     hm_log(HM_LOG_ERROR, "hm_matvec: unsupported weight dtype %s", hm_dtype_name(W->type));

@@ -115,6 +115,7 @@ static uint64_t stream_read_ref(const void *p, size_t bytes) {
 
 const hm_kernels hm_kernels_ref = {
   "scalar", mv_f32_ref, mv_bf16_ref, mv_f16_ref, mv_q8_0_ref, mv_q4_0_ref, dot_ref, axpy_ref, stream_read_ref,
+  hm_quantize_act,
 };
 
 /* ---- block quantization ---- */
@@ -186,7 +187,10 @@ void hm_quantize_act(const float *x, int64_t x_stride, int n, int64_t cols, hm_q
     for (int64_t k = 0; k < nb; k++) {
       const float *v = xb + k * HM_QBLOCK;
       float amax = 0.0f;
-      for (int j = 0; j < HM_QBLOCK; j++) amax = fmaxf(amax, fabsf(v[j]));
+      for (int j = 0; j < HM_QBLOCK; j++) {
+        float a = fabsf(v[j]);
+        amax = a > amax ? a : amax;
+      }
       float d = amax / 127.0f, id = d > 0.0f ? 127.0f / amax : 0.0f;
       int32_t sum = 0;
       for (int j = 0; j < HM_QBLOCK; j++) {

@@ -15,7 +15,7 @@ static void run_isa(hm_isa isa, hm_pool *pool) {
   const hm_kernels *K = hm_kernels_for(isa);
   if (!K) { printf("ISA %d not supported here: skipped\n", (int)isa); return; }
   printf("checking %s against scalar\n", K->name);
-  const int64_t shapes[][2] = { { 1, 32 }, { 5, 33 }, { 9, 96 }, { 13, 17 }, { 67, 160 }, { 130, 1056 }, { 3, 3072 } };
+  const int64_t shapes[][2] = { { 1, 32 }, { 5, 33 }, { 9, 96 }, { 13, 17 }, { 67, 160 }, { 130, 1056 }, { 3, 3072 }, { 6, 4096 + 96 } };
   const hm_dtype types[] = { HM_DT_F32, HM_DT_BF16, HM_DT_F16, HM_DT_Q8_0, HM_DT_Q4_0 };
   for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
     const int64_t rows = shapes[si][0], cols = shapes[si][1];
@@ -57,6 +57,25 @@ static void run_isa(hm_isa isa, hm_pool *pool) {
     }
     free(w); free(bias);
   }
+  /* activation quantizer: bit-identical to the reference (zero block, ties, outliers) */
+  for (int64_t cols = 32; cols <= 320; cols += 96) {
+    const int n = 3;
+    float *x = randv(n * cols, 2.0f);
+    for (int j = 0; j < 32; j++) x[j] = 0.0f;
+    x[40] = 1e4f; x[41] = -3e-4f; x[70] = 127.0f; x[71] = 63.5f; x[72] = -0.5f;
+    const int64_t nb = cols / 32, qs = (cols + 63) & ~63;
+    int8_t *qa = hm_malloc_aligned((size_t)(n * qs)), *qb = hm_malloc_aligned((size_t)(n * qs));
+    float *da = malloc(sizeof(float) * n * nb * 4), *db = malloc(sizeof(float) * n * nb * 4);
+    hm_qact A = { 0, 0, 0, qs, qa, da, (int32_t *)(da + n * nb), da + 2 * n * nb, NULL, 0 };
+    hm_qact B = { 0, 0, 0, qs, qb, db, (int32_t *)(db + n * nb), db + 2 * n * nb, NULL, 0 };
+    memset(qa, 0, (size_t)(n * qs)); memset(qb, 0, (size_t)(n * qs));
+    hm_quantize_act(x, cols, n, cols, &A);
+    K->quantize_act(x, cols, n, cols, &B);
+    CHECK_MSG(!memcmp(qa, qb, (size_t)(n * qs)) && !memcmp(da, db, sizeof(float) * n * nb * 3),
+              "%s quantize_act differs from the reference (cols %lld)", K->name, (long long)cols);
+    if (cols >= 128) CHECK(qa[40] == 127 && qa[41] == 0 && qa[70] == 127);
+    hm_free_aligned(qa); hm_free_aligned(qb); free(da); free(db); free(x);
+  }
   /* dot / axpy (used by attention) with every tail length */
   for (int64_t n = 0; n <= 70; n++) {
     float *a = randv(n, 1), *b = randv(n, 1), *y0 = randv(n, 1), *y1 = (float *)malloc(sizeof(float) * (n + 1));
@@ -80,6 +99,11 @@ void hm_test_main(void) {
   CHECK(hm_kernels_active() == &hm_kernels_ref);
   run_isa(HM_ISA_AVX2, pool);
   run_isa(HM_ISA_AVX512, pool);
+  if (hm_q4x_available()) { /* AVX-512 without the VBMI Q4_0 path */
+    hm_q4x_set_enabled(false);
+    run_isa(HM_ISA_AVX512, pool);
+    hm_q4x_set_enabled(true);
+  }
   run_isa(HM_ISA_AVX2, NULL);
   hm_isa_set(hm_isa_best());
   hm_pool_free(pool);

@@ -1,0 +1,131 @@
+/* Q4_0 x int8 matrix-vector rows for AVX-512 VNNI + VBMI, four blocks per
+ * 512-bit register. One vpermt2b gathers the 4 x 16 nibble bytes of four
+ * consecutive 18-byte blocks into the four 128-bit lanes; the activations come
+ * pre-arranged to match (hm_q4x_prepare): per group of 4 blocks, 64 bytes of
+ * the low-nibble elements (0..15 of each block), 64 of the high ones (16..31),
+ * a 16 x int32 seed holding -8 * sum(q) of block i in lane 4i (so the integer
+ * block sums are exact, as in the reference), and the 4 activation scales each
+ * repeated 4 times. A row's trailing blocks (nb % 4) use hm_q4_tail_avx512. */
+#include "tensor/kernels.h"
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#define VBMI __attribute__((target("avx512vbmi,avx512vnni,avx512bw,avx512vl,avx512f,f16c,fma,avx2")))
+
+/* Bytes per group of 4 blocks in the arranged activations. */
+#define Q4X_GROUP 256
+
+void hm_q4x_prepare(const hm_qact *xq, uint8_t *x4, int64_t x4_stride) {
+  const int64_t ng = xq->nb / 4;
+  for (int b = 0; b < xq->n; b++) {
+    const int8_t *q = xq->q + b * xq->q_stride;
+    const float *d = xq->d + b * xq->nb;
+    const int32_t *c = xq->c + b * xq->nb;
+    for (int64_t g = 0; g < ng; g++) {
+      uint8_t *o = x4 + b * x4_stride + g * Q4X_GROUP;
+      int32_t seed[16] = { 0 };
+      float dr[16];
+      for (int i = 0; i < 4; i++) {
+        const int8_t *qb = q + (g * 4 + i) * HM_QBLOCK;
+        memcpy(o + 16 * i, qb, 16);
+        memcpy(o + 64 + 16 * i, qb + 16, 16);
+        seed[4 * i] = c[g * 4 + i];
+        for (int l = 0; l < 4; l++) dr[4 * i + l] = d[g * 4 + i];
+      }
+      memcpy(o + 128, seed, 64);
+      memcpy(o + 192, dr, 64);
+    }
+  }
+}
+
+static inline __attribute__((always_inline)) VBMI float hsum512(__m512 v) { return _mm512_reduce_add_ps(v); }
+
+/* R rows (<= 2) x NV vectors (<= 2) over the first (nb / 4) * 4 blocks. */
+static inline __attribute__((always_inline)) VBMI void q4x_rows(const uint8_t *const *w, int R, int NV, int64_t ng,
+                                                                const uint8_t *x0, const uint8_t *x1, float *out) {
+  /* nibble bytes: output byte 16i + m <- window byte 18i + 2 + m */
+  uint8_t ip[64], is[64];
+  for (int i = 0; i < 4; i++)
+    for (int m = 0; m < 16; m++) ip[16 * i + m] = (uint8_t)(18 * i + 2 + m);
+  /* scales: output word 4i + l (i, l < 4) <- window bytes 18i, 18i+1; upper half unused */
+  for (int p = 0; p < 64; p++) is[p] = (uint8_t)(p < 32 ? 18 * (p / 8) + (p & 1) : 0);
+  const __m512i idx_p = _mm512_loadu_si512(ip), idx_s = _mm512_loadu_si512(is);
+  const __m512i m4 = _mm512_set1_epi8(15);
+  __m512 acc[2][2];
+  for (int rr = 0; rr < 2; rr++) acc[rr][0] = acc[rr][1] = _mm512_setzero_ps();
+  for (int64_t g = 0; g < ng; g++) {
+    const uint8_t *a0 = x0 + g * Q4X_GROUP, *a1 = x1 + g * Q4X_GROUP;
+    const __m512i qlo0 = _mm512_load_si512(a0), qhi0 = _mm512_load_si512(a0 + 64);
+    const __m512i qlo1 = NV > 1 ? _mm512_load_si512(a1) : qlo0, qhi1 = NV > 1 ? _mm512_load_si512(a1 + 64) : qhi0;
+    for (int rr = 0; rr < R; rr++) {
+      const uint8_t *p = w[rr] + g * 4 * HM_Q4_0_BYTES;
+      const __m512i l0 = _mm512_loadu_si512(p);
+      const __m512i l1 = _mm512_maskz_loadu_epi8((__mmask64)0xff, p + 64);
+      const __m512i nb = _mm512_permutex2var_epi8(l0, idx_p, l1);
+      const __m512i lo = _mm512_and_si512(nb, m4), hi = _mm512_and_si512(_mm512_srli_epi16(nb, 4), m4);
+      const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi8(idx_s, l0)));
+      __m512i s0 = _mm512_load_si512(a0 + 128);
+      s0 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(s0, lo, qlo0), hi, qhi0);
+      acc[rr][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_mul_ps(dw, _mm512_load_ps((const float *)(a0 + 192))),
+                                   acc[rr][0]);
+      if (NV > 1) {
+        __m512i s1 = _mm512_load_si512(a1 + 128);
+        s1 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(s1, lo, qlo1), hi, qhi1);
+        acc[rr][1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1),
+                                     _mm512_mul_ps(dw, _mm512_load_ps((const float *)(a1 + 192))), acc[rr][1]);
+      }
+    }
+  }
+  for (int rr = 0; rr < R; rr++) {
+    out[rr * 2] = hsum512(acc[rr][0]);
+    if (NV > 1) out[rr * 2 + 1] = hsum512(acc[rr][1]);
+  }
+}
+
+/* Trailing blocks [k0, nb) of one row for one vector (natural q layout). */
+static float q4_tail(const uint8_t *row, int64_t k0, int64_t nb, const int8_t *q, const float *d) {
+  float acc = 0.0f;
+  for (int64_t k = k0; k < nb; k++) {
+    const uint8_t *blk = row + k * HM_Q4_0_BYTES;
+    uint16_t dh; memcpy(&dh, blk, 2);
+    int32_t s = 0;
+    for (int j = 0; j < 16; j++) {
+      s += ((int32_t)(blk[2 + j] & 15) - 8) * q[k * HM_QBLOCK + j];
+      s += ((int32_t)(blk[2 + j] >> 4) - 8) * q[k * HM_QBLOCK + j + 16];
+    }
+    acc += (float)s * (_cvtsh_ss(dh) * d[k]);
+  }
+  return acc;
+}
+
+static inline __attribute__((always_inline)) VBMI void q4x_block(const hm_mat *W, int64_t r0, int64_t r1, int NV,
+                                                                 const hm_qact *xq, const uint8_t *x4, int64_t x4s,
+                                                                 int b, float *y, int64_t ys, const float *bias) {
+  const int64_t nb = W->cols / HM_QBLOCK, ng = nb / 4;
+  const size_t rb = (size_t)nb * HM_Q4_0_BYTES;
+  const uint8_t *x0 = x4 + b * x4s, *x1 = x0 + x4s;
+  float out[4];
+  for (int64_t r = r0; r < r1;) {
+    const int R = r + 2 <= r1 ? 2 : 1;
+    const uint8_t *w[2] = { (const uint8_t *)W->data + r * rb, (const uint8_t *)W->data + (r + R - 1) * rb };
+    if (R == 2) q4x_rows(w, 2, NV, ng, x0, x1, out);
+    else q4x_rows(w, 1, NV, ng, x0, x1, out);
+    for (int rr = 0; rr < R; rr++)
+      for (int v = 0; v < NV; v++) {
+        float s = out[rr * 2 + v];
+        if (ng * 4 < nb)
+          s += q4_tail(w[rr], ng * 4, nb, xq->q + (b + v) * xq->q_stride, xq->d + (b + v) * nb);
+        y[(int64_t)(b + v) * ys + r + rr] = s + (bias ? bias[r + rr] : 0.0f);
+      }
+    r += R;
+  }
+}
+
+VBMI void hm_mv_q4_0_avx512_vbmi(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, const uint8_t *x4,
+                                 int64_t x4_stride, float *y, int64_t ys, const float *bias) {
+  int b = 0;
+  for (; b + 2 <= xq->n; b += 2) q4x_block(W, r0, r1, 2, xq, x4, x4_stride, b, y, ys, bias);
+  if (b < xq->n) q4x_block(W, r0, r1, 1, xq, x4, x4_stride, b, y, ys, bias);
+}
+
+#endif /* x86 */

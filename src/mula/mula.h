@@ -59,6 +59,7 @@ struct hm_mula_model {
   void **owned;           /* converted matrices to free */
   int n_owned, cap_owned;
   int64_t bytes_per_frame;
+  hm_pool *load_pool;     /* during hm_mula_load only */
 };
 
 /* Per-call values of the last step, for parity and debugging. B = 1 or 2 rows. */

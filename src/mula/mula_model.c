@@ -37,14 +37,56 @@ static hm_dtype target_type(hm_mula_weights w, hm_dtype stored, int64_t cols) {
   }
 }
 
-/* Converts *W in place to type `to` (an owned copy) unless it already is. */
+typedef struct conv_task {
+  const hm_mat *src;
+  hm_dtype to;
+  uint8_t *dst;
+  hm_status st[64];
+} conv_task;
+
+/* Rows of one thread's share converted with hm_mat_convert, then copied in place. */
+static void conv_run(void *arg, int ith, int nth) {
+  conv_task *t = arg;
+  int64_t r0, r1;
+  hm_split(t->src->rows, ith, nth, 1, &r0, &r1);
+  if (ith >= 64) return;
+  t->st[ith] = HM_OK;
+  if (r1 <= r0) return;
+  hm_mat sub = *t->src, out;
+  sub.rows = r1 - r0;
+  sub.data = (const uint8_t *)t->src->data + (size_t)r0 * hm_dtype_bytes(t->src->type, t->src->cols);
+  t->st[ith] = hm_mat_convert(&sub, t->to, &out);
+  if (t->st[ith] != HM_OK) return;
+  const size_t rb = hm_dtype_bytes(t->to, t->src->cols);
+  memcpy(t->dst + (size_t)r0 * rb, out.data, (size_t)(r1 - r0) * rb);
+  hm_mat_free_owned(&out);
+}
+
+/* Converts *W in place to type `to` (an owned copy, rows split over the load threads)
+ * unless it already is. */
 static hm_status convert_mat(hm_mula_model *m, hm_mat *W, hm_dtype to, const char *name) {
   if (W->type == to) return HM_OK;
-  hm_mat out;
-  hm_status st = hm_mat_convert(W, to, &out);
-  if (st != HM_OK) return hm_error_context(st, "%s: tensor '%s'", hm_st_path(m->st), name);
-  HM_TRY(track(m, (void *)out.data));
-  *W = out;
+  const size_t rb = hm_dtype_bytes(to, W->cols);
+  if (rb == 0) return hm_error(HM_ERR_INVALID_ARG, "%s: tensor '%s': %lld columns cannot be stored as %s",
+                               hm_st_path(m->st), name, (long long)W->cols, hm_dtype_name(to));
+  uint8_t *dst = hm_malloc_aligned(rb * (size_t)W->rows);
+  if (!dst) return hm_error(HM_ERR_NOMEM, "out of memory converting tensor '%s' to %s", name, hm_dtype_name(to));
+  conv_task t;
+  memset(&t, 0, sizeof t);
+  t.src = W;
+  t.to = to;
+  t.dst = dst;
+  if (W->rows * W->cols < (1 << 16)) conv_run(&t, 0, 1);
+  else hm_pool_run(m->load_pool, conv_run, &t);
+  for (int i = 0; i < 64; i++)
+    if (t.st[i] != HM_OK) {
+      hm_free_aligned(dst);
+      return hm_error_context(t.st[i], "%s: tensor '%s'", hm_st_path(m->st), name);
+    }
+  hm_status st = track(m, dst);
+  if (st != HM_OK) { hm_free_aligned(dst); return st; }
+  W->type = to;
+  W->data = dst;
   return HM_OK;
 }
 
@@ -148,8 +190,10 @@ static hm_status load_audio_head(hm_mula_model *m, hm_mula_weights w) {
     sub.nbytes = (size_t)(Dd * V) * esz;
     sub.data = (const char *)t->data + (size_t)k * sub.nbytes;
     st = hm_tensor_to_f32(&sub, slice);
-    for (int64_t d = 0; d < Dd && st == HM_OK; d++)
-      for (int64_t v = 0; v < V; v++) tr[(k * V + v) * Dd + d] = slice[d * V + v];
+    for (int64_t d0 = 0; d0 < Dd && st == HM_OK; d0 += 32) /* 32 x 32 tiles */
+      for (int64_t v0 = 0; v0 < V; v0 += 32)
+        for (int64_t v = v0; v < V && v < v0 + 32; v++)
+          for (int64_t d = d0; d < Dd && d < d0 + 32; d++) tr[(k * V + v) * Dd + d] = slice[d * V + v];
   }
   hm_free_aligned(slice);
   if (st != HM_OK) { hm_free_aligned(tr); return st; }
@@ -225,7 +269,10 @@ hm_status hm_mula_load(const char *dir, const hm_mula_params *params, hm_mula_mo
     return hm_error(HM_ERR_INVALID_ARG, "hm_mula_load: unknown weights format %d", (int)p.weights);
   hm_mula_model *m = calloc(1, sizeof *m);
   if (!m) return hm_error(HM_ERR_NOMEM, "out of memory");
-  hm_status st = load_all(m, dir, &p);
+  m->load_pool = hm_pool_create(p.n_threads);
+  hm_status st = m->load_pool ? load_all(m, dir, &p) : hm_error(HM_ERR_NOMEM, "cannot create a thread pool");
+  hm_pool_free(m->load_pool);
+  m->load_pool = NULL;
   if (st != HM_OK) {
     hm_error_context(st, "loading HeartMuLa from %s", dir);
     hm_mula_free(m);

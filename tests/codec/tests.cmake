@@ -19,3 +19,4 @@ add_test(NAME codec.cli_decode_missing_folder
          COMMAND ${HM_CLI} decode --codec ${HM_SHARED_DIR}/fixtures/heartcodec
                  --codes ${HM_SHARED_DIR}/fixtures/codec_detok_short_codes.npy -o ${HM_CODEC_TEST_OUT}/no/such/dir/x.wav -q --steps 1)
 set_tests_properties(codec.cli_decode_missing_folder PROPERTIES PASS_REGULAR_EXPRESSION "does not exist")
+set_tests_properties(codec.test_detok_long codec.parity PROPERTIES LABELS slow)

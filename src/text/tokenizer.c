@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <pcre2.h>
 #include <pthread.h>
+#include <utf8proc.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -214,9 +215,12 @@ static hm_status parse_added(hm_tokenizer *t, const json_t *arr, const char *nam
     int32_t id = (int32_t)json_integer_value(jid);
     const char *c = json_string_value(jc);
     size_t cl = json_string_length(jc);
-    if (str_lookup(t, c, cl) != id) {
+    int32_t existing = str_lookup(t, c, cl);
+    if (existing >= 0) {
+      id = existing; /* HF: an added token already in the vocab keeps the vocab's id */
+    } else {
       HM_TRY(set_token(t, id, c, cl, name));
-      *idmap_slot(&t->str_map, t->str, t->slen, c, cl) = id; /* the added token wins, as in HF */
+      *idmap_slot(&t->str_map, t->str, t->slen, c, cl) = id;
     }
     added_tok *a = &t->added[t->n_added++];
     a->id = id;
@@ -259,7 +263,7 @@ static hm_status parse_added(hm_tokenizer *t, const json_t *arr, const char *nam
 static hm_status compile_regex(pt_step *s, const char *pat, size_t n, bool literal, const char *name) {
   int err;
   PCRE2_SIZE eoff;
-  uint32_t opts = PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0);
+  uint32_t opts = literal ? (PCRE2_UTF | PCRE2_LITERAL) : (PCRE2_UTF | PCRE2_UCP);
   s->re = pcre2_compile((PCRE2_SPTR)pat, n, opts, &err, &eoff, NULL);
   if (!s->re) {
     PCRE2_UCHAR msg[256];
@@ -1161,8 +1165,18 @@ static bool is_ws(uint32_t c) { /* Rust char::is_whitespace (White_Space) */
   return (c >= 9 && c <= 13) || c == 32 || c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
          c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
-static bool is_word_char(uint32_t c) { /* approximates Rust's alphanumeric || '_' for single_word */
-  return (c < 128) ? ((c | 32) - 'a' < 26 || c - '0' < 10 || c == '_') : !is_ws(c);
+/* Rust regex \w (single_word added tokens): Alphabetic, marks, Nd, Pc, joiners */
+static bool is_word_char(uint32_t c) {
+  if (c < 128) return (c | 32) - 'a' < 26 || c - '0' < 10 || c == '_';
+  if (c == 0x200C || c == 0x200D) return true;
+  switch (utf8proc_category((utf8proc_int32_t)c)) {
+  case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT: case UTF8PROC_CATEGORY_LM:
+  case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MN: case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME:
+  case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_PC:
+    return true;
+  default:
+    return false;
+  }
 }
 static uint32_t cp_before(const char *s, size_t i) { /* the code point ending at byte i > 0 */
   size_t j = i - 1;

@@ -49,7 +49,69 @@ static void run_cases(const char *tok_rel, const json_t *cases, const char *labe
   hm_tokenizer_free(t);
 }
 
+static bool same_ids(const int32_t *a, int64_t n, const json_t *want) {
+  if ((size_t)n != json_array_size(want)) return false;
+  for (int64_t k = 0; k < n; k++)
+    if (a[k] != json_integer_value(json_array_get(want, (size_t)k))) return false;
+  return true;
+}
+
+/* fixtures-whisper/tokenizer.json with other settings: each variant replaces
+ * top-level keys ("patch") and appends added tokens ("add") */
+static void run_variants(void) {
+  json_t *vs = load("hf_variants.json");
+  if (!vs) return;
+  char p[512];
+  json_error_t err;
+  json_t *base = json_load_file(hm_test_path(p, sizeof p, "fixtures-whisper/tokenizer.json"), 0, &err);
+  CHECK_MSG(base != NULL, "%s", err.text);
+  size_t vi, n_var_ok = 0;
+  const json_t *v, *variants = json_object_get(vs, "variants");
+  json_array_foreach(variants, vi, v) {
+    if (!base) break;
+    json_t *j = json_deep_copy(base);
+    const char *key;
+    json_t *val;
+    json_object_foreach(json_object_get(v, "patch"), key, val) json_object_set(j, key, val);
+    size_t ai;
+    json_array_foreach(json_object_get(v, "add"), ai, val) json_array_append(json_object_get(j, "added_tokens"), val);
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    const char *name = json_string_value(json_object_get(v, "name"));
+    hm_tokenizer *t = NULL;
+    CHECK_OK(hm_tokenizer_load_json(text, strlen(text), name, &t));
+    free(text);
+    if (!t) continue;
+    size_t ci, ok = 0;
+    const json_t *c, *cases = json_object_get(v, "cases");
+    json_array_foreach(cases, ci, c) {
+      const json_t *jt = json_object_get(c, "text");
+      int32_t *a = NULL, *b = NULL;
+      int64_t na = 0, nb = 0;
+      bool eq = hm_tokenizer_encode(t, json_string_value(jt), json_string_length(jt), false, &a, &na) == HM_OK &&
+                hm_tokenizer_encode(t, json_string_value(jt), json_string_length(jt), true, &b, &nb) == HM_OK &&
+                same_ids(a, na, json_object_get(c, "ids")) && same_ids(b, nb, json_object_get(c, "ids_special"));
+      if (eq) ok++;
+      else if (ok + 3 > ci) {
+        fprintf(stderr, "variant %s case %zu differs: '%s'\n  got", name, ci, json_string_value(jt));
+        for (int64_t k = 0; k < na; k++) fprintf(stderr, " %d", a[k]);
+        fprintf(stderr, "\n");
+      }
+      free(a);
+      free(b);
+    }
+    CHECK_MSG(ok == json_array_size(cases), "variant %s: %zu of %zu cases match HF", name, ok, json_array_size(cases));
+    n_var_ok += ok == json_array_size(cases);
+    hm_tokenizer_free(t);
+  }
+  printf("variants: %zu/%zu pre-tokenizer / added-token / post-processor variants match HF exactly\n", n_var_ok,
+         json_array_size(variants));
+  json_decref(base);
+  json_decref(vs);
+}
+
 void hm_test_main(void) {
+  run_variants();
   json_t *hf = load("hf_cases.json");
   if (hf) {
     CHECK(json_array_size(json_object_get(hf, "llama3")) == 800);

@@ -8,6 +8,7 @@
 #include "transcriptor/whisper.h"
 #include <sndfile.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int write_sf(const char *path, int format, const float *x, int64_t frames, int channels, int rate) {

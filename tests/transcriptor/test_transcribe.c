@@ -59,8 +59,9 @@ void hm_test_main(void) {
   t = NULL;
   CHECK_OK(hm_whisper_transcribe_file(m, wav, &p, NULL, NULL, NULL, &t));
   if (t) {
-    int n_tok = 0;
+    int n_tok = 0; /* all 17 text tokens of the 30 sampled */
     for (int i = 0; i < t->n_segments; i++) n_tok += t->segments[i].n_tokens;
+    CHECK_MSG(n_tok == 17, "%d text tokens", n_tok);
     CHECK_MSG(t->n_segments == 7, "%d segments", t->n_segments);
     if (t->n_segments >= 3) {
       /* <|0.86|>是<|14.70|><|14.70|>quently<|17.92|><|25.48|> stretch<|28.32|> ... */

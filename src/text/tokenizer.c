@@ -902,7 +902,8 @@ typedef struct {
   int32_t *ids;
   int64_t n, cap;
   pcre2_match_data *md;
-  seg **segs;      /* per step */
+  seg **segs;      /* per step, grown as needed */
+  size_t *seg_cap;
   char **scratch;  /* per step: room for a prefix space */
   bpe_sym *syms;
   bpe_merge *heap;
@@ -1074,9 +1075,16 @@ static hm_status encode_word(enc_ctx *c, const char *w, size_t n) {
 static hm_status pretok(enc_ctx *c, int step, const char *s, size_t n);
 
 /* HF Pattern::find_matches for a regex: matches and the gaps between them. */
-static hm_status find_segments(enc_ctx *c, const pt_step *ps, const char *s, size_t n, seg *out, size_t *nseg) {
+static hm_status find_segments(enc_ctx *c, int step, const char *s, size_t n, size_t *nseg) {
+  const pt_step *ps = &c->t->steps[step];
+  seg *out = c->segs[step];
   size_t k = 0, prev = 0, off = 0;
   while (ps->re && off <= n) {
+    if (k + 3 > c->seg_cap[step]) {
+      if (!grow_cap((void **)&c->segs[step], &c->seg_cap[step], k + 3, sizeof *out))
+        return hm_error(HM_ERR_NOMEM, "tokenizer: out of memory");
+      out = c->segs[step];
+    }
     int rc = ps->jit ? pcre2_jit_match(ps->re, (PCRE2_SPTR)s, n, off, PCRE2_NO_UTF_CHECK, c->md, NULL)
                      : PCRE2_ERROR_JIT_BADOPTION;
     if (rc == PCRE2_ERROR_JIT_BADOPTION || rc == PCRE2_ERROR_JIT_STACKLIMIT)
@@ -1098,6 +1106,10 @@ static hm_status find_segments(enc_ctx *c, const pt_step *ps, const char *s, siz
       size_t l = hm_utf8_next((const unsigned char *)s, n, en, &cp);
       off = en + (l ? l : 1);
     } else off = en;
+  }
+  if (k + 1 > c->seg_cap[step]) {
+    if (!grow_cap((void **)&c->segs[step], &c->seg_cap[step], k + 1, sizeof *out)) return hm_error(HM_ERR_NOMEM, "tokenizer: out of memory");
+    out = c->segs[step];
   }
   if (prev != n) out[k++] = (seg){(uint32_t)prev, (uint32_t)n, false};
   if (ps->invert)
@@ -1154,10 +1166,12 @@ static hm_status pretok(enc_ctx *c, int step, const char *s, size_t n) {
     n++;
   }
   if (!ps->re) return pretok(c, step + 1, s, n);
-  seg *sg = c->segs[step];
   size_t ns;
-  HM_TRY(find_segments(c, ps, s, n, sg, &ns));
-  for (size_t i = 0; i < ns; i++) HM_TRY(pretok(c, step + 1, s + sg[i].start, sg[i].end - sg[i].start));
+  HM_TRY(find_segments(c, step, s, n, &ns));
+  for (size_t i = 0; i < ns; i++) {
+    seg g = c->segs[step][i]; /* deeper steps never touch this step's array */
+    HM_TRY(pretok(c, step + 1, s + g.start, g.end - g.start));
+  }
   return HM_OK;
 }
 
@@ -1243,7 +1257,7 @@ static void ctx_free(enc_ctx *c) {
   if (c->md) pcre2_match_data_free(c->md);
   for (int i = 0; c->segs && i < c->t->n_steps; i++) free(c->segs[i]);
   for (int i = 0; c->scratch && i < c->t->n_steps; i++) free(c->scratch[i]);
-  free(c->segs); free(c->scratch); free(c->syms); free(c->heap);
+  free(c->segs); free(c->seg_cap); free(c->scratch); free(c->syms); free(c->heap);
   free(c->cache); free(c->ckeys); free(c->cvals);
 }
 
@@ -1252,6 +1266,7 @@ hm_status hm_tokenizer_encode(const hm_tokenizer *t, const char *text, size_t le
   if (ids) *ids = NULL;
   if (n_ids) *n_ids = 0;
   if (!t || !ids || !n_ids || (!text && len)) return hm_error(HM_ERR_INVALID_ARG, "hm_tokenizer_encode: NULL argument");
+  if (len > (size_t)UINT32_MAX - 64) return hm_error(HM_ERR_INVALID_ARG, "tokenizer: text of %zu bytes is too long (4 GiB at most)", len);
   size_t bad;
   if (!hm_utf8_valid(text, len, &bad))
     return hm_error(HM_ERR_INVALID_ARG, "tokenizer: invalid UTF-8 in the input text at byte offset %zu (byte 0x%02x)",
@@ -1262,13 +1277,14 @@ hm_status hm_tokenizer_encode(const hm_tokenizer *t, const char *text, size_t le
   hm_status st = HM_OK;
   c.md = pcre2_match_data_create(1, NULL);
   c.segs = calloc((size_t)t->n_steps + 1, sizeof *c.segs);
+  c.seg_cap = calloc((size_t)t->n_steps + 1, sizeof *c.seg_cap);
   c.scratch = calloc((size_t)t->n_steps + 1, sizeof *c.scratch);
-  if (!c.md || !c.segs || !c.scratch) st = hm_error(HM_ERR_NOMEM, "tokenizer: out of memory");
+  if (!c.md || !c.segs || !c.seg_cap || !c.scratch) st = hm_error(HM_ERR_NOMEM, "tokenizer: out of memory");
   for (int i = 0; st == HM_OK && i < t->n_steps; i++) {
+    if (t->steps[i].kind != PT_BYTELEVEL || !t->steps[i].add_prefix_space) continue;
     /* a piece at step i is at most len + i bytes (one prefix space per ByteLevel step) */
-    c.segs[i] = malloc((2 * (len + (size_t)i) + 3) * sizeof *c.segs[i]);
     c.scratch[i] = malloc(len + (size_t)i + 2);
-    if (!c.segs[i] || !c.scratch[i]) st = hm_error(HM_ERR_NOMEM, "tokenizer: out of memory for %zu bytes of text", len);
+    if (!c.scratch[i]) st = hm_error(HM_ERR_NOMEM, "tokenizer: out of memory for %zu bytes of text", len);
   }
   if (st == HM_OK && add_special)
     for (int i = 0; i < t->n_prefix && st == HM_OK; i++) st = emit(&c, t->prefix[i]);

@@ -26,8 +26,9 @@ typedef struct hm_qact {
   float *d;
   int32_t *c;
   float *e;
-  /* Q4_0 on AVX-512 VBMI: the activations re-arranged by hm_q4x_prepare
-   * (x4 + b*x4_stride, 256 bytes per 4 blocks), else NULL. */
+  /* On AVX-512 VBMI: the activations arranged by hm_q4x_prepare (Q4_0, 256
+   * bytes per 4 blocks) or hm_q8x_prepare (Q8_0, 128 bytes per 2 blocks) at
+   * x4 + b*x4_stride, else NULL. */
   uint8_t *x4;
   int64_t x4_stride;
 } hm_qact;
@@ -66,11 +67,14 @@ const hm_kernels *hm_kernels_active(void);
 bool hm_isa_set(hm_isa isa);
 const hm_kernels *hm_kernels_for(hm_isa isa); /* NULL if unsupported here */
 
-/* The AVX-512 VBMI Q4_0 path (matvec_q4_avx512.c): used when the AVX-512 table
+/* The AVX-512 VBMI Q4_0 / Q8_0 paths (matvec_q4_avx512.c): used when the AVX-512 table
  * is active and the CPU has VBMI, unless disabled (tests compare both). */
 bool hm_q4x_available(void);
 void hm_q4x_set_enabled(bool on);
 void hm_q4x_prepare(const hm_qact *xq, uint8_t *x4, int64_t x4_stride);
+void hm_q8x_prepare(const hm_qact *xq, uint8_t *x8, int64_t x8_stride);
+void hm_mv_q8_0_avx512_vbmi(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, const uint8_t *x8,
+                            int64_t x8_stride, float *y, int64_t ys, const float *bias);
 void hm_mv_q4_0_avx512_vbmi(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, const uint8_t *x4,
                             int64_t x4_stride, float *y, int64_t ys, const float *bias);
 

@@ -198,7 +198,8 @@ AI void mv_quant(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, flo
 
 static void mv_q8_0_avx512(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, float *y, int64_t ys,
                            const float *bias) {
-  mv_quant(W, r0, r1, xq, y, ys, bias, 0);
+  if (xq->x4) hm_mv_q8_0_avx512_vbmi(W, r0, r1, xq, xq->x4, xq->x4_stride, y, ys, bias);
+  else mv_quant(W, r0, r1, xq, y, ys, bias, 0);
 }
 static void mv_q4_0_avx512(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, float *y, int64_t ys,
                            const float *bias) {

@@ -148,9 +148,9 @@ void hm_matvec_bias(hm_pool *pool, const hm_mat *W, const float *bias, int n, co
   if (W->type == HM_DT_Q8_0 || W->type == HM_DT_Q4_0) {
     const int64_t nb = W->cols / HM_QBLOCK;
     const int64_t qs = (W->cols + 63) & ~(int64_t)63;
-    const bool q4x = W->type == HM_DT_Q4_0 && t.k == hm_kernels_for(HM_ISA_AVX512) && nb >= 4 &&
-                     atomic_load(&g_q4x_enabled) && hm_q4x_available();
-    const int64_t x4s = (nb / 4) * 256;
+    const bool q4x = t.k == hm_kernels_for(HM_ISA_AVX512) && nb >= 4 && atomic_load(&g_q4x_enabled) &&
+                     hm_q4x_available();
+    const int64_t x4s = W->type == HM_DT_Q4_0 ? (nb / 4) * 256 : (nb / 2) * 128;
     size_t bytes = (size_t)n * qs + (size_t)n * nb * (2 * sizeof(float) + sizeof(int32_t)) + 64 +
                    (q4x ? (size_t)n * x4s + 64 : 0);
     uint8_t *buf = (uint8_t *)scratch_get(bytes);
@@ -167,7 +167,8 @@ void hm_matvec_bias(hm_pool *pool, const hm_mat *W, const float *bias, int n, co
       uintptr_t p = (uintptr_t)(xq.e + (size_t)n * nb);
       xq.x4 = (uint8_t *)((p + 63) & ~(uintptr_t)63);
       xq.x4_stride = x4s;
-      hm_q4x_prepare(&xq, xq.x4, x4s);
+      if (W->type == HM_DT_Q4_0) hm_q4x_prepare(&xq, xq.x4, x4s);
+      else hm_q8x_prepare(&xq, xq.x4, x4s);
     }
     t.xq = &xq;
   } else if (W->type != HM_DT_F32 && W->type != HM_DT_BF16 && W->type != HM_DT_F16) {
@@ -259,39 +260,34 @@ void hm_linear(hm_pool *pool, const hm_mat *W, const float *bias, int64_t n, con
 
 /* ---- conversion ---- */
 
-hm_status hm_mat_convert(const hm_mat *W, hm_dtype to, hm_mat *out) {
-  if (!W || !out) return hm_error(HM_ERR_INVALID_ARG, "hm_mat_convert: NULL argument");
-  memset(out, 0, sizeof *out);
-  if (!W->data || W->rows < 0 || W->cols <= 0)
-    return hm_error(HM_ERR_INVALID_ARG, "hm_mat_convert: empty matrix (%lld x %lld)",
-                    (long long)W->rows, (long long)W->cols);
-  switch (W->type) {
-  case HM_DT_F32: case HM_DT_BF16: case HM_DT_F16: case HM_DT_Q8_0: case HM_DT_Q4_0: break;
-  default:
-    return hm_error(HM_ERR_UNSUPPORTED, "hm_mat_convert: cannot convert from dtype %s", hm_dtype_name(W->type));
+typedef struct convert_task {
+  const hm_mat *W;
+  hm_dtype to;
+  size_t row_bytes;
+  uint8_t *data;
+  _Atomic int failed;
+} convert_task;
+
+static void convert_run(void *arg, int ith, int nth) {
+  convert_task *t = (convert_task *)arg;
+  const hm_mat *W = t->W;
+  int64_t r0, r1;
+  hm_split(W->rows, ith, nth, 1, &r0, &r1);
+  if (r0 >= r1) return;
+  float *tmp = NULL;
+  if (W->type != t->to) {
+    tmp = (float *)hm_malloc_aligned((size_t)W->cols * sizeof(float));
+    if (!tmp) { atomic_store(&t->failed, 1); return; }
   }
-  if (to != HM_DT_F32 && to != HM_DT_BF16 && to != HM_DT_F16 && to != HM_DT_Q8_0 && to != HM_DT_Q4_0)
-    return hm_error(HM_ERR_UNSUPPORTED, "hm_mat_convert: cannot convert to dtype %s", hm_dtype_name(to));
-  if ((to == HM_DT_Q8_0 || to == HM_DT_Q4_0) && W->cols % HM_QBLOCK != 0)
-    return hm_error(HM_ERR_INVALID_ARG, "hm_mat_convert: %s needs a column count that is a multiple of %d, got %lld",
-                    hm_dtype_name(to), HM_QBLOCK, (long long)W->cols);
-  const size_t row_bytes = hm_dtype_bytes(to, W->cols);
-  void *data = hm_malloc_aligned(row_bytes * (size_t)(W->rows > 0 ? W->rows : 1));
-  float *tmp = (float *)hm_malloc_aligned((size_t)W->cols * sizeof(float));
-  if (!data || !tmp) {
-    hm_free_aligned(data); hm_free_aligned(tmp);
-    return hm_error(HM_ERR_NOMEM, "hm_mat_convert: out of memory for %lld x %lld %s",
-                    (long long)W->rows, (long long)W->cols, hm_dtype_name(to));
-  }
-  for (int64_t r = 0; r < W->rows; r++) {
-    uint8_t *o = (uint8_t *)data + (size_t)r * row_bytes;
-    if (W->type == to) {
-      memcpy(o, (const uint8_t *)W->data + (size_t)r * row_bytes, row_bytes);
+  for (int64_t r = r0; r < r1; r++) {
+    uint8_t *o = t->data + (size_t)r * t->row_bytes;
+    if (W->type == t->to) {
+      memcpy(o, (const uint8_t *)W->data + (size_t)r * t->row_bytes, t->row_bytes);
       continue;
     }
     mat_rows_f32(W, r, r + 1, tmp);
-    switch (to) {
-    case HM_DT_F32: memcpy(o, tmp, row_bytes); break;
+    switch (t->to) {
+    case HM_DT_F32: memcpy(o, tmp, t->row_bytes); break;
     case HM_DT_BF16:
       for (int64_t i = 0; i < W->cols; i++) ((uint16_t *)o)[i] = hm_f32_to_bf16(tmp[i]);
       break;
@@ -304,11 +300,50 @@ hm_status hm_mat_convert(const hm_mat *W, hm_dtype to, hm_mat *out) {
     }
   }
   hm_free_aligned(tmp);
+}
+
+hm_status hm_mat_convert_pool(hm_pool *pool, const hm_mat *W, hm_dtype to, hm_mat *out) {
+  if (!W || !out) return hm_error(HM_ERR_INVALID_ARG, "hm_mat_convert: NULL argument");
+  memset(out, 0, sizeof *out);
+  if (!W->data || W->rows < 0 || W->cols <= 0)
+    return hm_error(HM_ERR_INVALID_ARG, "hm_mat_convert: empty matrix (%lld x %lld)",
+                    (long long)W->rows, (long long)W->cols);
+  switch (W->type) {
+  case HM_DT_F32: case HM_DT_BF16: case HM_DT_F16: case HM_DT_Q8_0: case HM_DT_Q4_0: break;
+  default:
+    return hm_error(HM_ERR_UNSUPPORTED, "hm_mat_convert: cannot convert from dtype %s", hm_dtype_name(W->type));
+  }
+  if (to != HM_DT_F32 && to != HM_DT_BF16 && to != HM_DT_F16 && to != HM_DT_Q8_0 && to != HM_DT_Q4_0)
+    return hm_error(HM_ERR_UNSUPPORTED, "hm_mat_convert: cannot convert to dtype %s", hm_dtype_name(to));
+  if ((to == HM_DT_Q8_0 || to == HM_DT_Q4_0 || W->type == HM_DT_Q8_0 || W->type == HM_DT_Q4_0) &&
+      W->cols % HM_QBLOCK != 0)
+    return hm_error(HM_ERR_INVALID_ARG, "hm_mat_convert: %s needs a column count that is a multiple of %d, got %lld",
+                    hm_dtype_name(to == HM_DT_Q8_0 || to == HM_DT_Q4_0 ? to : W->type), HM_QBLOCK,
+                    (long long)W->cols);
+  convert_task t;
+  t.W = W;
+  t.to = to;
+  t.row_bytes = hm_dtype_bytes(to, W->cols);
+  t.data = (uint8_t *)hm_malloc_aligned(t.row_bytes * (size_t)(W->rows > 0 ? W->rows : 1));
+  atomic_init(&t.failed, 0);
+  if (!t.data)
+    return hm_error(HM_ERR_NOMEM, "hm_mat_convert: out of memory for %lld x %lld %s",
+                    (long long)W->rows, (long long)W->cols, hm_dtype_name(to));
+  if (W->rows > 64) hm_pool_run(pool, convert_run, &t);
+  else convert_run(&t, 0, 1);
+  if (atomic_load(&t.failed)) {
+    hm_free_aligned(t.data);
+    return hm_error(HM_ERR_NOMEM, "hm_mat_convert: out of memory for a row buffer");
+  }
   out->type = to;
   out->rows = W->rows;
   out->cols = W->cols;
-  out->data = data;
+  out->data = t.data;
   return HM_OK;
+}
+
+hm_status hm_mat_convert(const hm_mat *W, hm_dtype to, hm_mat *out) {
+  return hm_mat_convert_pool(NULL, W, to, out);
 }
 
 void hm_mat_free_owned(hm_mat *W) {

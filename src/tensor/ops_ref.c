@@ -124,13 +124,16 @@ void hm_quantize_row_q8_0(const float *x, void *out, int64_t cols) {
   uint8_t *o = (uint8_t *)out;
   for (int64_t k = 0; k < cols / HM_QBLOCK; k++, x += HM_QBLOCK, o += HM_Q8_0_BYTES) {
     float amax = 0.0f;
-    for (int j = 0; j < HM_QBLOCK; j++) amax = fmaxf(amax, fabsf(x[j]));
+    for (int j = 0; j < HM_QBLOCK; j++) {
+      float a = fabsf(x[j]);
+      amax = a > amax ? a : amax;
+    }
     float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
     uint16_t dh = hm_f32_to_f16(d);
     memcpy(o, &dh, 2);
     int8_t *q = (int8_t *)(o + 2);
     for (int j = 0; j < HM_QBLOCK; j++) {
-      float v = nearbyintf(x[j] * id);
+      float v = (x[j] * id + 12582912.0f) - 12582912.0f; /* nearest even, no libm call */
       q[j] = (int8_t)(v > 127.0f ? 127 : v < -127.0f ? -127 : v);
     }
   }
@@ -148,7 +151,9 @@ void hm_quantize_row_q4_0(const float *x, void *out, int64_t cols) {
     memcpy(o, &dh, 2);
     uint8_t *qs = o + 2;
     for (int j = 0; j < 16; j++) {
-      int lo = (int)floorf(x[j] * id + 8.5f), hi = (int)floorf(x[j + 16] * id + 8.5f);
+      /* x * id is in [-8, 8], so + 8.5 is positive and truncation is floor */
+      float fl = x[j] * id + 8.5f, fh = x[j + 16] * id + 8.5f;
+      int lo = fl > 0.0f ? (int)fl : 0, hi = fh > 0.0f ? (int)fh : 0;
       lo = lo < 0 ? 0 : lo > 15 ? 15 : lo;
       hi = hi < 0 ? 0 : hi > 15 ? 15 : hi;
       qs[j] = (uint8_t)(lo | (hi << 4));

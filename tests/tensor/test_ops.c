@@ -98,6 +98,22 @@ static void test_matvec(hm_pool *pool) {
     }
     free(w); free(bias);
   }
+  /* the threaded conversion gives the same bytes */
+  {
+    const int64_t rows = 301, cols = 96;
+    float *w = randv(rows * cols, 1.0f);
+    hm_mat W = { HM_DT_F32, rows, cols, w };
+    const hm_dtype ts[] = { HM_DT_BF16, HM_DT_F16, HM_DT_Q8_0, HM_DT_Q4_0 };
+    for (int i = 0; i < 4; i++) {
+      hm_mat a, b;
+      CHECK_OK(hm_mat_convert(&W, ts[i], &a));
+      CHECK_OK(hm_mat_convert_pool(pool, &W, ts[i], &b));
+      CHECK(a.data && b.data && !memcmp(a.data, b.data, hm_dtype_bytes(ts[i], cols) * rows));
+      hm_mat_free_owned(&a);
+      hm_mat_free_owned(&b);
+    }
+    free(w);
+  }
   /* bad conversions are refused with a message */
   float w[40] = { 0 };
   hm_mat W = { HM_DT_F32, 1, 40, w }, out;

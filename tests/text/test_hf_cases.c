@@ -110,7 +110,38 @@ static void run_variants(void) {
   json_decref(vs);
 }
 
+/* the demo tokenizer (hm_tokenizer_write_demo) as HF tokenizers reads it */
+static void run_demo(void) {
+  json_t *d = load("hf_demo.json");
+  if (!d) return;
+  char path[512];
+  snprintf(path, sizeof path, "%s/demo_tokenizer.json", hm_test_tmpdir());
+  hm_tokenizer *t = NULL;
+  CHECK_OK(hm_tokenizer_write_demo(path, 1024, 1000, 1001, true));
+  CHECK_OK(hm_tokenizer_load(path, &t));
+  if (t) {
+    CHECK(hm_tokenizer_vocab_size(t) == json_integer_value(json_object_get(d, "vocab_size")));
+    size_t i, ok = 0;
+    const json_t *c, *cases = json_object_get(d, "cases");
+    json_array_foreach(cases, i, c) {
+      const json_t *jt = json_object_get(c, "text");
+      int32_t *ids = NULL;
+      int64_t n = 0;
+      if (hm_tokenizer_encode(t, json_string_value(jt), json_string_length(jt), true, &ids, &n) == HM_OK &&
+          same_ids(ids, n, json_object_get(c, "ids")))
+        ok++;
+      else fprintf(stderr, "demo case %zu differs from HF\n", i);
+      free(ids);
+    }
+    CHECK_MSG(ok == json_array_size(cases) && ok > 0, "demo: %zu of %zu match HF", ok, json_array_size(cases));
+    printf("demo tokenizer: %zu/%zu HF cases exact\n", ok, json_array_size(cases));
+  }
+  hm_tokenizer_free(t);
+  json_decref(d);
+}
+
 void hm_test_main(void) {
+  run_demo();
   run_variants();
   json_t *hf = load("hf_cases.json");
   if (hf) {

@@ -210,8 +210,9 @@ static hm_status parse_added(hm_tokenizer *t, const json_t *arr, const char *nam
   for (size_t i = 0; i < n; i++) {
     const json_t *o = json_array_get(arr, i);
     const json_t *jid = json_object_get(o, "id"), *jc = json_object_get(o, "content");
-    if (!json_is_integer(jid) || !json_is_string(jc) || json_string_length(jc) == 0)
-      return hm_error(HM_ERR_FORMAT, "%s: added_tokens[%zu] needs an integer 'id' and a non-empty 'content'", name, i);
+    if (!json_is_integer(jid) || !json_is_string(jc))
+      return hm_error(HM_ERR_FORMAT, "%s: added_tokens[%zu] needs an integer 'id' and a string 'content'", name, i);
+    if (json_string_length(jc) == 0) continue; /* HF ignores empty added tokens */
     int32_t id = (int32_t)json_integer_value(jid);
     const char *c = json_string_value(jc);
     size_t cl = json_string_length(jc);

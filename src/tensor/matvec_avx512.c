@@ -100,10 +100,6 @@ AI float hsum256(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-AI float f16s(const uint8_t *p) {
-  uint16_t h; memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
-}
 
 /* R rows (<= 2) x NV vectors (<= 2), in chunks of 16 blocks: the 16 weight
  * scales of a chunk are gathered and multiplied by the activation scales as one

@@ -113,6 +113,26 @@ void hm_test_main(void) {
     }
     hm_transcript_free(t);
   }
+  /* long.wav with timestamps: _decode_asr's stitching across the two windows
+   * (expected times from a Python transcription of transformers' _decode_asr run
+   * on the same window tokens; the last segment has no closing timestamp) */
+  p.timestamps = true;
+  t = NULL;
+  CHECK_OK(hm_whisper_transcribe_file(m, wav, &p, NULL, NULL, NULL, &t));
+  if (t) {
+    static const double times[8][2] = {{0.86, 1.78}, {16.1, 17.92}, {29.78, 36.1}, {37.92, 45.48},
+                                       {48.32, 48.46}, {49.0, 49.36}, {49.52, 49.64}, {49.82, 50.0}};
+    static const int n_tok[8] = {1, 1, 18, 1, 1, 1, 1, 12};
+    CHECK_MSG(t->n_segments == 8, "%d segments", t->n_segments);
+    for (int i = 0; i < 8 && i < t->n_segments; i++) {
+      CHECK_NEAR(t->segments[i].start_s, times[i][0], 1e-9);
+      CHECK_NEAR(t->segments[i].end_s, times[i][1], 1e-9);
+      CHECK_MSG(t->segments[i].n_tokens == n_tok[i], "segment %d: %d tokens", i, t->segments[i].n_tokens);
+    }
+    if (t->n_segments > 2) CHECK(t->segments[2].tokens[0] == 5985 && t->segments[2].tokens[17] == 45921);
+    hm_transcript_free(t);
+  }
+  p.timestamps = false;
   /* language detection runs and picks a language token */
   p.language = "auto";
   p.max_new_tokens = 2;

@@ -25,3 +25,9 @@ add_test(NAME transcriptor.cli_bad_language
 add_test(NAME transcriptor.cli_bench_tiny
          COMMAND ${HM_CLI} bench --mode transcribe --model ${HM_WFIX} --windows 1 --tokens 8 -t 2)
 set_tests_properties(transcriptor.cli_bench_tiny PROPERTIES PASS_REGULAR_EXPRESSION "decoder ms/token")
+add_test(NAME transcriptor.cli_no_clobber
+         COMMAND ${CMAKE_COMMAND} "-DCMD=${HM_CLI};transcribe;--model;${HM_WFIX};${HM_WFIX}/jfk.wav;-o;${HM_WFIX}/config.json"
+                 "-DEXPECT=already exists" -P ${CMAKE_CURRENT_LIST_DIR}/cli_expect.cmake)
+add_test(NAME transcriptor.cli_output_file
+         COMMAND ${CMAKE_COMMAND} -E env ${HM_CLI} transcribe --model ${HM_WFIX} ${HM_WFIX}/jfk.wav --max-new-tokens 5 -q
+                 --overwrite -o ${CMAKE_CURRENT_BINARY_DIR}/transcriptor_jfk.srt)

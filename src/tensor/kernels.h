@@ -51,6 +51,15 @@ typedef struct hm_kernels {
   uint64_t (*stream_read)(const void *p, size_t bytes);
   /* hm_quantize_act, bit-identical in every variant */
   void (*quantize_act)(const float *x, int64_t x_stride, int n, int64_t cols, hm_qact *xq);
+  /* attention pieces for ng query heads sharing one kv head, jn keys (rows of k / v
+   * at kv_stride), scores s[g * s_stride + j]:
+   *   scores: s = scale * q_g . k_j;  exp_sum: s[j] = exp(s[j] - m), returns the sum;
+   *   pv: o[g * hd + :] += sum_j s[g][j] * v_j */
+  void (*attn_scores)(const float *q, int ng, int hd, const float *k, int64_t kv_stride, int64_t jn, float scale,
+                      float *s, int64_t s_stride);
+  float (*exp_sum)(float *s, int64_t n, float m);
+  void (*attn_pv)(float *o, int ng, int hd, const float *s, int64_t s_stride, const float *v, int64_t kv_stride,
+                  int64_t jn);
 } hm_kernels;
 
 extern const hm_kernels hm_kernels_ref;
@@ -77,6 +86,13 @@ void hm_mv_q8_0_avx512_vbmi(const hm_mat *W, int64_t r0, int64_t r1, const hm_qa
                             int64_t x8_stride, float *y, int64_t ys, const float *bias);
 void hm_mv_q4_0_avx512_vbmi(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, const uint8_t *x4,
                             int64_t x4_stride, float *y, int64_t ys, const float *bias);
+
+/* Scalar attention pieces (the reference table's), reused by the AVX2 table. */
+void hm_attn_scores_ref(const float *q, int ng, int hd, const float *k, int64_t kv_stride, int64_t jn, float scale,
+                        float *s, int64_t s_stride);
+float hm_exp_sum_ref(float *s, int64_t n, float m);
+void hm_attn_pv_ref(float *o, int ng, int hd, const float *s, int64_t s_stride, const float *v, int64_t kv_stride,
+                    int64_t jn);
 
 /* Weight quantization of one row of cols (multiple of 32) floats. */
 void hm_quantize_row_q8_0(const float *x, void *out, int64_t cols);

@@ -210,9 +210,21 @@ static uint64_t stream_read_avx2(const void *p, size_t bytes) {
   return out[0] + out[1] + out[2] + out[3];
 }
 
+static void attn_scores_avx2(const float *q, int ng, int hd, const float *k, int64_t kv_stride, int64_t jn,
+                             float scale, float *s, int64_t s_stride) {
+  for (int64_t j = 0; j < jn; j++)
+    for (int g = 0; g < ng; g++) s[g * s_stride + j] = dot_avx2(q + (int64_t)g * hd, k + j * kv_stride, hd) * scale;
+}
+
+static void attn_pv_avx2(float *o, int ng, int hd, const float *s, int64_t s_stride, const float *v,
+                         int64_t kv_stride, int64_t jn) {
+  for (int64_t j = 0; j < jn; j++)
+    for (int g = 0; g < ng; g++) axpy_avx2(o + (int64_t)g * hd, s[g * s_stride + j], v + j * kv_stride, hd);
+}
+
 const hm_kernels hm_kernels_avx2 = {
   "avx2", mv_f32_avx2, mv_bf16_avx2, mv_f16_avx2, mv_q8_0_avx2, mv_q4_0_avx2, dot_avx2, axpy_avx2,
-  stream_read_avx2, hm_quantize_act,
+  stream_read_avx2, hm_quantize_act, attn_scores_avx2, hm_exp_sum_ref, attn_pv_avx2,
 };
 
 #endif /* x86 */

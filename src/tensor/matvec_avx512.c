@@ -269,9 +269,91 @@ static void quantize_act_avx512(const float *x, int64_t x_stride, int n, int64_t
   }
 }
 
+/* ---- attention pieces ---- */
+
+AI __mmask16 tail_mask(int64_t rem) { return rem >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << rem) - 1); }
+
+static void attn_scores_avx512(const float *q, int ng, int hd, const float *k, int64_t kv_stride, int64_t jn,
+                               float scale, float *s, int64_t s_stride) {
+  for (int64_t j = 0; j < jn; j++) {
+    const float *kr = k + j * kv_stride;
+    for (int g = 0; g < ng; g++) {
+      const float *qg = q + (int64_t)g * hd;
+      __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+      int d = 0;
+      for (; d + 32 <= hd; d += 32) {
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(qg + d), _mm512_loadu_ps(kr + d), a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(qg + d + 16), _mm512_loadu_ps(kr + d + 16), a1);
+      }
+      for (; d < hd; d += 16) {
+        __mmask16 m = tail_mask(hd - d);
+        a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, qg + d), _mm512_maskz_loadu_ps(m, kr + d), a0);
+      }
+      s[g * s_stride + j] = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) * scale;
+    }
+  }
+}
+
+/* exp(x) for x <= 0 (max-subtracted scores): 2^n * p(r), r = x - n ln2 in
+ * [-ln2/2, ln2/2], p the degree-6 Taylor polynomial (error < 2e-7 relative). */
+AI __m512 exp512(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 720.0f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+
+static float exp_sum_avx512(float *s, int64_t n, float m) {
+  const __m512 mv = _mm512_set1_ps(m);
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 k = tail_mask(n - j);
+    __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + j), mv));
+    _mm512_mask_storeu_ps(s + j, k, e);
+    acc = _mm512_mask_add_ps(acc, k, acc, e);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
+/* o[g] += sum_j s[g][j] v_j, over 64-wide column tiles and up to 4 heads at once
+ * so the output tile stays in registers for the whole chunk of keys. */
+static void attn_pv_avx512(float *o, int ng, int hd, const float *s, int64_t s_stride, const float *v,
+                           int64_t kv_stride, int64_t jn) {
+  for (int g0 = 0; g0 < ng; g0 += 4) {
+    const int gn = ng - g0 < 4 ? ng - g0 : 4;
+    for (int d0 = 0; d0 < hd; d0 += 64) {
+      __mmask16 m[4];
+      __m512 acc[4][4];
+      for (int t = 0; t < 4; t++) m[t] = d0 + 16 * t < hd ? tail_mask(hd - d0 - 16 * t) : 0;
+      for (int g = 0; g < gn; g++)
+        for (int t = 0; t < 4; t++) acc[g][t] = _mm512_maskz_loadu_ps(m[t], o + (int64_t)(g0 + g) * hd + d0 + 16 * t);
+      for (int64_t j = 0; j < jn; j++) {
+        const float *vr = v + j * kv_stride + d0;
+        __m512 vv[4];
+        for (int t = 0; t < 4; t++) vv[t] = _mm512_maskz_loadu_ps(m[t], vr + 16 * t);
+        for (int g = 0; g < gn; g++) {
+          const __m512 p = _mm512_set1_ps(s[(int64_t)(g0 + g) * s_stride + j]);
+          for (int t = 0; t < 4; t++) acc[g][t] = _mm512_fmadd_ps(p, vv[t], acc[g][t]);
+        }
+      }
+      for (int g = 0; g < gn; g++)
+        for (int t = 0; t < 4; t++) _mm512_mask_storeu_ps(o + (int64_t)(g0 + g) * hd + d0 + 16 * t, m[t], acc[g][t]);
+    }
+  }
+}
+
 const hm_kernels hm_kernels_avx512 = {
   "avx512", mv_f32_avx512, mv_bf16_avx512, mv_f16_avx512, mv_q8_0_avx512, mv_q4_0_avx512, dot_avx512, axpy_avx512,
-  stream_read_avx512, quantize_act_avx512,
+  stream_read_avx512, quantize_act_avx512, attn_scores_avx512, exp_sum_avx512, attn_pv_avx512,
 };
 
 #endif /* x86 */

@@ -363,51 +363,61 @@ typedef struct attn_task {
   const hm_kernels *kern;
 } attn_task;
 
-#define ATTN_CHUNK 1024
+/* Keys per softmax chunk and query heads handled together (scores on the stack). */
+#define ATTN_CHUNK 256
+#define ATTN_GROUP 16
 
+/* One work item = (query, kv head): the query heads that share the kv head
+ * (GQA) are processed together so each key/value row is read once for all of
+ * them. Softmax with max subtraction; past ATTN_CHUNK keys the running sums and
+ * outputs are rescaled when the max grows (online softmax). */
 static void attn_run(void *arg, int ith, int nth) {
   const attn_task *t = (const attn_task *)arg;
   const hm_kernels *K = t->kern;
   const int group = t->n_heads / t->n_kv_heads, hd = t->head_dim;
-  float s[ATTN_CHUNK];
+  float s[ATTN_GROUP][ATTN_CHUNK];
+  float m[ATTN_GROUP], sum[ATTN_GROUP];
   int64_t i0, i1;
-  hm_split(t->n_q * t->n_heads, ith, nth, 1, &i0, &i1);
+  hm_split(t->n_q * t->n_kv_heads, ith, nth, 1, &i0, &i1);
   for (int64_t it = i0; it < i1; it++) {
-    const int64_t qi = it / t->n_heads;
-    const int h = (int)(it % t->n_heads), kh = h / group;
-    const float *q = t->q + qi * t->q_stride + (int64_t)h * hd;
-    float *o = t->out + qi * t->out_stride + (int64_t)h * hd;
+    const int64_t qi = it / t->n_kv_heads;
+    const int kh = (int)(it % t->n_kv_heads);
     int64_t n_vis = t->n_kv;
     if (t->causal_offset >= 0 && t->causal_offset + qi + 1 < n_vis) n_vis = t->causal_offset + qi + 1;
-    for (int d = 0; d < hd; d++) o[d] = 0.0f;
-    if (n_vis <= 0) continue;
-    /* softmax over the visible keys with max subtraction; past ATTN_CHUNK keys the
-     * running sum and output are rescaled when the max grows (online softmax). */
-    float m = -INFINITY, sum = 0.0f;
-    for (int64_t j0 = 0; j0 < n_vis; j0 += ATTN_CHUNK) {
-      const int64_t jn = n_vis - j0 < ATTN_CHUNK ? n_vis - j0 : ATTN_CHUNK;
-      float cm = -INFINITY;
-      for (int64_t j = 0; j < jn; j++) {
-        const float *kr = t->k + (j0 + j) * t->kv_stride + (int64_t)kh * hd;
-        s[j] = K->dot(q, kr, hd) * t->scale;
-        cm = s[j] > cm ? s[j] : cm;
+    for (int g0 = 0; g0 < group; g0 += ATTN_GROUP) {
+      const int ng = group - g0 < ATTN_GROUP ? group - g0 : ATTN_GROUP;
+      const int h0 = kh * group + g0;
+      const float *q = t->q + qi * t->q_stride + (int64_t)h0 * hd;
+      float *o = t->out + qi * t->out_stride + (int64_t)h0 * hd;
+      for (int g = 0; g < ng; g++) {
+        for (int d = 0; d < hd; d++) o[(int64_t)g * hd + d] = 0.0f;
+        m[g] = -INFINITY;
+        sum[g] = 0.0f;
       }
-      if (cm > m) {
-        if (sum > 0.0f) {
-          float r = expf(m - cm);
-          sum *= r;
-          for (int d = 0; d < hd; d++) o[d] *= r;
+      for (int64_t j0 = 0; j0 < n_vis; j0 += ATTN_CHUNK) {
+        const int64_t jn = n_vis - j0 < ATTN_CHUNK ? n_vis - j0 : ATTN_CHUNK;
+        K->attn_scores(q, ng, hd, t->k + j0 * t->kv_stride + (int64_t)kh * hd, t->kv_stride, jn, t->scale, &s[0][0],
+                       ATTN_CHUNK);
+        for (int g = 0; g < ng; g++) {
+          float cm = -INFINITY;
+          for (int64_t j = 0; j < jn; j++) cm = s[g][j] > cm ? s[g][j] : cm;
+          if (cm > m[g]) {
+            if (sum[g] > 0.0f) {
+              const float r = expf(m[g] - cm);
+              sum[g] *= r;
+              for (int d = 0; d < hd; d++) o[(int64_t)g * hd + d] *= r;
+            }
+            m[g] = cm;
+          }
+          sum[g] += K->exp_sum(s[g], jn, m[g]);
         }
-        m = cm;
+        K->attn_pv(o, ng, hd, &s[0][0], ATTN_CHUNK, t->v + j0 * t->kv_stride + (int64_t)kh * hd, t->kv_stride, jn);
       }
-      for (int64_t j = 0; j < jn; j++) {
-        float p = expf(s[j] - m);
-        sum += p;
-        K->axpy(o, p, t->v + (j0 + j) * t->kv_stride + (int64_t)kh * hd, hd);
+      for (int g = 0; g < ng; g++) {
+        const float inv = sum[g] > 0.0f ? 1.0f / sum[g] : 0.0f;
+        for (int d = 0; d < hd; d++) o[(int64_t)g * hd + d] *= inv;
       }
     }
-    const float inv = 1.0f / sum;
-    for (int d = 0; d < hd; d++) o[d] *= inv;
   }
 }
 
@@ -418,7 +428,7 @@ void hm_attention(hm_pool *pool, const float *q, int64_t n_q, int64_t q_stride,
   if (n_q <= 0 || n_heads <= 0 || n_kv_heads <= 0 || head_dim <= 0 || n_heads % n_kv_heads != 0) return;
   attn_task t = { q, k, v, n_q, q_stride, n_kv, kv_stride, out_stride, causal_offset,
                   n_heads, n_kv_heads, head_dim, scale, out, hm_kernels_active() };
-  if (n_q * n_heads * n_kv * head_dim < 16384) attn_run(&t, 0, 1);
+  if (n_q * n_kv_heads < 2 || n_q * n_heads * n_kv * head_dim < 16384) attn_run(&t, 0, 1);
   else hm_pool_run(pool, attn_run, &t);
 }
 

@@ -113,9 +113,41 @@ static uint64_t stream_read_ref(const void *p, size_t bytes) {
   return a0 + a1 + a2 + a3;
 }
 
+static void attn_scores_ref(const float *q, int ng, int hd, const float *k, int64_t kv_stride, int64_t jn,
+                            float scale, float *s, int64_t s_stride) {
+  for (int64_t j = 0; j < jn; j++)
+    for (int g = 0; g < ng; g++) s[g * s_stride + j] = dot_ref(q + (int64_t)g * hd, k + j * kv_stride, hd) * scale;
+}
+
+static float exp_sum_ref(float *s, int64_t n, float m) {
+  float sum = 0.0f;
+  for (int64_t j = 0; j < n; j++) {
+    s[j] = expf(s[j] - m);
+    sum += s[j];
+  }
+  return sum;
+}
+
+static void attn_pv_ref(float *o, int ng, int hd, const float *s, int64_t s_stride, const float *v,
+                        int64_t kv_stride, int64_t jn) {
+  for (int64_t j = 0; j < jn; j++)
+    for (int g = 0; g < ng; g++) axpy_ref(o + (int64_t)g * hd, s[g * s_stride + j], v + j * kv_stride, hd);
+}
+
+/* Shared by the AVX2 table (its dot/axpy are used through these generic loops there). */
+void hm_attn_scores_ref(const float *q, int ng, int hd, const float *k, int64_t kv_stride, int64_t jn, float scale,
+                        float *s, int64_t s_stride) {
+  attn_scores_ref(q, ng, hd, k, kv_stride, jn, scale, s, s_stride);
+}
+float hm_exp_sum_ref(float *s, int64_t n, float m) { return exp_sum_ref(s, n, m); }
+void hm_attn_pv_ref(float *o, int ng, int hd, const float *s, int64_t s_stride, const float *v, int64_t kv_stride,
+                    int64_t jn) {
+  attn_pv_ref(o, ng, hd, s, s_stride, v, kv_stride, jn);
+}
+
 const hm_kernels hm_kernels_ref = {
   "scalar", mv_f32_ref, mv_bf16_ref, mv_f16_ref, mv_q8_0_ref, mv_q4_0_ref, dot_ref, axpy_ref, stream_read_ref,
-  hm_quantize_act,
+  hm_quantize_act, attn_scores_ref, exp_sum_ref, attn_pv_ref,
 };
 
 /* ---- block quantization ---- */

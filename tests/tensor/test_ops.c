@@ -233,6 +233,8 @@ static void test_attention(hm_pool *pool) {
   struct { int nq, nkv, nh, nkvh, hd; long causal; } cases[] = {
     { 1, 9, 4, 2, 8, 8 }, { 5, 5, 3, 1, 16, 0 }, { 6, 11, 4, 4, 12, -1 }, { 7, 1500, 2, 1, 20, 1493 },
     { 3, 2100, 4, 2, 16, -1 }, /* past one softmax chunk */
+    { 2, 700, 34, 1, 8, 600 },  /* GQA group larger than the kernel's 16 heads at once */
+    { 1, 1100, 24, 8, 128, 1099 }, /* the 3B backbone's decode shape */
   };
   for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
     const int nq = cases[ci].nq, nkv = cases[ci].nkv, nh = cases[ci].nh, nkvh = cases[ci].nkvh, hd = cases[ci].hd;

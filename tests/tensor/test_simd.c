@@ -76,6 +76,34 @@ static void run_isa(hm_isa isa, hm_pool *pool) {
     if (cols >= 128) CHECK(qa[40] == 127 && qa[41] == 0 && qa[70] == 127);
     hm_free_aligned(qa); hm_free_aligned(qb); free(da); free(db); free(x);
   }
+  /* attention: the whole op against the scalar table (GQA groups, head_dim tails, chunks) */
+  {
+    struct { int nq, nkv, nh, nkvh, hd; long causal; } cs[] = {
+      { 1, 1100, 24, 8, 128, 1099 }, { 3, 300, 6, 2, 72, 297 }, { 2, 40, 20, 1, 20, -1 }, { 1, 5, 3, 3, 5, -1 },
+    };
+    for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
+      const int nq = cs[ci].nq, nkv = cs[ci].nkv, nh = cs[ci].nh, nkvh = cs[ci].nkvh, hd = cs[ci].hd;
+      const int64_t qs = nh * hd, kvs = nkvh * hd;
+      float *q = randv(nq * qs, 1), *k = randv(nkv * kvs, 1), *v = randv(nkv * kvs, 1);
+      float *oa = randv(nq * qs, 1), *ob = randv(nq * qs, 1);
+      const float sc = 1.5f / sqrtf((float)hd);
+      CHECK(hm_isa_set(HM_ISA_SCALAR));
+      hm_attention(pool, q, nq, qs, k, v, nkv, kvs, nh, nkvh, hd, sc, cs[ci].causal, oa, qs);
+      CHECK(hm_isa_set(isa));
+      hm_attention(pool, q, nq, qs, k, v, nkv, kvs, nh, nkvh, hd, sc, cs[ci].causal, ob, qs);
+      double e = 0;
+      for (int64_t i = 0; i < nq * qs; i++) e = fmax(e, fabs(oa[i] - ob[i]));
+      CHECK_MSG(e < 2e-6, "%s attention case %zu: max diff %g", K->name, ci, e);
+      free(q); free(k); free(v); free(oa); free(ob);
+    }
+    /* exp over the softmax range */
+    float xs[67], ys[67];
+    for (int i = 0; i < 67; i++) xs[i] = ys[i] = -0.37f * i * (i % 3 ? 1.0f : 2.5f);
+    float sa = hm_kernels_ref.exp_sum(xs, 67, 0.25f), sb = K->exp_sum(ys, 67, 0.25f);
+    double e = 0;
+    for (int i = 0; i < 67; i++) e = fmax(e, fabs(xs[i] - ys[i]) / (xs[i] + 1e-30));
+    CHECK_MSG(e < 1e-6 && fabs(sa - sb) < 1e-6 * sa, "%s exp_sum rel err %g", K->name, e);
+  }
   /* dot / axpy (used by attention) with every tail length */
   for (int64_t n = 0; n <= 70; n++) {
     float *a = randv(n, 1), *b = randv(n, 1), *y0 = randv(n, 1), *y1 = (float *)malloc(sizeof(float) * (n + 1));

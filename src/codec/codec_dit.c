@@ -13,7 +13,7 @@ void cx_work_free(cx_work *w) {
   if (!w) return;
   float **ptrs[] = {&w->in_pad, &w->cat_pad, &w->s, &w->x, &w->nrm, &w->q, &w->k, &w->v, &w->att, &w->h, &w->g,
                     &w->u, &w->conv, &w->out, &w->temb, &w->mod, &w->tproj, &w->tmp, &w->cos1, &w->sin1,
-                    &w->cos2, &w->sin2};
+                    &w->cos2, &w->sin2, &w->scores};
   for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) { hm_free_aligned(*ptrs[i]); *ptrs[i] = NULL; }
 }
 
@@ -49,6 +49,7 @@ hm_status cx_work_init(cx_work *w, const hm_codec_model *m, int B, int T) {
     {&w->tproj, (int64_t)B * TPROJ}, {&w->tmp, (int64_t)B * Dm},
     {&w->cos1, (int64_t)T * m->s1.head_dim / 2}, {&w->sin1, (int64_t)T * m->s1.head_dim / 2},
     {&w->cos2, (int64_t)T * m->s2.head_dim / 2}, {&w->sin2, (int64_t)T * m->s2.head_dim / 2},
+    {&w->scores, (int64_t)T * T},
   };
   for (size_t i = 0; i < sizeof a / sizeof a[0]; i++) {
     *a[i].p = hm_calloc_aligned((size_t)(a[i].n > 0 ? a[i].n : 1) * sizeof(float));
@@ -129,6 +130,30 @@ static void adaln(const cx_adaln *a, int D, int B, const float *t, float *tproj,
   hm_linear(NULL, &a->lin.w, a->lin.b, B, tmp, mod);
 }
 
+typedef struct softmax_task { float *s; int64_t rows, n; } softmax_task;
+
+static void softmax_rows(void *arg, int ith, int nth) {
+  softmax_task *t = arg;
+  int64_t r0, r1;
+  hm_split(t->rows, ith, nth, 1, &r0, &r1);
+  for (int64_t r = r0; r < r1; r++) hm_softmax(t->s + r * t->n, t->n);
+}
+
+/* Full (unmasked) attention of one batch row through GEMMs: per head
+ * S = scale * Q_h K_h^T [T][T], softmax over keys, O_h = S V_h. The DiT's
+ * sequences are long (744) and the heads many: hm_attention's per-query
+ * loop is built for the decode step, this is the compute-bound form. */
+static void attention(hm_pool *pool, cx_work *w, int T, int D, int H, int hd, float scale, const float *q,
+                      const float *k, const float *v, float *out) {
+  float *S = w->scores;
+  softmax_task st = {S, T, T};
+  for (int h = 0; h < H; h++) {
+    hm_sgemm(false, true, T, T, hd, scale, q + h * hd, D, k + h * hd, D, 0.0f, S, T);
+    hm_pool_run(pool, softmax_rows, &st);
+    hm_sgemm(false, false, T, hd, T, 1.0f, S, T, v + h * hd, D, 0.0f, out + h * hd, D);
+  }
+}
+
 /* x [B*T][D] through one LlamaTransformerBlock with ada_norm_single. */
 static void block(const cx_block *bl, const cx_stack *s, hm_pool *pool, cx_work *w, int B, int T, float *x,
                   const float *mod, const float *cos_t, const float *sin_t) {
@@ -158,7 +183,7 @@ static void block(const cx_block *bl, const cx_stack *s, hm_pool *pool, cx_work 
   float scale = 1.0f / sqrtf((float)hd);
   for (int b = 0; b < B; b++) {
     int64_t off = (int64_t)b * T * D;
-    hm_attention(pool, w->q + off, T, D, w->k + off, w->v + off, T, D, H, H, hd, scale, -1, w->att + off, D);
+    attention(pool, w, T, D, H, hd, scale, w->q + off, w->k + off, w->v + off, w->att + off);
   }
   hm_linear(pool, &bl->o, NULL, BT, w->att, h);
   for (int64_t r = 0; r < BT; r++) {

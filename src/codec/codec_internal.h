@@ -81,6 +81,7 @@ typedef struct cx_work {
   float *s, *x, *nrm, *q, *k, *v, *att, *h, *g, *u, *conv, *out;
   float *temb, *mod, *tproj, *tmp;
   float *cos1, *sin1, *cos2, *sin2;
+  float *scores;   /* [T][T] attention scores of one head */
 } cx_work;
 
 hm_status cx_work_init(cx_work *w, const hm_codec_model *m, int B, int T);

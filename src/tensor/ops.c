@@ -236,7 +236,18 @@ void hm_linear(hm_pool *pool, const hm_mat *W, const float *bias, int64_t n, con
     int64_t tile = (int64_t)(4 << 20) / (cols * (int64_t)sizeof(float)); /* ~4 MiB of f32 */
     if (tile < 16) tile = 16;
     if (tile > rows) tile = rows;
-    float *buf = (float *)hm_malloc_aligned((size_t)tile * cols * sizeof(float));
+    /* per-thread, grow-only tile buffer (<= ~4 MiB): no allocation per call once warm */
+    static _Thread_local struct { float *p; size_t cap; } t_tile;
+    const size_t need = (size_t)tile * cols * sizeof(float);
+    if (need > t_tile.cap) {
+      float *p = (float *)hm_malloc_aligned(need);
+      if (p) {
+        hm_free_aligned(t_tile.p);
+        t_tile.p = p;
+        t_tile.cap = need;
+      }
+    }
+    float *buf = need <= t_tile.cap ? t_tile.p : NULL;
     if (!buf) { /* no memory for a tile: fall back to the matvec path, a few rows at a time */
       for (int64_t t = 0; t < n; t += 4) {
         int m = (int)(n - t < 4 ? n - t : 4);
@@ -249,7 +260,6 @@ void hm_linear(hm_pool *pool, const hm_mat *W, const float *bias, int64_t n, con
       mat_rows_f32(W, r0, r1, buf);
       hm_sgemm(false, true, n, r1 - r0, cols, 1.0f, X, cols, buf, cols, 0.0f, Y + r0, rows);
     }
-    hm_free_aligned(buf);
   }
   if (bias)
     for (int64_t t = 0; t < n; t++) {

@@ -33,7 +33,8 @@ static void usage(void) {
           "  2-D '*.weight' matrices become the new type (q8_0/q4_0: column count a multiple of 32,\n"
           "  others are kept); 1-D tensors become F32; audio_head is kept (bf16: cast to BF16).\n"
           "  --keep-embeddings  leave '*embedding*' tables at their source precision\n"
-          "  --force            replace OUT if it exists\n");
+          "  --force            replace OUT if it exists\n"
+          "  --threads N        conversion threads (default: all cores)\n");
 }
 
 static bool ends_with(const char *s, const char *suf) {
@@ -46,12 +47,14 @@ static bool is_float(hm_dtype t) { return t == HM_DT_F32 || t == HM_DT_BF16 || t
 int cmd_quantize(int argc, char **argv) {
   const char *in = NULL, *out = NULL, *type = NULL;
   bool force = false, keep_emb = false;
+  int64_t threads = 0;
   for (int i = 1; i < argc; i++) {
     const char *v;
     if (cli_flag(argv[i], "--help", "-h")) { usage(); return 0; }
     else if (cli_opt(argc, argv, &i, "--type", "-t", &v)) type = v;
     else if (cli_flag(argv[i], "--force", NULL)) force = true;
     else if (cli_flag(argv[i], "--keep-embeddings", NULL)) keep_emb = true;
+    else if (cli_opt(argc, argv, &i, "--threads", "-j", &v)) { if (!cli_int("--threads", v, &threads)) return 2; }
     else if (argv[i][0] == '-' && argv[i][1]) {
       fprintf(stderr, "heartmula quantize: unknown option '%s'\n", argv[i]);
       usage();
@@ -80,6 +83,7 @@ int cmd_quantize(int argc, char **argv) {
 
   hm_st *st = NULL;
   if (hm_st_open(in, &st) != HM_OK) return cli_fail("quantize", in);
+  hm_pool *pool = hm_pool_create((int)threads);
   const int n = hm_st_count(st);
   hm_st_entry *entries = calloc((size_t)(n > 0 ? n : 1), sizeof *entries);
   void **owned = calloc((size_t)(n > 0 ? n : 1), sizeof *owned);
@@ -117,7 +121,7 @@ int cmd_quantize(int argc, char **argv) {
       else if (t->n_dims > 2) { cols = t->shape[t->n_dims - 1]; rows = t->n_elems / (cols ? cols : 1); }
       hm_mat src = { t->dtype, rows, cols, t->data }, dst;
       if (t->n_elems == 0) { e->dtype = want; e->data = t->data; n_conv++; continue; }
-      if (hm_mat_convert(&src, want, &dst) != HM_OK) {
+      if (hm_mat_convert_pool(pool, &src, want, &dst) != HM_OK) {
         hm_error_context(HM_ERR_INVALID_ARG, "tensor '%s' (%s)", t->name, t->file);
         rc = cli_fail("quantize", in);
         break;
@@ -144,6 +148,7 @@ int cmd_quantize(int argc, char **argv) {
   for (int i = 0; i < n; i++) hm_free_aligned(owned[i]);
   free(owned);
   free(entries);
+  hm_pool_free(pool);
   hm_st_close(st);
   return rc;
 }

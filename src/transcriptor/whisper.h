@@ -84,11 +84,12 @@ typedef struct hm_whisper_state {
   float *enc_out;  /* [n_audio_ctx, d] */
   float *enc_buf;  /* encoder scratch */
   size_t enc_buf_n;
-  float *xk, *xv;  /* per decoder layer [n_audio_ctx, d] */
+  float *xk, *xv;  /* cross K/V per decoder layer: K as [H][n_audio_ctx][hd], V as [H][hd][n_audio_ctx] */
   float *kc, *vc;  /* per decoder layer [n_text_ctx, d] */
   int n_past;
   float *x, *h, *q, *att, *ffn; /* decoder step scratch */
   float *logits;   /* [vocab] */
+  float *scores;   /* [n_audio_ctx] cross-attention scores */
   double *work;    /* [vocab] scratch for the filters */
 } hm_whisper_state;
 

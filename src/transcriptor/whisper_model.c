@@ -389,6 +389,7 @@ void hm_whisper_state_free(hm_whisper_state *s) {
   hm_free_aligned(s->vc);
   hm_free_aligned(s->x);
   hm_free_aligned(s->logits);
+  hm_free_aligned(s->scores);
   free(s->work);
   free(s);
 }
@@ -417,8 +418,9 @@ hm_status hm_whisper_state_create(const hm_whisper_model *m, int n_threads, hm_w
   s->vc = hm_malloc_aligned(sizeof(float) * (size_t)c->dec_layers * c->n_text_ctx * d);
   s->x = hm_malloc_aligned(sizeof(float) * (4 * d + ffn));
   s->logits = hm_malloc_aligned(sizeof(float) * (size_t)c->n_vocab);
+  s->scores = hm_malloc_aligned(sizeof(float) * T);
   s->work = malloc(sizeof(double) * (size_t)c->n_vocab);
-  if (!s->mel || !s->enc_out || !s->enc_buf || !s->xk || !s->xv || !s->kc || !s->vc || !s->x || !s->logits || !s->work) {
+  if (!s->mel || !s->enc_out || !s->enc_buf || !s->xk || !s->xv || !s->kc || !s->vc || !s->x || !s->logits || !s->scores || !s->work) {
     hm_whisper_state_free(s);
     return hm_error(HM_ERR_NOMEM, "out of memory for the Whisper state (d_model %zu)", d);
   }
@@ -485,14 +487,43 @@ hm_status hm_whisper_encode(hm_whisper_state *s, const float *mel, int layers) {
 }
 
 /* ---- decoder ---- */
+/* One query against the T cross-attention rows, per head, with the
+ * memory-bound matvec kernels: K in [H][T][hd] and V in [H][hd][T] layouts
+ * (hm_whisper_cross_kv), so s = scale * K_h q_h and out_h = V_h^T s are plain
+ * contiguous matrix-vector products. */
+static void cross_attention(hm_pool *pool, const float *q, const float *kh, const float *vt, int64_t T, int64_t d,
+                            int H, float scale, float *S, float *out) {
+  const int64_t hd = d / H;
+  for (int h = 0; h < H; h++) {
+    hm_mat K = {HM_DT_F32, T, hd, kh + (size_t)h * T * hd};
+    hm_matvec(pool, &K, 1, q + h * hd, hd, S, T);
+    for (int64_t t = 0; t < T; t++) S[t] *= scale;
+    hm_softmax(S, T);
+    hm_mat V = {HM_DT_F32, hd, T, vt + (size_t)h * hd * T};
+    hm_matvec(pool, &V, 1, S, T, out + h * hd, hd);
+  }
+}
+
 void hm_whisper_cross_kv(hm_whisper_state *s) {
   const hm_whisper_model *m = s->m;
   const hm_whisper_config *c = &m->cfg;
   const int64_t d = c->d_model, T = c->n_audio_ctx;
+  const int H = c->dec_heads;
+  const int64_t hd = d / H;
+  float *tmp = s->enc_buf; /* encoder scratch, free once enc_out is computed */
   for (int l = 0; l < c->dec_layers; l++) {
     const hm_wlayer *ly = &m->dec[l];
-    hm_linear(s->pool, &ly->xattn.k, NULL, T, s->enc_out, s->xk + (size_t)l * T * d);
-    hm_linear(s->pool, &ly->xattn.v, ly->xattn.vb, T, s->enc_out, s->xv + (size_t)l * T * d);
+    float *kh = s->xk + (size_t)l * T * d, *vt = s->xv + (size_t)l * T * d;
+    hm_linear(s->pool, &ly->xattn.k, NULL, T, s->enc_out, tmp);
+    for (int h = 0; h < H; h++) /* [T, d] -> [H][T][hd] */
+      for (int64_t t = 0; t < T; t++) memcpy(kh + ((size_t)h * T + t) * hd, tmp + t * d + h * hd, sizeof(float) * (size_t)hd);
+    hm_linear(s->pool, &ly->xattn.v, ly->xattn.vb, T, s->enc_out, tmp);
+    for (int64_t t0 = 0; t0 < T; t0 += 32) /* [T, d] -> [d][T] = [H][hd][T], in 32 x 32 tiles */
+      for (int64_t i0 = 0; i0 < d; i0 += 32) {
+        int64_t t1 = t0 + 32 < T ? t0 + 32 : T, i1 = i0 + 32 < d ? i0 + 32 : d;
+        for (int64_t i = i0; i < i1; i++)
+          for (int64_t t = t0; t < t1; t++) vt[(size_t)i * T + t] = tmp[t * d + i];
+      }
   }
   s->n_past = 0;
 }
@@ -522,7 +553,7 @@ hm_status hm_whisper_decoder_step(hm_whisper_state *s, int32_t token) {
     hm_add(x, x, h, d);
     hm_layernorm(h, x, ly->lnx_w, ly->lnx_b, d, 1e-5f);
     hm_matvec_bias(s->pool, &ly->xattn.q, ly->xattn.qb, 1, h, d, q, d);
-    hm_attention(s->pool, q, 1, d, s->xk + (size_t)l * T * d, s->xv + (size_t)l * T * d, T, d, H, H, hd, scale, -1, a, d);
+    cross_attention(s->pool, q, s->xk + (size_t)l * T * d, s->xv + (size_t)l * T * d, T, d, H, scale, s->scores, a);
     hm_matvec_bias(s->pool, &ly->xattn.o, ly->xattn.ob, 1, a, d, h, d);
     hm_add(x, x, h, d);
     hm_layernorm(h, x, ly->ln2_w, ly->ln2_b, d, 1e-5f);

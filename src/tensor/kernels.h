@@ -60,6 +60,9 @@ typedef struct hm_kernels {
   float (*exp_sum)(float *s, int64_t n, float m);
   void (*attn_pv)(float *o, int ng, int hd, const float *s, int64_t s_stride, const float *v, int64_t kv_stride,
                   int64_t jn);
+  /* hm_silu / hm_swiglu bodies */
+  void (*silu)(float *x, int64_t n);
+  void (*swiglu)(float *out, const float *gate, const float *up, int64_t n);
 } hm_kernels;
 
 extern const hm_kernels hm_kernels_ref;
@@ -93,6 +96,9 @@ void hm_attn_scores_ref(const float *q, int ng, int hd, const float *k, int64_t 
 float hm_exp_sum_ref(float *s, int64_t n, float m);
 void hm_attn_pv_ref(float *o, int ng, int hd, const float *s, int64_t s_stride, const float *v, int64_t kv_stride,
                     int64_t jn);
+
+void hm_silu_ref(float *x, int64_t n);
+void hm_swiglu_ref(float *out, const float *gate, const float *up, int64_t n);
 
 /* Weight quantization of one row of cols (multiple of 32) floats. */
 void hm_quantize_row_q8_0(const float *x, void *out, int64_t cols);

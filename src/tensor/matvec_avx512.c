@@ -294,10 +294,10 @@ static void attn_scores_avx512(const float *q, int ng, int hd, const float *k, i
   }
 }
 
-/* exp(x) for x <= 0 (max-subtracted scores): 2^n * p(r), r = x - n ln2 in
- * [-ln2/2, ln2/2], p the degree-6 Taylor polynomial (error < 2e-7 relative). */
+/* exp(x): 2^n * p(r), r = x - n ln2 in [-ln2/2, ln2/2], p the degree-6 Taylor
+ * polynomial (error < 2e-7 relative); below -104 it is 0, above 88.7 +inf. */
 AI __m512 exp512(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-104.0f)), _mm512_set1_ps(100.0f));
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
@@ -322,6 +322,25 @@ static float exp_sum_avx512(float *s, int64_t n, float m) {
     acc = _mm512_mask_add_ps(acc, k, acc, e);
   }
   return _mm512_reduce_add_ps(acc);
+}
+
+static void silu_avx512(float *x, int64_t n) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = tail_mask(n - i);
+    const __m512 v = _mm512_maskz_loadu_ps(k, x + i);
+    _mm512_mask_storeu_ps(x + i, k, _mm512_div_ps(v, _mm512_add_ps(one, exp512(_mm512_sub_ps(_mm512_setzero_ps(), v)))));
+  }
+}
+
+static void swiglu_avx512(float *out, const float *gate, const float *up, int64_t n) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = tail_mask(n - i);
+    const __m512 g = _mm512_maskz_loadu_ps(k, gate + i), u = _mm512_maskz_loadu_ps(k, up + i);
+    const __m512 sg = _mm512_div_ps(g, _mm512_add_ps(one, exp512(_mm512_sub_ps(_mm512_setzero_ps(), g))));
+    _mm512_mask_storeu_ps(out + i, k, _mm512_mul_ps(sg, u));
+  }
 }
 
 /* o[g] += sum_j s[g][j] v_j, over 64-wide column tiles and up to 4 heads at once
@@ -353,7 +372,8 @@ static void attn_pv_avx512(float *o, int ng, int hd, const float *s, int64_t s_s
 
 const hm_kernels hm_kernels_avx512 = {
   "avx512", mv_f32_avx512, mv_bf16_avx512, mv_f16_avx512, mv_q8_0_avx512, mv_q4_0_avx512, dot_avx512, axpy_avx512,
-  stream_read_avx512, quantize_act_avx512, attn_scores_avx512, exp_sum_avx512, attn_pv_avx512,
+  stream_read_avx512, quantize_act_avx512, attn_scores_avx512, exp_sum_avx512, attn_pv_avx512, silu_avx512,
+  swiglu_avx512,
 };
 
 #endif /* x86 */

@@ -143,6 +143,11 @@ static void mv_dequant_rows(const hm_mat *W, int n, const float *x, int64_t xs, 
 void hm_matvec_bias(hm_pool *pool, const hm_mat *W, const float *bias, int n, const float *x,
                     int64_t x_stride, float *y, int64_t y_stride) {
   if (!W || n <= 0 || W->rows <= 0) return;
+  if (!W->data || ((W->type == HM_DT_Q8_0 || W->type == HM_DT_Q4_0) && W->cols % HM_QBLOCK != 0)) {
+    hm_log(HM_LOG_ERROR, "hm_matvec: invalid %s matrix %lld x %lld", hm_dtype_name(W->type), (long long)W->rows,
+           (long long)W->cols);
+    return;
+  }
   mv_task t = { W, hm_kernels_active(), n, x, x_stride, y, y_stride, bias, NULL };
   hm_qact xq;
   if (W->type == HM_DT_Q8_0 || W->type == HM_DT_Q4_0) {

@@ -147,7 +147,7 @@ void hm_attn_pv_ref(float *o, int ng, int hd, const float *s, int64_t s_stride, 
 
 const hm_kernels hm_kernels_ref = {
   "scalar", mv_f32_ref, mv_bf16_ref, mv_f16_ref, mv_q8_0_ref, mv_q4_0_ref, dot_ref, axpy_ref, stream_read_ref,
-  hm_quantize_act, attn_scores_ref, exp_sum_ref, attn_pv_ref,
+  hm_quantize_act, attn_scores_ref, exp_sum_ref, attn_pv_ref, hm_silu_ref, hm_swiglu_ref,
 };
 
 /* ---- block quantization ---- */
@@ -279,9 +279,11 @@ void hm_softmax(float *x, int64_t n) {
   for (int64_t i = 0; i < n; i++) x[i] *= inv;
 }
 
-void hm_silu(float *x, int64_t n) {
+void hm_silu_ref(float *x, int64_t n) {
   for (int64_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + expf(-x[i]));
 }
+
+void hm_silu(float *x, int64_t n) { hm_kernels_active()->silu(x, n); }
 
 void hm_gelu(float *x, int64_t n) {
   for (int64_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
@@ -295,11 +297,15 @@ void hm_gelu_tanh(float *x, int64_t n) {
   }
 }
 
-void hm_swiglu(float *out, const float *gate, const float *up, int64_t n) {
+void hm_swiglu_ref(float *out, const float *gate, const float *up, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
     float g = gate[i];
     out[i] = g / (1.0f + expf(-g)) * up[i];
   }
+}
+
+void hm_swiglu(float *out, const float *gate, const float *up, int64_t n) {
+  hm_kernels_active()->swiglu(out, gate, up, n);
 }
 
 void hm_add(float *y, const float *a, const float *b, int64_t n) {

@@ -104,6 +104,25 @@ static void run_isa(hm_isa isa, hm_pool *pool) {
     for (int i = 0; i < 67; i++) e = fmax(e, fabs(xs[i] - ys[i]) / (xs[i] + 1e-30));
     CHECK_MSG(e < 1e-6 && fabs(sa - sb) < 1e-6 * sa, "%s exp_sum rel err %g", K->name, e);
   }
+  /* silu / swiglu over the whole float range (overflow of exp(-x) gives 0, not NaN) */
+  {
+    const int64_t n = 203;
+    float *g = randv(n, 6.0f), *u = randv(n, 1.0f), *a = malloc(sizeof(float) * n), *b = malloc(sizeof(float) * n);
+    g[0] = -200.0f; g[1] = 200.0f; g[2] = 0.0f; g[3] = -88.0f; g[4] = 95.0f;
+    hm_kernels_ref.swiglu(a, g, u, n);
+    K->swiglu(b, g, u, n);
+    double e = 0;
+    for (int64_t i = 0; i < n; i++) e = fmax(e, fabs(a[i] - b[i]) / (fabs(a[i]) + 1e-30));
+    CHECK_MSG(e < 1e-6, "%s swiglu rel err %g", K->name, e);
+    memcpy(a, g, sizeof(float) * n);
+    memcpy(b, g, sizeof(float) * n);
+    hm_kernels_ref.silu(a, n);
+    K->silu(b, n);
+    e = 0;
+    for (int64_t i = 0; i < n; i++) e = fmax(e, fabs(a[i] - b[i]) / (fabs(a[i]) + 1e-30));
+    CHECK_MSG(e < 1e-6 && b[0] == 0.0f && b[1] == 200.0f, "%s silu rel err %g (%g, %g)", K->name, e, b[0], b[1]);
+    free(g); free(u); free(a); free(b);
+  }
   /* dot / axpy (used by attention) with every tail length */
   for (int64_t n = 0; n <= 70; n++) {
     float *a = randv(n, 1), *b = randv(n, 1), *y0 = randv(n, 1), *y1 = (float *)malloc(sizeof(float) * (n + 1));

@@ -11,6 +11,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* a/b into buf ("" if it does not fit) */
+static const char *pjoin(char *buf, size_t n, const char *a, const char *b) {
+  if (snprintf(buf, n, "%s/%s", a, b) >= (int)n) buf[0] = 0;
+  return buf;
+}
+
 static int write_sf(const char *path, int format, const float *x, int64_t frames, int channels, int rate) {
   SF_INFO info;
   memset(&info, 0, sizeof info);
@@ -169,12 +175,12 @@ void hm_test_main(void) {
   CHECK_ERR(hm_whisper_load(dir, &m), "no config.json");
   /* the fixture files, linked (not copied) into a folder without model.safetensors */
   const char *files[] = {"config.json", "generation_config.json", "preprocessor_config.json", "tokenizer.json"};
+  char *fixdir = realpath(hm_test_path(path, sizeof path, "fixtures-whisper"), NULL);
+  CHECK(fixdir != NULL);
+  if (!fixdir) return;
   for (int i = 0; i < 4; i++) {
-    char src[1024], dst[1100];
-    snprintf(src, sizeof src, "%s/fixtures-whisper/%s", hm_test_shared, files[i]);
-    if (src[0] != '/') { char cwd[512]; if (getcwd(cwd, sizeof cwd)) { char t2[1024]; snprintf(t2, sizeof t2, "%s/%s", cwd, src); snprintf(src, sizeof src, "%s", t2); } }
-    snprintf(dst, sizeof dst, "%s/%s", dir, files[i]);
-    CHECK(symlink(src, dst) == 0);
+    char src[4096], dst[4096];
+    CHECK(symlink(pjoin(src, sizeof src, fixdir, files[i]), pjoin(dst, sizeof dst, dir, files[i])) == 0);
   }
   CHECK_ERR(hm_whisper_load(dir, &m), "no model.safetensors");
   /* a config inconsistent with the weights: d_model 128 against the 64-wide tensors */
@@ -182,28 +188,15 @@ void hm_test_main(void) {
   snprintf(bad, sizeof bad, "%s/model_badcfg", tmp);
   CHECK(mkdir(bad, 0777) == 0);
   {
-    char src[1024], dst[1100];
-    for (int i = 1; i < 4; i++) {
-      snprintf(src, sizeof src, "%s/%s", dir, files[i]);
-      char real[1024];
-      ssize_t k = readlink(src, real, sizeof real - 1);
-      if (k > 0) real[k] = 0;
-      snprintf(dst, sizeof dst, "%s/%s", bad, files[i]);
-      CHECK(k > 0 && symlink(real, dst) == 0);
-    }
-    snprintf(src, sizeof src, "%s/config.json", dir);
-    char real[1024];
-    ssize_t k = readlink(src, real, sizeof real - 1);
-    if (k > 0) real[k] = 0;
+    char src[4096], dst[4096];
+    for (int i = 1; i < 4; i++)
+      CHECK(symlink(pjoin(src, sizeof src, fixdir, files[i]), pjoin(dst, sizeof dst, bad, files[i])) == 0);
     json_t *cfg = NULL;
-    CHECK_OK(hm_json_load(real, &cfg));
-    char model_src[1100];
-    snprintf(model_src, sizeof model_src, "%.*s/model.safetensors", (int)(strrchr(real, '/') - real), real);
-    snprintf(dst, sizeof dst, "%s/model.safetensors", bad);
-    CHECK(symlink(model_src, dst) == 0);
+    CHECK_OK(hm_json_load(pjoin(src, sizeof src, fixdir, "config.json"), &cfg));
+    CHECK(symlink(pjoin(src, sizeof src, fixdir, "model.safetensors"), pjoin(dst, sizeof dst, bad, "model.safetensors")) == 0);
     if (cfg) {
       json_object_set_new(cfg, "d_model", json_integer(128));
-      snprintf(dst, sizeof dst, "%s/config.json", bad);
+      pjoin(dst, sizeof dst, bad, "config.json");
       CHECK(json_dump_file(cfg, dst, 0) == 0);
       CHECK_ERR(hm_whisper_load(bad, &m), "model.encoder.conv1.weight");
       json_object_set_new(cfg, "d_model", json_integer(64));
@@ -220,6 +213,7 @@ void hm_test_main(void) {
       json_decref(cfg);
     }
   }
+  free(fixdir);
   CHECK(m == NULL);
   /* a good model, bad calls */
   CHECK_OK(hm_whisper_load(hm_test_path(path, sizeof path, "fixtures-whisper"), &m));

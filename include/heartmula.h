@@ -256,6 +256,10 @@ typedef struct hm_whisper_params {
   double chunk_length_s;  /* 30 */
   double stride_length_s; /* 5 on each side (chunk_length_s / 6, HF's default) */
   int n_threads;          /* 0 (default) = all cores */
+  bool temperature_fallback; /* whisper.cpp-style: re-decode a window whose last 32 tokens loop (entropy < 2.4)
+                              * or whose mean token log-prob is < -1, sampling at 0.2, 0.4, ... 1.0
+                              * (default false: greedy only, as the HF pipeline) */
+  uint64_t seed;          /* RNG seed for the fallback's sampling (default 0) */
 } hm_whisper_params;
 hm_whisper_params hm_whisper_default_params(void);
 

@@ -21,6 +21,8 @@ static void usage(FILE *f) {
     "  --no-timestamps         one untimed text (default for txt, json)\n"
     "  --translate             translate to English instead of transcribing\n"
     "  --max-new-tokens N      tokens per 30 s window (default: up to the text context)\n"
+    "  --temperature-fallback  re-decode looping / unsure windows at temperature 0.2 ... 1.0 (whisper.cpp)\n"
+    "  --seed N                seed for the fallback's sampling (default 0)\n"
     "  -t, --threads N         threads (default: all cores)\n"
     "  --overwrite             replace an existing output file\n"
     "  -q, --quiet             no progress bar\n");
@@ -85,6 +87,12 @@ int cmd_transcribe(int argc, char **argv) {
     else if (cli_flag(argv[i], "--timestamps", NULL)) ts = 1;
     else if (cli_flag(argv[i], "--no-timestamps", NULL)) ts = 0;
     else if (cli_flag(argv[i], "--translate", NULL)) p.translate = true;
+    else if (cli_flag(argv[i], "--temperature-fallback", NULL)) p.temperature_fallback = true;
+    else if (cli_opt(argc, argv, &i, "--seed", NULL, &v)) {
+      char *end;
+      p.seed = strtoull(v, &end, 10);
+      if (!*v || *end) { fprintf(stderr, "heartmula transcribe: error: --seed expects a non-negative integer, got '%s'\n", v); return 2; }
+    }
     else if (cli_opt(argc, argv, &i, "--max-new-tokens", NULL, &v)) {
       if (!cli_int("--max-new-tokens", v, &n)) return 2;
       if (n < 1 || n > 100000) { fprintf(stderr, "heartmula transcribe: error: --max-new-tokens must be >= 1, got %lld\n", (long long)n); return 2; }

@@ -109,7 +109,9 @@ typedef struct hm_whisper_window_result {
   int32_t *tokens; /* sampled tokens, without the prompt and EOT (malloc) */
   int n_tokens;
   bool ended_with_eot;
-  double sum_logprob, avg_logprob, no_speech_prob;
+  double sum_logprob, avg_logprob, no_speech_prob; /* avg_logprob = sum / (n_tokens + 1), as openai */
+  double sum_logprob_sampled; /* over the sampled tokens only (whisper.cpp's avg is this / n_tokens) */
+  float temperature;          /* the temperature the kept decode ran at */
   int32_t language; /* the language token used */
 } hm_whisper_window_result;
 
@@ -118,7 +120,15 @@ typedef struct hm_whisper_window_result {
 hm_status hm_whisper_decode_window(hm_whisper_state *s, int32_t language_token, bool translate,
                                    bool timestamps, int max_new_tokens, hm_abort_callback abort_cb,
                                    void *user_data, hm_whisper_window_result *res);
+/* The same at a sampling temperature (> 0: sample from softmax(filtered / T)
+ * with rng; 0: greedy, exactly hm_whisper_decode_window). */
+hm_status hm_whisper_decode_window_t(hm_whisper_state *s, int32_t language_token, bool translate,
+                                     bool timestamps, int max_new_tokens, float temperature, hm_rng *rng,
+                                     hm_abort_callback abort_cb, void *user_data, hm_whisper_window_result *res);
 void hm_whisper_window_result_free(hm_whisper_window_result *r);
+/* whisper.cpp's fallback measures: entropy of the last 32 tokens' histogram,
+ * mean log-probability per sampled token. */
+double hm_whisper_tokens_entropy(const int32_t *tokens, int n);
 
 /* Applies Whisper's logit filters in place (openai decoding.py order).
  * sampled: tokens sampled so far in this window (after the prompt). */

@@ -82,12 +82,57 @@ static int64_t argmax_f(const float *x, int64_t lo, int64_t hi) {
   return best;
 }
 
+double hm_whisper_tokens_entropy(const int32_t *tokens, int n) {
+  int i0 = n > 32 ? n - 32 : 0, cnt = n - i0;
+  if (cnt <= 0) return 0.0;
+  double e = 0.0;
+  for (int i = i0; i < n; i++) {
+    bool seen = false;
+    for (int j = i0; j < i && !seen; j++) seen = tokens[j] == tokens[i];
+    if (seen) continue;
+    int c = 0;
+    for (int j = i; j < n; j++) c += tokens[j] == tokens[i];
+    double p = (double)c / cnt;
+    e -= p * log(p);
+  }
+  return e;
+}
+
+/* Samples from softmax(logits / T) (work = scratch); -inf entries never win. */
+static int32_t sample_token(const float *logits, int64_t n, float temp, hm_rng *rng, double *work) {
+  double mx = -INFINITY;
+  for (int64_t i = 0; i < n; i++) if (logits[i] > mx) mx = logits[i];
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; i++) {
+    work[i] = logits[i] == -INFINITY ? 0.0 : exp(((double)logits[i] - mx) / temp);
+    sum += work[i];
+  }
+  double u = hm_rng_uniform(rng) * sum, acc = 0.0;
+  int64_t last = 0;
+  for (int64_t i = 0; i < n; i++) {
+    if (work[i] <= 0.0) continue;
+    acc += work[i];
+    last = i;
+    if (u < acc) return (int32_t)i;
+  }
+  return (int32_t)last;
+}
+
 hm_status hm_whisper_decode_window(hm_whisper_state *s, int32_t language_token, bool translate,
                                    bool timestamps, int max_new_tokens, hm_abort_callback abort_cb,
                                    void *user_data, hm_whisper_window_result *res) {
+  return hm_whisper_decode_window_t(s, language_token, translate, timestamps, max_new_tokens, 0.0f, NULL, abort_cb,
+                                    user_data, res);
+}
+
+hm_status hm_whisper_decode_window_t(hm_whisper_state *s, int32_t language_token, bool translate,
+                                     bool timestamps, int max_new_tokens, float temperature, hm_rng *rng,
+                                     hm_abort_callback abort_cb, void *user_data, hm_whisper_window_result *res) {
+  if (temperature > 0 && !rng) return hm_error(HM_ERR_INVALID_ARG, "decode: a temperature > 0 needs an RNG");
   const hm_whisper_config *c = &s->m->cfg;
   memset(res, 0, sizeof *res);
   res->language = -1;
+  res->temperature = temperature > 0 ? temperature : 0.0f;
   hm_whisper_cross_kv(s);
   int32_t prompt[8];
   int np = 0;
@@ -110,17 +155,19 @@ hm_status hm_whisper_decode_window(hm_whisper_state *s, int32_t language_token, 
   if (max_new_tokens <= 0 || max_new_tokens > room) max_new_tokens = room;
   res->tokens = malloc(sizeof(int32_t) * (size_t)(max_new_tokens > 0 ? max_new_tokens : 1));
   if (!res->tokens) return hm_error(HM_ERR_NOMEM, "out of memory");
-  double sum_lp = 0.0;
+  double sum_lp = 0.0, sum_sampled = 0.0;
   for (int step = 0; step < max_new_tokens; step++) {
     if (abort_cb && abort_cb(user_data)) {
       hm_whisper_window_result_free(res);
       return hm_error(HM_ERR_ABORTED, "transcription aborted");
     }
     hm_whisper_apply_filters(c, s->logits, res->tokens, res->n_tokens, timestamps, s->work);
-    int32_t tok = (int32_t)argmax_f(s->logits, 0, c->n_vocab);
+    int32_t tok = temperature > 0 ? sample_token(s->logits, c->n_vocab, temperature, rng, s->work)
+                                  : (int32_t)argmax_f(s->logits, 0, c->n_vocab);
     log_softmax_d(s->logits, c->n_vocab, s->work);
     sum_lp += s->work[tok];
     if (tok == c->eot) { res->ended_with_eot = true; break; }
+    sum_sampled += s->work[tok];
     res->tokens[res->n_tokens++] = tok;
     if (step + 1 < max_new_tokens) {
       if (s->n_past >= c->n_text_ctx) break;
@@ -129,6 +176,7 @@ hm_status hm_whisper_decode_window(hm_whisper_state *s, int32_t language_token, 
     }
   }
   res->sum_logprob = sum_lp;
+  res->sum_logprob_sampled = sum_sampled;
   res->avg_logprob = sum_lp / (res->n_tokens + 1);
   return HM_OK;
 }
@@ -377,6 +425,8 @@ hm_whisper_params hm_whisper_default_params(void) {
   p.chunk_length_s = 30.0;
   p.stride_length_s = 5.0;
   p.n_threads = 0;
+  p.temperature_fallback = false;
+  p.seed = 0;
   return p;
 }
 
@@ -437,11 +487,13 @@ hm_status hm_whisper_transcribe(const hm_whisper_model *model, const float *pcm,
   hm_whisper_state *s = NULL;
   hm_transcript *t = NULL;
   seg_list segs = {0};
+  hm_rng rng;
   hm_status st = HM_OK;
   if (!w || !r) { st = hm_error(HM_ERR_NOMEM, "out of memory"); goto done; }
   hm_whisper_windows(n_samples, chunk, stride, stride, w, nw);
   st = hm_whisper_state_create(model, p.n_threads, &s);
   if (st != HM_OK) goto done;
+  hm_rng_seed(&rng, p.seed, 3);
   if (progress) progress(user_data, 0, nw);
   for (int64_t i = 0; i < nw; i++) {
     if (abort_cb && abort_cb(user_data)) { st = hm_error(HM_ERR_ABORTED, "transcription aborted"); goto done; }
@@ -449,6 +501,18 @@ hm_status hm_whisper_transcribe(const hm_whisper_model *model, const float *pcm,
     if (st == HM_OK) st = hm_whisper_encode(s, s->mel, -1);
     if (st == HM_OK)
       st = hm_whisper_decode_window(s, lang, p.translate, p.timestamps, p.max_new_tokens, abort_cb, user_data, &r[i]);
+    /* whisper.cpp's temperature fallback (opt-in): redo a window that looks
+     * like a repetition loop (entropy of its last 32 tokens < 2.4 when longer
+     * than 32) or has a mean token log-probability below -1, at 0.2, 0.4, ... 1.0 */
+    for (int k = 1; st == HM_OK && p.temperature_fallback && k <= 5; k++) {
+      bool looped = r[i].n_tokens > 32 && hm_whisper_tokens_entropy(r[i].tokens, r[i].n_tokens) < 2.4;
+      bool unsure = r[i].n_tokens > 0 && r[i].sum_logprob_sampled / r[i].n_tokens < -1.0;
+      if (!looped && !unsure) break;
+      hm_whisper_window_result_free(&r[i]);
+      hm_log(HM_LOG_DEBUG, "whisper: window %lld: fallback to temperature %.1f", (long long)i + 1, 0.2 * k);
+      st = hm_whisper_decode_window_t(s, lang, p.translate, p.timestamps, p.max_new_tokens, 0.2f * (float)k, &rng,
+                                      abort_cb, user_data, &r[i]);
+    }
     if (st != HM_OK) goto done;
     hm_log(HM_LOG_DEBUG, "whisper: window %lld/%lld: %d tokens, avg logprob %.3f", (long long)i + 1, (long long)nw,
            r[i].n_tokens, r[i].avg_logprob);

@@ -50,6 +50,28 @@ void hm_test_main(void) {
   t = NULL;
   CHECK_ERR(hm_whisper_transcribe(m, pcm, 48000, &p, NULL, abort_now, (void *)1, &t), "aborted");
   CHECK(t == NULL);
+  /* temperature fallback: the random model is never sure, so every window is
+   * re-sampled; the same seed gives the same tokens */
+  p.max_new_tokens = 8;
+  p.temperature_fallback = true;
+  p.seed = 5;
+  hm_transcript *t1 = NULL, *t2 = NULL;
+  CHECK_OK(hm_whisper_transcribe(m, pcm, 48000, &p, NULL, NULL, NULL, &t1));
+  CHECK_OK(hm_whisper_transcribe(m, pcm, 48000, &p, NULL, NULL, NULL, &t2));
+  if (t1 && t2) {
+    int n1 = t1->n_segments ? t1->segments[0].n_tokens : 0, n2 = t2->n_segments ? t2->segments[0].n_tokens : 0;
+    bool same = t1->n_segments == t2->n_segments && n1 == n2;
+    for (int i = 0; same && i < n1; i++) same = t1->segments[0].tokens[i] == t2->segments[0].tokens[i];
+    CHECK(same);
+  }
+  hm_transcript_free(t1);
+  hm_transcript_free(t2);
   free(pcm);
   hm_whisper_free(m);
+  /* whisper.cpp's entropy of the last 32 tokens */
+  int32_t same4[4] = {7, 7, 7, 7}, two[2] = {1, 2}, many[40];
+  for (int i = 0; i < 40; i++) many[i] = i < 8 ? 99 : i; /* the last 32 are distinct */
+  CHECK_NEAR(hm_whisper_tokens_entropy(same4, 4), 0.0, 1e-12);
+  CHECK_NEAR(hm_whisper_tokens_entropy(two, 2), log(2.0), 1e-12);
+  CHECK_NEAR(hm_whisper_tokens_entropy(many, 40), log(32.0), 1e-12);
 }

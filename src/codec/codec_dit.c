@@ -15,6 +15,8 @@ void cx_work_free(cx_work *w) {
                     &w->u, &w->conv, &w->out, &w->temb, &w->mod, &w->tproj, &w->tmp, &w->cos1, &w->sin1,
                     &w->cos2, &w->sin2, &w->scores};
   for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) { hm_free_aligned(*ptrs[i]); *ptrs[i] = NULL; }
+  hm_free_aligned(w->xb);
+  w->xb = NULL;
 }
 
 /* RotaryEmbedding.get_sin_cos in float32: inv_freq = 1 / base^(arange(0,d,2)/d). */
@@ -58,6 +60,18 @@ hm_status cx_work_init(cx_work *w, const hm_codec_model *m, int B, int T) {
       return hm_error(HM_ERR_NOMEM, "codec: out of memory for the estimator scratch (B=%d, T=%d)", B, T);
     }
   }
+  if (m->amx) {
+    /* BF16 GEMM inputs: B*T rows (+32 for the last tile) of the widest input, or
+     * one batch row's padded conv input (T+2 rows, +32) */
+    int64_t kmax = w->ffn > Dm ? w->ffn : Dm;
+    int64_t n1 = (BT + 32) * kmax, cw = w->Cin + w->D > w->D2 ? w->Cin + w->D : w->D2;
+    int64_t n2 = ((int64_t)T + 34) * cw;
+    w->xb = hm_calloc_aligned((size_t)(n1 > n2 ? n1 : n2) * sizeof(uint16_t));
+    if (!w->xb) {
+      cx_work_free(w);
+      return hm_error(HM_ERR_NOMEM, "codec: out of memory for the BF16 scratch");
+    }
+  }
   rope_tables(w->cos1, w->sin1, T, m->s1.head_dim);
   rope_tables(w->cos2, w->sin2, T, m->s2.head_dim);
   return HM_OK;
@@ -88,15 +102,36 @@ void cx_rvq(const hm_codec_model *m, const int32_t *codes, int64_t stride, int64
 
 /* ---- estimator pieces ---- */
 
+/* X [n][K] as BF16 into w->xb (32 zero rows after) for the AMX path; NULL otherwise. */
+static const uint16_t *to_b(const hm_codec_model *m, cx_work *w, const float *X, int64_t n, int64_t K) {
+  if (!m->amx) return NULL;
+  cx_to_bf16(X, w->xb, n * K);
+  memset(w->xb + n * K, 0, (size_t)32 * K * sizeof(uint16_t));
+  return w->xb;
+}
+
+/* Y = X W^T + b: AMX tiles when packed (Xb = to_b(X)), else hm_linear. */
+static void lin(hm_pool *pool, const cx_linear *L, int64_t n, const float *X, const uint16_t *Xb, float *Y) {
+  if (L->bm && Xb) cx_bgemm(pool, L->bm, Xb, n, L->bm->K, L->b, Y, L->bm->N);
+  else hm_linear(pool, &L->w, L->b, n, X, Y);
+}
+
 /* ProjectLayer: conv1d(k, pad k/2) on padded time-major input, * k^-0.5, then Linear.
  * xpad: [B][T+2*(k/2)][c_in]; y: [B*T][c_out]. */
-static void project(const cx_project *p, int B, int T, const float *xpad, float *conv, float *y) {
+static void project(const hm_codec_model *m, hm_pool *pool, cx_work *w, const cx_project *p, int B, int T,
+                    const float *xpad, float *conv, float *y) {
   const cx_conv_tm *c = &p->conv;
   int pad = c->k / 2;
   float scale = (float)pow((double)c->k, -0.5);
   for (int b = 0; b < B; b++) {
     const float *xb = xpad + (int64_t)b * (T + 2 * pad) * c->c_in;
     float *yb = conv + (int64_t)b * T * c->c_out;
+    if (c->bm && m->amx) {
+      /* row t of the im2col is rows t..t+k-1 of the padded input: contiguous */
+      const uint16_t *xh = to_b(m, w, xb, T + 2 * pad, c->c_in);
+      cx_bgemm(pool, c->bm, xh, T, c->c_in, NULL, yb, c->c_out);
+      continue;
+    }
     for (int j = 0; j < c->k; j++)
       hm_sgemm(false, true, T, c->c_out, c->c_in, 1.0f, xb + (int64_t)j * c->c_in, c->c_in,
                c->w + (int64_t)j * c->c_out * c->c_in, c->c_in, j ? 1.0f : 0.0f, yb, c->c_out);
@@ -105,7 +140,8 @@ static void project(const cx_project *p, int B, int T, const float *xpad, float 
     float *row = conv + r * c->c_out;
     for (int o = 0; o < c->c_out; o++) row[o] = (row[o] + c->b[o]) * scale;
   }
-  hm_linear(NULL, &p->lin.w, p->lin.b, (int64_t)B * T, conv, y);
+  int64_t n = (int64_t)B * T;
+  lin(pool, &p->lin, n, conv, p->lin.bm ? to_b(m, w, conv, n, c->c_out) : NULL, y);
 }
 
 /* AdaLayerNormSingleFlow for B timesteps: temb [B][D] (embedded_timestep),
@@ -155,8 +191,8 @@ static void attention(hm_pool *pool, cx_work *w, int T, int D, int H, int hd, fl
 }
 
 /* x [B*T][D] through one LlamaTransformerBlock with ada_norm_single. */
-static void block(const cx_block *bl, const cx_stack *s, hm_pool *pool, cx_work *w, int B, int T, float *x,
-                  const float *mod, const float *cos_t, const float *sin_t) {
+static void block(const hm_codec_model *m, const cx_block *bl, const cx_stack *s, hm_pool *pool, cx_work *w, int B,
+                  int T, float *x, const float *mod, const float *cos_t, const float *sin_t) {
   const int D = s->D, H = s->n_heads, hd = s->head_dim, F = s->ffn;
   const int64_t BT = (int64_t)B * T;
   float *nrm = w->nrm, *h = w->h;
@@ -172,9 +208,10 @@ static void block(const cx_block *bl, const cx_stack *s, hm_pool *pool, cx_work 
       n[d] = n[d] * (1.0f + scale) + shift;
     }
   }
-  hm_linear(pool, &bl->q, NULL, BT, nrm, w->q);
-  hm_linear(pool, &bl->k, NULL, BT, nrm, w->k);
-  hm_linear(pool, &bl->v, NULL, BT, nrm, w->v);
+  const uint16_t *nb = to_b(m, w, nrm, BT, D);
+  lin(pool, &bl->q, BT, nrm, nb, w->q);
+  lin(pool, &bl->k, BT, nrm, nb, w->k);
+  lin(pool, &bl->v, BT, nrm, nb, w->v);
   for (int64_t r = 0; r < BT; r++) {
     int t = (int)(r % T);
     hm_rope(w->q + r * D, H, hd, cos_t + (int64_t)t * hd / 2, sin_t + (int64_t)t * hd / 2, true);
@@ -185,7 +222,7 @@ static void block(const cx_block *bl, const cx_stack *s, hm_pool *pool, cx_work 
     int64_t off = (int64_t)b * T * D;
     attention(pool, w, T, D, H, hd, scale, w->q + off, w->k + off, w->v + off, w->att + off);
   }
-  hm_linear(pool, &bl->o, NULL, BT, w->att, h);
+  lin(pool, &bl->o, BT, w->att, to_b(m, w, w->att, BT, D), h);
   for (int64_t r = 0; r < BT; r++) {
     const float *md = mod + (r / T) * 6 * D;
     float *xr = x + r * D, *hr = h + r * D;
@@ -202,10 +239,11 @@ static void block(const cx_block *bl, const cx_stack *s, hm_pool *pool, cx_work 
       n[d] = n[d] * (1.0f + sc) + shift;
     }
   }
-  hm_linear(pool, &bl->gate, NULL, BT, nrm, w->g);
-  hm_linear(pool, &bl->up, NULL, BT, nrm, w->u);
+  nb = to_b(m, w, nrm, BT, D);
+  lin(pool, &bl->gate, BT, nrm, nb, w->g);
+  lin(pool, &bl->up, BT, nrm, nb, w->u);
   hm_swiglu(w->g, w->g, w->u, BT * F);
-  hm_linear(pool, &bl->down, NULL, BT, w->g, h);
+  lin(pool, &bl->down, BT, w->g, to_b(m, w, w->g, BT, F), h);
   for (int64_t r = 0; r < BT; r++) {
     const float *md = mod + (r / T) * 6 * D;
     float *xr = x + r * D, *hr = h + r * D;
@@ -230,9 +268,9 @@ static void final_norm(const cx_stack *s, int B, int T, const float *temb, float
 void cx_estimator(const hm_codec_model *m, hm_pool *pool, cx_work *w, const float *t) {
   const int B = w->B, T = w->T, Cin = w->Cin, D = w->D, D2 = w->D2;
   /* stack 1 */
-  project(&m->proj_in, B, T, w->in_pad, w->conv, w->s);
+  project(m, pool, w, &m->proj_in, B, T, w->in_pad, w->conv, w->s);
   adaln(&m->s1.ada, D, B, t, w->tproj, w->temb, w->tmp, w->mod);
-  for (int i = 0; i < m->s1.n_blocks; i++) block(&m->s1.blocks[i], &m->s1, pool, w, B, T, w->s, w->mod, w->cos1, w->sin1);
+  for (int i = 0; i < m->s1.n_blocks; i++) block(m, &m->s1.blocks[i], &m->s1, pool, w, B, T, w->s, w->mod, w->cos1, w->sin1);
   /* connection: cat([hidden_states, norm_out(s)]) with zero rows at both ends */
   const int Cc = Cin + D;
   for (int b = 0; b < B; b++) {
@@ -245,10 +283,10 @@ void cx_estimator(const hm_codec_model *m, hm_pool *pool, cx_work *w, const floa
   for (int b = 0; b < B; b++)
     final_norm(&m->s1, 1, T, w->temb + (int64_t)b * D, w->s + (int64_t)b * T * D,
                w->cat_pad + ((int64_t)b * (T + 2) + 1) * Cc + Cin, Cc);
-  project(&m->connection_proj, B, T, w->cat_pad, w->conv, w->x);
+  project(m, pool, w, &m->connection_proj, B, T, w->cat_pad, w->conv, w->x);
   /* stack 2 */
   adaln(&m->s2.ada, D2, B, t, w->tproj, w->temb, w->tmp, w->mod);
-  for (int i = 0; i < m->s2.n_blocks; i++) block(&m->s2.blocks[i], &m->s2, pool, w, B, T, w->x, w->mod, w->cos2, w->sin2);
+  for (int i = 0; i < m->s2.n_blocks; i++) block(m, &m->s2.blocks[i], &m->s2, pool, w, B, T, w->x, w->mod, w->cos2, w->sin2);
   /* norm_out_2 into a padded buffer for proj_out (reuses g: [B][T+2][D2]) */
   float *pad = w->g;
   for (int b = 0; b < B; b++) {
@@ -257,7 +295,7 @@ void cx_estimator(const hm_codec_model *m, hm_pool *pool, cx_work *w, const floa
     memset(pb + (int64_t)(T + 1) * D2, 0, (size_t)D2 * sizeof(float));
     final_norm(&m->s2, 1, T, w->temb + (int64_t)b * D2, w->x + (int64_t)b * T * D2, pb + D2, D2);
   }
-  project(&m->proj_out, B, T, pad, w->conv, w->out);
+  project(m, pool, w, &m->proj_out, B, T, pad, w->conv, w->out);
 }
 
 /* ---- Euler solver ---- */

@@ -8,6 +8,7 @@
 #include "base/base.h"
 #include "io/safetensors.h"
 #include "tensor/ops.h"
+#include "codec/codec_amx.h"
 
 #define CX_MAX_UP 8
 #define CX_RES_UNITS 5
@@ -21,15 +22,16 @@ typedef struct cx_config {
   bool causal;
 } cx_config;
 
-typedef struct cx_linear { hm_mat w; const float *b; } cx_linear;
+/* A Linear: w used by hm_linear; bm (BF16 AMX tiles) instead when packed. */
+typedef struct cx_linear { hm_mat w; const float *b; cx_bmat *bm; } cx_linear;
 
 /* Conv1d on time-major rows [T][c_in] (ProjectLayer.ffn_1), padding k/2:
  * w[j] = weight[:, :, j] as [c_out][c_in]. */
-typedef struct cx_conv_tm { int c_in, c_out, k; float *w; const float *b; } cx_conv_tm;
+typedef struct cx_conv_tm { int c_in, c_out, k; float *w; const float *b; cx_bmat *bm; /* [c_out][k*c_in] */ } cx_conv_tm;
 typedef struct cx_project { cx_conv_tm conv; cx_linear lin; } cx_project;
 
 typedef struct cx_block {
-  hm_mat q, k, v, o, gate, up, down;
+  cx_linear q, k, v, o, gate, up, down;
   const float *attn_norm, *mlp_norm, *sst; /* sst: scale_shift_table [6][D] */
 } cx_block;
 
@@ -71,6 +73,8 @@ struct hm_codec_model {
   cx_sq sq;
   void **owned; int n_owned, cap_owned; /* copies made at load */
   hm_mat *owned_mats; int n_owned_mats, cap_owned_mats;
+  bool amx;              /* DiT GEMMs in BF16 on AMX tiles */
+  cx_bmat **bmats; int n_bmats, cap_bmats;
 };
 
 /* Estimator scratch for batch B and T frames (allocated once, reused every step). */
@@ -82,6 +86,7 @@ typedef struct cx_work {
   float *temb, *mod, *tproj, *tmp;
   float *cos1, *sin1, *cos2, *sin2;
   float *scores;   /* [T][T] attention scores of one head */
+  uint16_t *xb;    /* BF16 copy of a GEMM input (AMX path) */
 } cx_work;
 
 hm_status cx_work_init(cx_work *w, const hm_codec_model *m, int B, int T);

@@ -39,6 +39,8 @@ void hm_codec_free(hm_codec_model *m) {
   if (!m) return;
   for (int i = 0; i < m->n_owned; i++) hm_free_aligned(m->owned[i]);
   for (int i = 0; i < m->n_owned_mats; i++) hm_mat_free_owned(&m->owned_mats[i]);
+  for (int i = 0; i < m->n_bmats; i++) { cx_bmat_free(m->bmats[i]); free(m->bmats[i]); }
+  free(m->bmats);
   free(m->owned);
   free(m->owned_mats);
   free(m->s1.blocks);
@@ -47,12 +49,32 @@ void hm_codec_free(hm_codec_model *m) {
   free(m);
 }
 
+/* Packs W [N][K] (f32) into AMX tiles owned by the model. */
+static hm_status pack(hm_codec_model *m, const float *W, int64_t N, int64_t K, cx_bmat **out) {
+  if (m->n_bmats == m->cap_bmats) {
+    int cap = m->cap_bmats ? m->cap_bmats * 2 : 64;
+    cx_bmat **p = realloc(m->bmats, (size_t)cap * sizeof *p);
+    if (!p) return hm_error(HM_ERR_NOMEM, "codec: out of memory");
+    m->bmats = p;
+    m->cap_bmats = cap;
+  }
+  cx_bmat *b = calloc(1, sizeof *b);
+  if (!b) return hm_error(HM_ERR_NOMEM, "codec: out of memory");
+  hm_status st = cx_bmat_pack(W, N, K, b);
+  if (st) { free(b); return st; }
+  m->bmats[m->n_bmats++] = b;
+  *out = b;
+  return HM_OK;
+}
+
 /* ---- tensor getters ---- */
 
 typedef struct loader {
   hm_codec_model *m;
   bool bf16;
 } loader;
+
+/* With AMX, BF16 means packed tiles; the hm_mat stays F32 (mmapped when possible). */
 
 static hm_status get_f32(loader *L, const char *name, int n_dims, const int64_t *shape, float **out) {
   const hm_tensor_view *t;
@@ -77,7 +99,7 @@ static hm_status get_mat(loader *L, const char *name, int64_t rows, int64_t cols
   int64_t shape[2] = {rows, cols};
   HM_TRY(hm_st_get(L->m->st, name, HM_DTMASK_FLOAT, 2, shape, &t));
   hm_mat src = {t->dtype, rows, cols, t->data};
-  hm_dtype want = L->bf16 ? HM_DT_BF16 : HM_DT_F32;
+  hm_dtype want = L->bf16 && !L->m->amx ? HM_DT_BF16 : HM_DT_F32;
   if (t->dtype == want) { *out = src; return HM_OK; }
   if (want == HM_DT_F32) {
     float *p = own(L->m, (size_t)t->n_elems * sizeof(float));
@@ -96,11 +118,19 @@ static hm_status get_linear(loader *L, const char *prefix, int64_t out_f, int64_
   snprintf(name, sizeof name, "%s.weight", prefix);
   HM_TRY(get_mat(L, name, out_f, in_f, &lin->w));
   lin->b = NULL;
+  lin->bm = NULL;
   if (bias) {
     snprintf(name, sizeof name, "%s.bias", prefix);
     HM_TRY(get_vec(L, name, out_f, &lin->b));
   }
   return HM_OK;
+}
+
+/* The DiT's big matrices go to AMX tiles in BF16 mode. */
+static hm_status maybe_pack(loader *L, cx_linear *lin) {
+  if (!L->m->amx || !cx_bmat_fits(lin->w.rows, lin->w.cols)) return HM_OK;
+  if (lin->w.type != HM_DT_F32) return HM_OK;
+  return pack(L->m, (const float *)lin->w.data, lin->w.rows, lin->w.cols, &lin->bm);
 }
 
 /* A conv weight [d0][d1][k] as f32: either weight-normed
@@ -155,8 +185,21 @@ static hm_status get_project(loader *L, const char *prefix, int c_in, int c_out,
   HM_TRY(tap_major(L, w, c_out, c_in, 3, &p->conv.w));
   snprintf(name, sizeof name, "%s.ffn_1.bias", prefix);
   HM_TRY(get_vec(L, name, c_out, &p->conv.b));
+  p->conv.bm = NULL;
+  if (L->m->amx && cx_bmat_fits(c_out, 3 * (int64_t)c_in)) {
+    /* [c_out][3*c_in] with column j*c_in + i = weight[o][i][j]: one GEMM over overlapping rows */
+    float *wc = malloc((size_t)c_out * 3 * c_in * sizeof(float));
+    if (!wc) return hm_error(HM_ERR_NOMEM, "codec: out of memory");
+    for (int64_t o = 0; o < c_out; o++)
+      for (int j = 0; j < 3; j++)
+        memcpy(wc + (o * 3 + j) * c_in, p->conv.w + ((int64_t)j * c_out + o) * c_in, (size_t)c_in * sizeof(float));
+    hm_status st = pack(L->m, wc, c_out, 3 * (int64_t)c_in, &p->conv.bm);
+    free(wc);
+    HM_TRY(st);
+  }
   snprintf(name, sizeof name, "%s.ffn_2", prefix);
-  return get_linear(L, name, c_out, c_out, true, &p->lin);
+  HM_TRY(get_linear(L, name, c_out, c_out, true, &p->lin));
+  return maybe_pack(L, &p->lin);
 }
 
 static int mlp_hidden(int dim) {
@@ -177,7 +220,9 @@ static hm_status get_stack(loader *L, const char *blocks_name, const char *ada_n
     const char *pf = "flow_matching.estimator";
 #define MAT(field, sub, r, c) \
     snprintf(name, sizeof name, "%s.%s.%d.%s", pf, blocks_name, i, sub); \
-    HM_TRY(get_mat(L, name, r, c, &b->field));
+    HM_TRY(get_mat(L, name, r, c, &b->field.w)); \
+    b->field.b = NULL; b->field.bm = NULL; \
+    HM_TRY(maybe_pack(L, &b->field));
     MAT(q, "attn.q_proj.weight", D, D)
     MAT(k, "attn.k_proj.weight", D, D)
     MAT(v, "attn.v_proj.weight", D, D)
@@ -394,6 +439,7 @@ hm_status hm_codec_load(const char *dir, const hm_codec_params *params, hm_codec
   hm_codec_model *m = calloc(1, sizeof *m);
   if (!m) return hm_error(HM_ERR_NOMEM, "codec: out of memory");
   loader L = {m, params->bf16_weights};
+  m->amx = params->bf16_weights && cx_amx_available();
   hm_status st = load_config(path, &m->cfg);
   if (!st) {
     st = hm_st_open(dir, &m->st);
@@ -443,7 +489,7 @@ hm_status hm_codec_load(const char *dir, const hm_codec_params *params, hm_codec
     return st;
   }
   hm_log(HM_LOG_INFO, "codec: loaded %s (dim %d, %d+%d layers, %d heads, %s weights)", dir, c->dim, c->n_layers,
-         c->n_layers_2, c->n_heads, params->bf16_weights ? "BF16" : "F32");
+         c->n_layers_2, c->n_heads, m->amx ? "BF16 (AMX)" : params->bf16_weights ? "BF16" : "F32");
   *out = m;
   return HM_OK;
 }

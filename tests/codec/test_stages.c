@@ -50,7 +50,7 @@ static void test_rvq(hm_codec_model *m) {
   hm_npy_free(&codes); hm_npy_free(&ref); hm_npy_free(&cond);
 }
 
-static void test_estimator(hm_codec_model *m, hm_pool *pool) {
+static void test_estimator(hm_codec_model *m, hm_pool *pool, double tol) {
   hm_npy in, t, ref;
   if (!rd("codec_est_in.npy", &in) || !rd("codec_est_t.npy", &t) || !rd("codec_est_out.npy", &ref)) return;
   int B = (int)in.shape[0], T = (int)in.shape[1], Cin = (int)in.shape[2];
@@ -62,8 +62,8 @@ static void test_estimator(hm_codec_model *m, hm_pool *pool) {
       memcpy(cx_in_row(&w, b, i), (const float *)in.data + ((int64_t)b * T + i) * Cin, (size_t)Cin * sizeof(float));
   cx_estimator(m, pool, &w, (const float *)t.data);
   double e = rel_err(w.out, (const float *)ref.data, (int64_t)B * T * 256);
-  printf("estimator rel err %.3g\n", e);
-  CHECK(e < 1e-4);
+  printf("estimator (%s) rel err %.3g\n", m->amx ? "BF16 AMX" : "F32", e);
+  CHECK(e < tol);
   cx_work_free(&w);
   hm_npy_free(&in); hm_npy_free(&t); hm_npy_free(&ref);
 }
@@ -132,12 +132,22 @@ void hm_test_main(void) {
   hm_pool *pool = hm_pool_create(2);
   test_plan(m);
   test_rvq(m);
-  test_estimator(m, pool);
+  test_estimator(m, pool, 1e-4);
   test_euler(m, pool, 1.25f, "codec_euler_g125_out.npy");
   test_euler(m, pool, 1.0f, "codec_euler_g100_out.npy");
   test_sq(m, pool, 0);
   test_sq(m, pool, 3);
   test_sq(m, pool, 7);
+  /* BF16 weights (AMX tiles where the CPU has them): BF16-level agreement */
+  hm_codec_model *mb = NULL;
+  hm_codec_params p = hm_codec_default_params();
+  p.bf16_weights = true;
+  CHECK_OK(hm_codec_load(dir, &p, &mb));
+  if (mb) {
+    printf("bf16 load: AMX %s\n", mb->amx ? "used" : "not available");
+    test_estimator(mb, pool, 3e-2);
+    hm_codec_free(mb);
+  }
   hm_pool_free(pool);
   hm_codec_free(m);
 }

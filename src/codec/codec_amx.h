@@ -1,0 +1,22 @@
+/* BF16 AMX GEMM for the codec DiT (see codec_amx.c). TODO(lead): move to src/tensor. */
+#ifndef HM_CODEC_AMX_H
+#define HM_CODEC_AMX_H
+#include "base/base.h"
+
+/* W [N][K] packed into VNNI tiles: blocks [N/16][K/32] of 16 x 16 dwords (BF16 pairs). */
+typedef struct cx_bmat { int64_t N, K; uint16_t *p; } cx_bmat;
+
+/* True when the CPU has AMX-BF16 and the OS granted the tile state (once per process).
+ * HM_NO_AMX=1 or HM_FORCE_SCALAR=1 in the environment turn it off. */
+bool cx_amx_available(void);
+bool cx_bmat_fits(int64_t N, int64_t K); /* N and K multiples of 32 */
+hm_status cx_bmat_pack(const float *W, int64_t N, int64_t K, cx_bmat *out);
+void cx_bmat_free(cx_bmat *m);
+/* f32 -> bf16, round to nearest even. */
+void cx_to_bf16(const float *x, uint16_t *y, int64_t n);
+/* Y[m, :] = X[m, 0:K] W^T (+ bias), m < M. X: BF16 rows lda elements apart (rows may
+ * overlap: lda < K gives the im2col of a conv over time-major rows); rows up to
+ * M rounded up to 32 must be readable. Threads split the output columns. */
+void cx_bgemm(hm_pool *pool, const cx_bmat *W, const uint16_t *X, int64_t M, int64_t lda, const float *bias, float *Y,
+              int64_t ldy);
+#endif

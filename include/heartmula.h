@@ -90,7 +90,7 @@ void hm_mula_get_info(const hm_mula_model *model, hm_mula_info *out);
 typedef struct hm_mula_context_params {
   int n_threads;   /* <= 0: all cores (default) */
   int n_ctx;       /* backbone rows to allocate KV cache for; <= 0: the model's max_seq_len (default) */
-  int n_batch;     /* rows per prompt-prefill chunk; <= 0: 64 (default) */
+  int n_batch;     /* rows per prompt-prefill chunk; <= 0: 128 (default) */
 } hm_mula_context_params;
 hm_mula_context_params hm_mula_context_default_params(void);
 hm_status hm_mula_context_create(const hm_mula_model *model, const hm_mula_context_params *params,
@@ -100,7 +100,8 @@ void hm_mula_context_free(hm_mula_context *ctx);
 typedef struct hm_mula_gen_params {
   int topk;              /* 50 */
   float temperature;     /* 1.0 (> 0) */
-  float cfg_scale;       /* 1.5; > 1 runs the CFG batch (cond + uncond rows), else one row */
+  float cfg_scale;       /* 1.5; > 1 runs the CFG batch (cond + uncond rows), else one row (upstream
+                            runs 2 unguided rows for cfg < 1 and keeps row 0: the same distribution) */
   int64_t max_audio_ms;  /* 240000; upstream's loop: 1 + max_audio_ms / 80 frames at most */
   uint64_t seed;         /* sampler RNG (hm_rng stream 0); same seed, same codes */
   int32_t audio_eos_id;  /* < 0 (default): gen_config's; a frame with a code >= this ends generation */

@@ -38,7 +38,7 @@ hm_mula_context_params hm_mula_context_default_params(void) {
   hm_mula_context_params p;
   p.n_threads = 0;
   p.n_ctx = 0;
-  p.n_batch = 64;
+  p.n_batch = 128;
   return p;
 }
 
@@ -79,7 +79,7 @@ hm_status hm_mula_context_create(const hm_mula_model *m, const hm_mula_context_p
              cf->backbone.max_seq_len);
     p.n_ctx = cf->backbone.max_seq_len;
   }
-  if (p.n_batch <= 0) p.n_batch = 64;
+  if (p.n_batch <= 0) p.n_batch = 128;
   if (p.n_batch < 2) p.n_batch = 2;
   hm_mula_context *c = calloc(1, sizeof *c);
   if (!c) return hm_error(HM_ERR_NOMEM, "out of memory");
@@ -106,7 +106,10 @@ hm_status hm_mula_context_create(const hm_mula_model *m, const hm_mula_context_p
     {&c->c0, 2 * V}, {&c->ci, (ncb - 1) * 2 * V}, {&c->guided, ncb * V}, {&c->sscratch, V},
   };
   for (size_t i = 0; i < sizeof al / sizeof al[0]; i++) {
-    *al[i].p = hm_calloc_aligned((size_t)al[i].n * sizeof(float));
+    /* KV caches (the first 4) are only read where written: left untouched so that the
+     * pages of a large n_ctx become resident only as rows are filled */
+    *al[i].p = i < 4 ? hm_malloc_aligned((size_t)al[i].n * sizeof(float))
+                     : hm_calloc_aligned((size_t)al[i].n * sizeof(float));
     if (!*al[i].p) {
       hm_mula_context_free(c);
       return hm_error(HM_ERR_NOMEM, "out of memory for a HeartMuLa context (n_ctx %d: %.1f MB of KV cache)", p.n_ctx,

@@ -185,10 +185,51 @@ static void test_bf16(void) {
   hm_mula_free(m);
 }
 
+/* Prefill in chunks (n_batch 3: 14 prompt rows in 5 chunks) gives the reference frames. */
+static void test_chunked_prefill(hm_mula_model *m) {
+  hm_npy a = prompt(), ref, fr;
+  char p[1024];
+  CHECK_OK(hm_npy_read_f32(hm_test_path(p, sizeof p, "fixtures/mula_cfg15_c0_logits_raw.npy"), &ref));
+  CHECK_OK(hm_npy_read_i32(hm_test_path(p, sizeof p, "fixtures/mula_cfg15_frames.npy"), &fr));
+  hm_mula_context_params cp = hm_mula_context_default_params();
+  cp.n_batch = 3;
+  cp.n_ctx = 40;
+  hm_mula_context *ctx = NULL;
+  CHECK_OK(hm_mula_context_create(m, &cp, &ctx));
+  if (ctx && a.data && ref.data && fr.data) {
+    hm_mula_gen_params g = hm_mula_default_gen_params();
+    g.topk = 1;
+    int32_t frame[8];
+    CHECK_OK(hm_mula_start(ctx, a.data, NULL, a.shape[1], 7, &g, frame));
+    CHECK(hm_mula_n_past(ctx) == a.shape[1]);
+    hm_mula_trace tr;
+    hm_mula_get_trace(ctx, &tr);
+    double mx = 0, me = 0;
+    for (int64_t i = 0; i < 2 * tr.V; i++) {
+      double r = fabs(((float *)ref.data)[i]), e = fabs(tr.c0_logits[i] - ((float *)ref.data)[i]);
+      mx = r > mx ? r : mx;
+      me = e > me ? e : me;
+    }
+    CHECK_MSG(me / mx < 1e-4, "chunked prefill rel err %g", me / mx);
+    int32_t *codes = NULL;
+    int64_t nf = 0;
+    g.max_audio_ms = (fr.shape[1] - 1) * 80;
+    CHECK_OK(hm_mula_generate(ctx, a.data, NULL, a.shape[1], 7, &g, NULL, 0, &codes, &nf));
+    CHECK(nf == fr.shape[1]);
+    if (codes && nf == fr.shape[1]) CHECK(memcmp(codes, fr.data, (size_t)(8 * nf) * sizeof(int32_t)) == 0);
+    free(codes);
+  }
+  hm_mula_context_free(ctx);
+  hm_npy_free(&a);
+  hm_npy_free(&ref);
+  hm_npy_free(&fr);
+}
+
 void hm_test_main(void) {
   test_sampler();
   hm_mula_model *m = load(HM_MULA_WEIGHTS_AS_STORED);
   if (m) test_determinism(m);
+  if (m) test_chunked_prefill(m);
   hm_mula_free(m);
   test_bf16();
 }

@@ -20,6 +20,7 @@ static void usage(void) {
           "  Times N (default 1) DiT estimator calls with CFG (batch 2 x 744 frames) and one waveform\n"
           "  decode of a 29.76 s window; prints s/call, s/decode, GFLOP/s and s/window (10 steps).\n"
           "  --full        also decode one real window end to end (10 steps; slow at full size)\n"
+          "  --no-decode   skip the waveform decoder timing\n"
           "  --make-full D write a random full-size HeartCodec-oss checkpoint into D if it has none\n");
 }
 
@@ -55,7 +56,7 @@ static double sq_flops(const hm_codec_model *m, int T) {
 int bench_codec(int argc, char **argv) {
   const char *dir = NULL, *make = NULL;
   int64_t steps = 1, threads = 0;
-  bool full = false, json = false, bf16 = false;
+  bool full = false, json = false, bf16 = false, skip_decode = false;
   for (int i = 1; i < argc; i++) {
     const char *v;
     if (cli_flag(argv[i], "--help", "-h")) { usage(); return 0; }
@@ -70,6 +71,7 @@ int bench_codec(int argc, char **argv) {
       else { fprintf(stderr, "heartmula bench: --codec-dtype: unknown '%s' (f32, bf16)\n", v); return 2; }
     }
     else if (cli_flag(argv[i], "--full", NULL)) full = true;
+    else if (cli_flag(argv[i], "--no-decode", NULL)) skip_decode = true;
     else if (cli_flag(argv[i], "--json", NULL)) json = true;
     else { fprintf(stderr, "heartmula bench: unknown argument '%s'\n", argv[i]); usage(); return 2; }
   }
@@ -120,7 +122,7 @@ int bench_codec(int argc, char **argv) {
   float *lat = malloc((size_t)m->cfg.latent_hidden_dim * T * sizeof(float));
   float *wav = malloc((size_t)T * m->sq.hop * sizeof(float));
   double t_sq = 0;
-  if (lat && wav && cx_sq_work_create(m, T, 186, &sw) == HM_OK) {
+  if (!skip_decode && lat && wav && cx_sq_work_create(m, T, 186, &sw) == HM_OK) {
     for (int64_t i = 0; i < (int64_t)m->cfg.latent_hidden_dim * T; i++) lat[i] = 0.3f * hm_rng_normal(&rng);
     double a = hm_time_s();
     for (int h = 0; h < 2; h++) cx_sq_decode(m, pool, sw, lat, T, wav);

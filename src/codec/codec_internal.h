@@ -44,8 +44,9 @@ typedef struct cx_stack {
   const float *sst; /* final [2][D]: shift, scale */
 } cx_stack;
 
-/* Channel-first conv [C][T] for the waveform decoder: w[j] = weight[:, :, j]
- * as [c_out][c_in]; left = zeros before t = 0 (causal: dil*(k-1)), the rest after. */
+/* Channel-first conv [C][T] for the waveform decoder: w = [c_out][k][c_in]
+ * (weight[o, i, j] at (o*k + j)*c_in + i); left = zeros before t = 0
+ * (causal: dil*(k-1)), right = after. */
 typedef struct cx_conv_cf { int c_in, c_out, k, dil, left, right; float *w; const float *b; } cx_conv_cf;
 /* Causal ConvTranspose1d, kernel 2*stride: w = [k*c_out][c_in] (row j*c_out + o). */
 typedef struct cx_convT { int c_in, c_out, k, s; float *w; const float *b; } cx_convT;

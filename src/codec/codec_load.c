@@ -264,7 +264,13 @@ static hm_status get_conv_cf(loader *L, const char *prefix, int c_in, int c_out,
   c->c_in = c_in; c->c_out = c_out; c->k = k; c->dil = dil;
   if (causal) { c->left = dil * (k - 1); c->right = 0; }
   else { c->left = (k * dil - dil) / 2; c->right = dil * (k - 1) - c->left; }
-  HM_TRY(tap_major(L, w, c_out, c_in, k, &c->w));
+  /* [c_out][c_in][k] -> [c_out][k][c_in]: one GEMM against an im2col tile */
+  float *p = own(L->m, (size_t)c_out * c_in * k * sizeof(float));
+  if (!p) return hm_error(HM_ERR_NOMEM, "codec: out of memory");
+  for (int64_t o = 0; o < c_out; o++)
+    for (int64_t i = 0; i < c_in; i++)
+      for (int j = 0; j < k; j++) p[(o * k + j) * c_in + i] = w[(o * c_in + i) * k + j];
+  c->w = p;
   snprintf(name, sizeof name, "%s.bias", prefix);
   return get_vec(L, name, c_out, &c->b);
 }

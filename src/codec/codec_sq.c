@@ -39,25 +39,39 @@ static void sig_zero_pads(const sig *s) {
 static inline float prelu(float x, float a) { return x >= 0.0f ? x : a * x; }
 
 /* y = conv(x) (+ bias), 'same' length; PReLU when act. Pads of x must be zero
- * (or hold the neighbouring data for a chunk). Time columns [t0, t1) only. */
+ * (or hold the neighbouring data for a chunk). Time columns [t0, t1) only.
+ * k > 1: per tile of columns, an im2col tile in z ([k*c_in][tile]) and one GEMM. */
 static void conv_cols(const cx_conv_cf *c, const sig *x, float *y, int64_t ldy, int64_t t0, int64_t t1,
-                      bool act, float a) {
+                      bool act, float a, float *z) {
   int64_t n = t1 - t0;
   if (n <= 0) return;
-  for (int j = 0; j < c->k; j++) {
-    int64_t shift = -(int64_t)c->left + (int64_t)j * c->dil;
-    hm_sgemm(false, false, c->c_out, n, c->c_in, 1.0f, c->w + (int64_t)j * c->c_out * c->c_in, c->c_in,
-             x->d + SQ_LP + t0 + shift, x->ld, j ? 1.0f : 0.0f, y, ldy);
-  }
-  for (int o = 0; o < c->c_out; o++) {
-    float *r = y + (int64_t)o * ldy, b = c->b[o];
-    if (act) for (int64_t t = 0; t < n; t++) r[t] = prelu(r[t] + b, a);
-    else for (int64_t t = 0; t < n; t++) r[t] = r[t] + b;
+  const int64_t K = (int64_t)c->k * c->c_in;
+  int64_t tile = c->k == 1 ? n : SQ_ZTILE / K;
+  if (tile > 8192 && c->k > 1) tile = 8192;
+  if (tile < 1) tile = 1;
+  for (int64_t tt = t0; tt < t1; tt += tile) {
+    int64_t nn = t1 - tt < tile ? t1 - tt : tile;
+    float *yt = y + (tt - t0);
+    if (c->k == 1) {
+      hm_sgemm(false, false, c->c_out, nn, c->c_in, 1.0f, c->w, c->c_in, x->d + SQ_LP + tt, x->ld, 0.0f, yt, ldy);
+    } else {
+      for (int j = 0; j < c->k; j++) {
+        int64_t shift = -(int64_t)c->left + (int64_t)j * c->dil;
+        for (int i = 0; i < c->c_in; i++)
+          memcpy(z + ((int64_t)j * c->c_in + i) * nn, x->d + (int64_t)i * x->ld + SQ_LP + tt + shift, (size_t)nn * sizeof(float));
+      }
+      hm_sgemm(false, false, c->c_out, nn, K, 1.0f, c->w, K, z, nn, 0.0f, yt, ldy);
+    }
+    for (int o = 0; o < c->c_out; o++) {
+      float *r = yt + (int64_t)o * ldy, b = c->b[o];
+      if (act) for (int64_t t = 0; t < nn; t++) r[t] = prelu(r[t] + b, a);
+      else for (int64_t t = 0; t < nn; t++) r[t] = r[t] + b;
+    }
   }
 }
 
-static void conv_full(const cx_conv_cf *c, const sig *x, sig *y, bool act, float a) {
-  conv_cols(c, x, sig_row(y, 0), y->ld, 0, x->T, act, a);
+static void conv_full(const cx_conv_cf *c, const sig *x, sig *y, bool act, float a, float *z) {
+  conv_cols(c, x, sig_row(y, 0), y->ld, 0, x->T, act, a, z);
 }
 
 /* Residual unit in place on x (tmp: a signal buffer as big as x, z: tile). */
@@ -65,12 +79,12 @@ static void resunit(const cx_resunit *ru, sig *x, float *tmp, float *z) {
   sig h;
   sig_init(&h, tmp, ru->c1.c_out, x->T);
   sig_zero_pads(x);
-  conv_full(&ru->c1, x, &h, true, ru->a1);
+  conv_full(&ru->c1, x, &h, true, ru->a1, z);
   sig_zero_pads(&h);
   int64_t tile = SQ_ZTILE / ru->c2.c_out;
   for (int64_t t0 = 0; t0 < x->T; t0 += tile) {
     int64_t t1 = t0 + tile < x->T ? t0 + tile : x->T;
-    conv_cols(&ru->c2, &h, z, t1 - t0, t0, t1, true, ru->a2);
+    conv_cols(&ru->c2, &h, z, t1 - t0, t0, t1, true, ru->a2, NULL);
     for (int c = 0; c < x->C; c++) {
       float *xr = sig_row(x, c) + t0;
       const float *zr = z + (int64_t)c * (t1 - t0);
@@ -172,7 +186,7 @@ void cx_sq_decode(const hm_codec_model *m, hm_pool *pool, cx_sq_work *sw, const 
       for (int64_t t = 0; t < Tx + look && a0 + t < T; t++) r[t] = round9(src[a0 + t]);
     }
     sig_init(&y, sw->q, sq->in.c_out, Tx);
-    conv_full(&sq->in, &x, &y, false, 0.0f);
+    conv_full(&sq->in, &x, &y, false, 0.0f, sw->z);
     sig *cur = &y;
     float *other = sw->p;
     for (int i = 0; i < c->n_up; i++) {
@@ -201,7 +215,7 @@ void cx_sq_decode(const hm_codec_model *m, hm_pool *pool, cx_sq_work *sw, const 
       sig_zero_pads(&rep);
       sig po;
       sig_init(&po, cur->d, sq->post.c_out, rep.T);
-      conv_full(&sq->post, &rep, &po, true, sq->post_a);
+      conv_full(&sq->post, &rep, &po, true, sq->post_a, sw->z);
       y = po;
       cur = &y;
       other = rep.d;
@@ -210,7 +224,7 @@ void cx_sq_decode(const hm_codec_model *m, hm_pool *pool, cx_sq_work *sw, const 
     /* last conv (one output channel) straight into the output */
     int64_t skip = (int64_t)(a - a0) * sq->hop, n = (int64_t)(b - a) * sq->hop;
     float *o = other; /* 1 x cur->T row */
-    conv_cols(&sq->out, cur, o, cur->T, 0, cur->T, false, 0.0f);
+    conv_cols(&sq->out, cur, o, cur->T, 0, cur->T, false, 0.0f, sw->z);
     memcpy(out + (int64_t)a * sq->hop, o + skip, (size_t)n * sizeof(float));
   }
 }

@@ -47,7 +47,7 @@ typedef struct tilecfg {
 typedef struct bg_task {
   const cx_bmat *W;
   const uint16_t *X;
-  int64_t M, lda;
+  int64_t M, lda, n_valid;
   const float *bias;
   float *Y;
   int64_t ldy;
@@ -87,7 +87,8 @@ AMX_TGT static void bg_run(void *arg, int ith, int nth) {
         int64_t rows = t->M - mb < 32 ? t->M - mb : 32;
         float *y = t->Y + mb * t->ldy + nb * 32;
         const float *bias = t->bias ? t->bias + nb * 32 : NULL;
-        if (rows == 32 && !bias) {
+        int64_t cols = t->n_valid - nb * 32 < 32 ? t->n_valid - nb * 32 : 32;
+        if (rows == 32 && cols == 32 && !bias) {
           _tile_stored(0, y, t->ldy * 4);
           _tile_stored(1, y + 16, t->ldy * 4);
           _tile_stored(2, y + 16 * t->ldy, t->ldy * 4);
@@ -98,7 +99,7 @@ AMX_TGT static void bg_run(void *arg, int ith, int nth) {
           _tile_stored(2, tmp + 16 * 32, 128);
           _tile_stored(3, tmp + 16 * 32 + 16, 128);
           for (int64_t r = 0; r < rows; r++)
-            for (int j = 0; j < 32; j++) y[r * t->ldy + j] = tmp[r * 32 + j] + (bias ? bias[j] : 0.0f);
+            for (int j = 0; j < cols; j++) y[r * t->ldy + j] = tmp[r * 32 + j] + (bias ? bias[j] : 0.0f);
         }
       }
     }
@@ -106,11 +107,42 @@ AMX_TGT static void bg_run(void *arg, int ith, int nth) {
   _tile_release();
 }
 
+void cx_bgemm_n(hm_pool *pool, const cx_bmat *W, const uint16_t *X, int64_t M, int64_t lda, const float *bias, float *Y,
+                int64_t ldy, int64_t n_valid) {
+  if (M <= 0 || n_valid <= 0) return;
+  bg_task t = {W, X, M, lda, n_valid < W->N ? n_valid : W->N, bias, Y, ldy};
+  hm_pool_run(pool, bg_run, &t);
+}
+
 void cx_bgemm(hm_pool *pool, const cx_bmat *W, const uint16_t *X, int64_t M, int64_t lda, const float *bias, float *Y,
               int64_t ldy) {
-  if (M <= 0) return;
-  bg_task t = {W, X, M, lda, bias, Y, ldy};
-  hm_pool_run(pool, bg_run, &t);
+  cx_bgemm_n(pool, W, X, M, lda, bias, Y, ldy, W->N);
+}
+
+/* Packs columns [0, n) of K rows (row kk starts at rows[kk]) as the B operand:
+ * VNNI tiles, zero columns up to n_pad (a multiple of 32). */
+__attribute__((target("avx512f,avx512bf16,avx512bw,avx512vl"))) void cx_pack_cols(const float *const *rows, int64_t K,
+                                                                                 int64_t n, int64_t n_pad, uint16_t *out) {
+  const int64_t KB = K / 32;
+  for (int64_t kk = 0; kk < K; kk += 2) {
+    const float *s0 = rows[kk], *s1 = rows[kk + 1];
+    int64_t kb = kk / 32, r = (kk % 32) / 2;
+    for (int64_t nb = 0; nb < n_pad / 16; nb++) {
+      uint32_t *dst = (uint32_t *)(void *)(out + ((size_t)(nb * KB + kb) * 512 + r * 32));
+      int64_t t0 = nb * 16;
+      if (t0 + 16 <= n) {
+        __m256i a = (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(s0 + t0));
+        __m256i b = (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(s1 + t0));
+        __m512i d = _mm512_or_si512(_mm512_cvtepu16_epi32(a), _mm512_slli_epi32(_mm512_cvtepu16_epi32(b), 16));
+        _mm512_storeu_si512((void *)dst, d);
+      } else {
+        for (int j = 0; j < 16; j++) {
+          int64_t t = t0 + j;
+          dst[j] = t < n ? (uint32_t)hm_f32_to_bf16(s0[t]) | ((uint32_t)hm_f32_to_bf16(s1[t]) << 16) : 0u;
+        }
+      }
+    }
+  }
 }
 
 __attribute__((target("avx512f,avx512bf16,avx512bw,avx512vl"))) static void to_bf16_avx512(const float *x, uint16_t *y,
@@ -135,6 +167,13 @@ void cx_to_bf16(const float *x, uint16_t *y, int64_t n) {
 }
 
 bool cx_amx_available(void) { return false; }
+void cx_pack_cols(const float *const *rows, int64_t K, int64_t n, int64_t n_pad, uint16_t *out) {
+  (void)rows; (void)K; (void)n; (void)n_pad; (void)out;
+}
+void cx_bgemm_n(hm_pool *pool, const cx_bmat *W, const uint16_t *X, int64_t M, int64_t lda, const float *bias, float *Y,
+                int64_t ldy, int64_t n_valid) {
+  (void)pool; (void)W; (void)X; (void)M; (void)lda; (void)bias; (void)Y; (void)ldy; (void)n_valid;
+}
 void cx_bgemm(hm_pool *pool, const cx_bmat *W, const uint16_t *X, int64_t M, int64_t lda, const float *bias, float *Y,
               int64_t ldy) {
   (void)pool; (void)W; (void)X; (void)M; (void)lda; (void)bias; (void)Y; (void)ldy;

@@ -47,9 +47,9 @@ typedef struct cx_stack {
 /* Channel-first conv [C][T] for the waveform decoder: w = [c_out][k][c_in]
  * (weight[o, i, j] at (o*k + j)*c_in + i); left = zeros before t = 0
  * (causal: dil*(k-1)), right = after. */
-typedef struct cx_conv_cf { int c_in, c_out, k, dil, left, right; float *w; const float *b; } cx_conv_cf;
+typedef struct cx_conv_cf { int c_in, c_out, k, dil, left, right; float *w; const float *b; uint16_t *wb; /* BF16 w (AMX) */ } cx_conv_cf;
 /* Causal ConvTranspose1d, kernel 2*stride: w = [k*c_out][c_in] (row j*c_out + o). */
-typedef struct cx_convT { int c_in, c_out, k, s; float *w; const float *b; } cx_convT;
+typedef struct cx_convT { int c_in, c_out, k, s; float *w; const float *b; uint16_t *wb; /* BF16 w (AMX) */ } cx_convT;
 typedef struct cx_resunit { cx_conv_cf c1, c2; float a1, a2; } cx_resunit;
 typedef struct cx_decblock { cx_convT up; cx_resunit ru[CX_RES_UNITS]; } cx_decblock;
 

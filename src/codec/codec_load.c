@@ -255,6 +255,14 @@ static hm_status get_stack(loader *L, const char *blocks_name, const char *ada_n
   return HM_OK;
 }
 
+static hm_status bf16_copy(loader *L, const float *w, int64_t n, uint16_t **out) {
+  uint16_t *p = own(L->m, (size_t)n * sizeof(uint16_t));
+  if (!p) return hm_error(HM_ERR_NOMEM, "codec: out of memory");
+  cx_to_bf16(w, p, n);
+  *out = p;
+  return HM_OK;
+}
+
 /* Channel-first conv of the waveform decoder. */
 static hm_status get_conv_cf(loader *L, const char *prefix, int c_in, int c_out, int k, int dil, bool causal,
                              bool wn, cx_conv_cf *c) {
@@ -271,6 +279,8 @@ static hm_status get_conv_cf(loader *L, const char *prefix, int c_in, int c_out,
     for (int64_t i = 0; i < c_in; i++)
       for (int j = 0; j < k; j++) p[(o * k + j) * c_in + i] = w[(o * c_in + i) * k + j];
   c->w = p;
+  c->wb = NULL;
+  if (L->m->amx && cx_bmat_fits(c_out, (int64_t)k * c_in)) HM_TRY(bf16_copy(L, p, (int64_t)c_out * k * c_in, &c->wb));
   snprintf(name, sizeof name, "%s.bias", prefix);
   return get_vec(L, name, c_out, &c->b);
 }
@@ -309,7 +319,8 @@ static hm_status get_sq(loader *L) {
     for (int a = 0; a < c_in; a++)
       for (int o = 0; o < c_out; o++)
         for (int j = 0; j < k; j++) p[((int64_t)j * c_out + o) * c_in + a] = w[((int64_t)a * c_out + o) * k + j];
-    b->up.c_in = c_in; b->up.c_out = c_out; b->up.k = k; b->up.s = s; b->up.w = p;
+    b->up.c_in = c_in; b->up.c_out = c_out; b->up.k = k; b->up.s = s; b->up.w = p; b->up.wb = NULL;
+    if (m->amx && cx_bmat_fits((int64_t)k * c_out, c_in)) HM_TRY(bf16_copy(L, p, (int64_t)k * c_out * c_in, &b->up.wb));
     snprintf(name, sizeof name, "%s.bias", pf);
     HM_TRY(get_vec(L, name, c_out, &b->up.b));
     rf += 1.0 / hop; /* the transposed conv reads one earlier input frame */

@@ -18,6 +18,11 @@ struct cx_sq_work {
   int T, chunk, ctx;
   int64_t cap; /* floats per big buffer */
   float *p, *q, *z;
+  /* AMX path: packed B operand tile and its row pointers */
+  uint16_t *zb;
+  const float **rowp;
+  hm_pool *pool;
+  bool amx;
 };
 
 typedef struct sig { float *d; int C; int64_t T, ld; } sig; /* element (c, t) = d[c*ld + SQ_LP + t] */
@@ -41,11 +46,33 @@ static inline float prelu(float x, float a) { return x >= 0.0f ? x : a * x; }
 /* y = conv(x) (+ bias), 'same' length; PReLU when act. Pads of x must be zero
  * (or hold the neighbouring data for a chunk). Time columns [t0, t1) only.
  * k > 1: per tile of columns, an im2col tile in z ([k*c_in][tile]) and one GEMM. */
-static void conv_cols(const cx_conv_cf *c, const sig *x, float *y, int64_t ldy, int64_t t0, int64_t t1,
-                      bool act, float a, float *z) {
+static void conv_cols(cx_sq_work *sw, const cx_conv_cf *c, const sig *x, float *y, int64_t ldy, int64_t t0,
+                      int64_t t1, bool act, float a, float *z) {
   int64_t n = t1 - t0;
   if (n <= 0) return;
   const int64_t K = (int64_t)c->k * c->c_in;
+  if (sw->amx && c->wb) {
+    /* BF16 on AMX tiles: Y = W [c_out][K] x im2col [K][tile], packed straight from x */
+    int64_t tile = (2 * (int64_t)SQ_ZTILE / K) / 32 * 32;
+    if (tile > 8192) tile = 8192;
+    for (int64_t tt = t0; tt < t1; tt += tile) {
+      int64_t nn = t1 - tt < tile ? t1 - tt : tile, npad = (nn + 31) / 32 * 32;
+      for (int j = 0; j < c->k; j++) {
+        int64_t shift = -(int64_t)c->left + (int64_t)j * c->dil;
+        for (int i = 0; i < c->c_in; i++) sw->rowp[(int64_t)j * c->c_in + i] = x->d + (int64_t)i * x->ld + SQ_LP + tt + shift;
+      }
+      cx_pack_cols(sw->rowp, K, nn, npad, sw->zb);
+      cx_bmat B = {npad, K, sw->zb};
+      float *yt = y + (tt - t0);
+      cx_bgemm_n(sw->pool, &B, c->wb, c->c_out, K, NULL, yt, ldy, nn);
+      for (int o = 0; o < c->c_out; o++) {
+        float *r = yt + (int64_t)o * ldy, b = c->b[o];
+        if (act) for (int64_t t = 0; t < nn; t++) r[t] = prelu(r[t] + b, a);
+        else for (int64_t t = 0; t < nn; t++) r[t] = r[t] + b;
+      }
+    }
+    return;
+  }
   int64_t tile = c->k == 1 ? n : SQ_ZTILE / K;
   if (tile > 8192 && c->k > 1) tile = 8192;
   if (tile < 1) tile = 1;
@@ -70,21 +97,21 @@ static void conv_cols(const cx_conv_cf *c, const sig *x, float *y, int64_t ldy, 
   }
 }
 
-static void conv_full(const cx_conv_cf *c, const sig *x, sig *y, bool act, float a, float *z) {
-  conv_cols(c, x, sig_row(y, 0), y->ld, 0, x->T, act, a, z);
+static void conv_full(cx_sq_work *sw, const cx_conv_cf *c, const sig *x, sig *y, bool act, float a) {
+  conv_cols(sw, c, x, sig_row(y, 0), y->ld, 0, x->T, act, a, sw->z);
 }
 
 /* Residual unit in place on x (tmp: a signal buffer as big as x, z: tile). */
-static void resunit(const cx_resunit *ru, sig *x, float *tmp, float *z) {
+static void resunit(cx_sq_work *sw, const cx_resunit *ru, sig *x, float *tmp, float *z) {
   sig h;
   sig_init(&h, tmp, ru->c1.c_out, x->T);
   sig_zero_pads(x);
-  conv_full(&ru->c1, x, &h, true, ru->a1, z);
+  conv_full(sw, &ru->c1, x, &h, true, ru->a1);
   sig_zero_pads(&h);
   int64_t tile = SQ_ZTILE / ru->c2.c_out;
   for (int64_t t0 = 0; t0 < x->T; t0 += tile) {
     int64_t t1 = t0 + tile < x->T ? t0 + tile : x->T;
-    conv_cols(&ru->c2, &h, z, t1 - t0, t0, t1, true, ru->a2, NULL);
+    conv_cols(sw, &ru->c2, &h, z, t1 - t0, t0, t1, true, ru->a2, NULL);
     for (int c = 0; c < x->C; c++) {
       float *xr = sig_row(x, c) + t0;
       const float *zr = z + (int64_t)c * (t1 - t0);
@@ -95,15 +122,26 @@ static void resunit(const cx_resunit *ru, sig *x, float *tmp, float *z) {
 
 /* Causal ConvTranspose1d (kernel 2s, stride s, last s samples dropped):
  * y[o, n*s + r] = b[o] + sum_i W[i,o,r] x[i,n] + W[i,o,r+s] x[i,n-1]. */
-static void conv_transpose(const cx_convT *c, const sig *x, sig *y, float *z) {
+static void conv_transpose(cx_sq_work *sw, const cx_convT *c, const sig *x, sig *y, float *z) {
   const int s = c->s, co = c->c_out, kc = c->k * co;
   int64_t tile = SQ_ZTILE / kc - 1;
+  if (sw->amx && c->wb) {
+    int64_t lim = (2 * (int64_t)SQ_ZTILE / c->c_in) / 32 * 32 - 1; /* packed operand must fit zb */
+    if (lim < tile) tile = lim;
+  }
   if (tile < 1) tile = 1;
   sig_zero_pads(x);
   for (int64_t n0 = 0; n0 < x->T; n0 += tile) {
     int64_t n1 = n0 + tile < x->T ? n0 + tile : x->T, w = n1 - n0 + 1;
     /* Z[j*co + o][m] for input frames n0-1 .. n1-1 */
-    hm_sgemm(false, false, kc, w, c->c_in, 1.0f, c->w, c->c_in, x->d + SQ_LP + n0 - 1, x->ld, 0.0f, z, w);
+    if (sw->amx && c->wb) {
+      int64_t npad = (w + 31) / 32 * 32;
+      for (int i = 0; i < c->c_in; i++) sw->rowp[i] = x->d + (int64_t)i * x->ld + SQ_LP + n0 - 1;
+      cx_pack_cols(sw->rowp, c->c_in, w, npad, sw->zb);
+      cx_bmat B = {npad, c->c_in, sw->zb};
+      cx_bgemm_n(sw->pool, &B, c->wb, kc, c->c_in, NULL, z, w, w);
+    } else
+      hm_sgemm(false, false, kc, w, c->c_in, 1.0f, c->w, c->c_in, x->d + SQ_LP + n0 - 1, x->ld, 0.0f, z, w);
     for (int o = 0; o < co; o++) {
       float *yr = sig_row(y, o);
       const float b = c->b[o];
@@ -147,6 +185,24 @@ hm_status cx_sq_work_create(const hm_codec_model *m, int T, int chunk_frames, cx
   sw->p = hm_malloc_aligned((size_t)sw->cap * sizeof(float));
   sw->q = hm_malloc_aligned((size_t)sw->cap * sizeof(float));
   sw->z = hm_malloc_aligned((size_t)SQ_ZTILE * sizeof(float) + 256);
+  sw->amx = m->amx;
+  if (sw->amx) {
+    int64_t kmax = 0;
+    const cx_sq *sq = &m->sq;
+    kmax = (int64_t)sq->in.k * sq->in.c_in;
+    for (int i = 0; i < m->cfg.n_up; i++) {
+      if (sq->blocks[i].up.c_in > kmax) kmax = sq->blocks[i].up.c_in;
+      int64_t kr = (int64_t)sq->blocks[i].ru[0].c1.k * sq->blocks[i].ru[0].c1.c_in;
+      if (kr > kmax) kmax = kr;
+    }
+    if ((int64_t)sq->post.k * sq->post.c_in > kmax) kmax = (int64_t)sq->post.k * sq->post.c_in;
+    sw->rowp = malloc((size_t)kmax * sizeof *sw->rowp);
+    sw->zb = hm_malloc_aligned((size_t)SQ_ZTILE * sizeof(float) + 4096);
+    if (!sw->rowp || !sw->zb) {
+      cx_sq_work_free(sw);
+      return hm_error(HM_ERR_NOMEM, "codec: out of memory for the waveform decoder");
+    }
+  }
   if (!sw->p || !sw->q || !sw->z) {
     cx_sq_work_free(sw);
     return hm_error(HM_ERR_NOMEM, "codec: out of memory for the waveform decoder (%lld floats x 2)", (long long)sw->cap);
@@ -160,6 +216,8 @@ void cx_sq_work_free(cx_sq_work *sw) {
   hm_free_aligned(sw->p);
   hm_free_aligned(sw->q);
   hm_free_aligned(sw->z);
+  hm_free_aligned(sw->zb);
+  free(sw->rowp);
   free(sw);
 }
 
@@ -168,7 +226,7 @@ static inline float round9(float x) { return nearbyintf(9.0f * x) / 9.0f; }
 
 void cx_sq_decode(const hm_codec_model *m, hm_pool *pool, cx_sq_work *sw, const float *latent, int64_t ld,
                   float *out) {
-  (void)pool;
+  sw->pool = pool;
   const cx_config *c = &m->cfg;
   const cx_sq *sq = &m->sq;
   const int T = sw->T, L = c->latent_hidden_dim, look = sq->in.right;
@@ -186,18 +244,18 @@ void cx_sq_decode(const hm_codec_model *m, hm_pool *pool, cx_sq_work *sw, const 
       for (int64_t t = 0; t < Tx + look && a0 + t < T; t++) r[t] = round9(src[a0 + t]);
     }
     sig_init(&y, sw->q, sq->in.c_out, Tx);
-    conv_full(&sq->in, &x, &y, false, 0.0f, sw->z);
+    conv_full(sw, &sq->in, &x, &y, false, 0.0f);
     sig *cur = &y;
     float *other = sw->p;
     for (int i = 0; i < c->n_up; i++) {
       const cx_decblock *bl = &sq->blocks[i];
       sig nx;
       sig_init(&nx, other, bl->up.c_out, cur->T * bl->up.s);
-      conv_transpose(&bl->up, cur, &nx, sw->z);
+      conv_transpose(sw, &bl->up, cur, &nx, sw->z);
       float *freed = cur->d;
       x = nx;
       cur = &x;
-      for (int r = 0; r < CX_RES_UNITS; r++) resunit(&bl->ru[r], cur, freed, sw->z);
+      for (int r = 0; r < CX_RES_UNITS; r++) resunit(sw, &bl->ru[r], cur, freed, sw->z);
       y = x;
       cur = &y;
       other = freed;
@@ -215,7 +273,7 @@ void cx_sq_decode(const hm_codec_model *m, hm_pool *pool, cx_sq_work *sw, const 
       sig_zero_pads(&rep);
       sig po;
       sig_init(&po, cur->d, sq->post.c_out, rep.T);
-      conv_full(&sq->post, &rep, &po, true, sq->post_a, sw->z);
+      conv_full(sw, &sq->post, &rep, &po, true, sq->post_a);
       y = po;
       cur = &y;
       other = rep.d;
@@ -224,7 +282,7 @@ void cx_sq_decode(const hm_codec_model *m, hm_pool *pool, cx_sq_work *sw, const 
     /* last conv (one output channel) straight into the output */
     int64_t skip = (int64_t)(a - a0) * sq->hop, n = (int64_t)(b - a) * sq->hop;
     float *o = other; /* 1 x cur->T row */
-    conv_cols(&sq->out, cur, o, cur->T, 0, cur->T, false, 0.0f, sw->z);
+    conv_cols(sw, &sq->out, cur, o, cur->T, 0, cur->T, false, 0.0f, sw->z);
     memcpy(out + (int64_t)a * sq->hop, o + skip, (size_t)n * sizeof(float));
   }
 }

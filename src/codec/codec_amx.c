@@ -121,10 +121,10 @@ void cx_bgemm(hm_pool *pool, const cx_bmat *W, const uint16_t *X, int64_t M, int
 
 /* Packs columns [0, n) of K rows (row kk starts at rows[kk]) as the B operand:
  * VNNI tiles, zero columns up to n_pad (a multiple of 32). */
-__attribute__((target("avx512f,avx512bf16,avx512bw,avx512vl"))) void cx_pack_cols(const float *const *rows, int64_t K,
-                                                                                 int64_t n, int64_t n_pad, uint16_t *out) {
+__attribute__((target("avx512f,avx512bf16,avx512bw,avx512vl"))) void cx_pack_cols_range(
+    const float *const *rows, int64_t K, int64_t kk0, int64_t kk1, int64_t n, int64_t n_pad, uint16_t *out) {
   const int64_t KB = K / 32;
-  for (int64_t kk = 0; kk < K; kk += 2) {
+  for (int64_t kk = kk0; kk < kk1; kk += 2) {
     const float *s0 = rows[kk], *s1 = rows[kk + 1];
     int64_t kb = kk / 32, r = (kk % 32) / 2;
     for (int64_t nb = 0; nb < n_pad / 16; nb++) {
@@ -167,8 +167,9 @@ void cx_to_bf16(const float *x, uint16_t *y, int64_t n) {
 }
 
 bool cx_amx_available(void) { return false; }
-void cx_pack_cols(const float *const *rows, int64_t K, int64_t n, int64_t n_pad, uint16_t *out) {
-  (void)rows; (void)K; (void)n; (void)n_pad; (void)out;
+void cx_pack_cols_range(const float *const *rows, int64_t K, int64_t kk0, int64_t kk1, int64_t n, int64_t n_pad,
+                        uint16_t *out) {
+  (void)rows; (void)K; (void)kk0; (void)kk1; (void)n; (void)n_pad; (void)out;
 }
 void cx_bgemm_n(hm_pool *pool, const cx_bmat *W, const uint16_t *X, int64_t M, int64_t lda, const float *bias, float *Y,
                 int64_t ldy, int64_t n_valid) {

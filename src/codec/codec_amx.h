@@ -22,8 +22,9 @@ void cx_bgemm(hm_pool *pool, const cx_bmat *W, const uint16_t *X, int64_t M, int
 /* Same, writing only output columns [0, n_valid) (W->N may be padded). */
 void cx_bgemm_n(hm_pool *pool, const cx_bmat *W, const uint16_t *X, int64_t M, int64_t lda, const float *bias, float *Y,
                 int64_t ldy, int64_t n_valid);
-/* Columns [0, n) of K rows (rows[kk] -> row kk, K even) as a B operand in
+/* cx_pack_cols_range: columns [0, n) of K rows (rows[kk] -> row kk, K even) as a B operand in
  * VNNI tiles ([n_pad/16][K/32] blocks), zeros up to n_pad (a multiple of 32):
  * the packed out can serve as cx_bmat {n_pad, K, out}. AMX builds only. */
-void cx_pack_cols(const float *const *rows, int64_t K, int64_t n, int64_t n_pad, uint16_t *out);
+void cx_pack_cols_range(const float *const *rows, int64_t K, int64_t kk0, int64_t kk1, int64_t n, int64_t n_pad,
+                        uint16_t *out); /* rows [kk0, kk1) only (even bounds) */
 #endif

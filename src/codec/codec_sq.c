@@ -43,6 +43,41 @@ static void sig_zero_pads(const sig *s) {
 
 static inline float prelu(float x, float a) { return x >= 0.0f ? x : a * x; }
 
+/* bias (+ PReLU) over rows [0, c_out) x columns [0, n) of y, split across the pool */
+typedef struct post_task { float *y; int64_t ldy, n; const float *b; int c_out; bool act; float a; } post_task;
+
+static void post_run(void *arg, int ith, int nth) {
+  const post_task *t = arg;
+  int64_t o0, o1;
+  hm_split(t->c_out, ith, nth, 1, &o0, &o1);
+  for (int64_t o = o0; o < o1; o++) {
+    float *r = t->y + o * t->ldy, b = t->b[o];
+    if (t->act) for (int64_t i = 0; i < t->n; i++) r[i] = prelu(r[i] + b, t->a);
+    else for (int64_t i = 0; i < t->n; i++) r[i] = r[i] + b;
+  }
+}
+
+static void post(hm_pool *pool, float *y, int64_t ldy, int64_t n, const float *b, int c_out, bool act, float a) {
+  post_task t = {y, ldy, n, b, c_out, act, a};
+  if ((int64_t)c_out * n < 65536 || !pool) post_run(&t, 0, 1);
+  else hm_pool_run(pool, post_run, &t);
+}
+
+/* VNNI packing of K rows split over row pairs across the pool */
+typedef struct pack_task { const float *const *rows; int64_t K, n, npad; uint16_t *out; } pack_task;
+
+static void pack_run(void *arg, int ith, int nth) {
+  const pack_task *t = arg;
+  int64_t p0, p1;
+  hm_split(t->K / 2, ith, nth, 1, &p0, &p1);
+  if (p0 < p1) cx_pack_cols_range(t->rows, t->K, 2 * p0, 2 * p1, t->n, t->npad, t->out);
+}
+
+static void pack(hm_pool *pool, const float *const *rows, int64_t K, int64_t n, int64_t npad, uint16_t *out) {
+  pack_task t = {rows, K, n, npad, out};
+  hm_pool_run(pool, pack_run, &t);
+}
+
 /* y = conv(x) (+ bias), 'same' length; PReLU when act. Pads of x must be zero
  * (or hold the neighbouring data for a chunk). Time columns [t0, t1) only.
  * k > 1: per tile of columns, an im2col tile in z ([k*c_in][tile]) and one GEMM. */
@@ -61,15 +96,11 @@ static void conv_cols(cx_sq_work *sw, const cx_conv_cf *c, const sig *x, float *
         int64_t shift = -(int64_t)c->left + (int64_t)j * c->dil;
         for (int i = 0; i < c->c_in; i++) sw->rowp[(int64_t)j * c->c_in + i] = x->d + (int64_t)i * x->ld + SQ_LP + tt + shift;
       }
-      cx_pack_cols(sw->rowp, K, nn, npad, sw->zb);
+      pack(sw->pool, sw->rowp, K, nn, npad, sw->zb);
       cx_bmat B = {npad, K, sw->zb};
       float *yt = y + (tt - t0);
       cx_bgemm_n(sw->pool, &B, c->wb, c->c_out, K, NULL, yt, ldy, nn);
-      for (int o = 0; o < c->c_out; o++) {
-        float *r = yt + (int64_t)o * ldy, b = c->b[o];
-        if (act) for (int64_t t = 0; t < nn; t++) r[t] = prelu(r[t] + b, a);
-        else for (int64_t t = 0; t < nn; t++) r[t] = r[t] + b;
-      }
+      post(sw->pool, yt, ldy, nn, c->b, c->c_out, act, a);
     }
     return;
   }
@@ -89,11 +120,7 @@ static void conv_cols(cx_sq_work *sw, const cx_conv_cf *c, const sig *x, float *
       }
       hm_sgemm(false, false, c->c_out, nn, K, 1.0f, c->w, K, z, nn, 0.0f, yt, ldy);
     }
-    for (int o = 0; o < c->c_out; o++) {
-      float *r = yt + (int64_t)o * ldy, b = c->b[o];
-      if (act) for (int64_t t = 0; t < nn; t++) r[t] = prelu(r[t] + b, a);
-      else for (int64_t t = 0; t < nn; t++) r[t] = r[t] + b;
-    }
+    post(sw->pool, yt, ldy, nn, c->b, c->c_out, act, a);
   }
 }
 
@@ -137,7 +164,7 @@ static void conv_transpose(cx_sq_work *sw, const cx_convT *c, const sig *x, sig 
     if (sw->amx && c->wb) {
       int64_t npad = (w + 31) / 32 * 32;
       for (int i = 0; i < c->c_in; i++) sw->rowp[i] = x->d + (int64_t)i * x->ld + SQ_LP + n0 - 1;
-      cx_pack_cols(sw->rowp, c->c_in, w, npad, sw->zb);
+      pack(sw->pool, sw->rowp, c->c_in, w, npad, sw->zb);
       cx_bmat B = {npad, c->c_in, sw->zb};
       cx_bgemm_n(sw->pool, &B, c->wb, kc, c->c_in, NULL, z, w, w);
     } else

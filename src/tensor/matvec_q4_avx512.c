@@ -12,6 +12,10 @@
 
 #define VBMI __attribute__((target("avx512vbmi,avx512vnni,avx512bw,avx512vl,avx512f,f16c,fma,avx2")))
 
+#ifndef HM_PF_DIST
+#define HM_PF_DIST 0 /* software prefetch distance in bytes along each row */
+#endif
+
 /* Bytes per group of 4 blocks in the arranged activations. */
 #define Q4X_GROUP 256
 
@@ -42,7 +46,8 @@ static inline __attribute__((always_inline)) VBMI float hsum512(__m512 v) { retu
 
 /* R rows (<= 2) x NV vectors (<= 2) over the first (nb / 4) * 4 blocks. */
 static inline __attribute__((always_inline)) VBMI void q4x_rows(const uint8_t *const *w, int R, int NV, int64_t ng,
-                                                                const uint8_t *x0, const uint8_t *x1, float *out) {
+                                                                const uint8_t *x0, const uint8_t *x1, float *out,
+                                                                int masked) {
   /* nibble bytes: output byte 16i + m <- window byte 18i + 2 + m */
   uint8_t ip[64], is[64];
   for (int i = 0; i < 4; i++)
@@ -59,8 +64,11 @@ static inline __attribute__((always_inline)) VBMI void q4x_rows(const uint8_t *c
     const __m512i qlo1 = NV > 1 ? _mm512_load_si512(a1) : qlo0, qhi1 = NV > 1 ? _mm512_load_si512(a1 + 64) : qhi0;
     for (int rr = 0; rr < R; rr++) {
       const uint8_t *p = w[rr] + g * 4 * HM_Q4_0_BYTES;
+      if (HM_PF_DIST) _mm_prefetch((const char *)p + HM_PF_DIST, _MM_HINT_T0);
       const __m512i l0 = _mm512_loadu_si512(p);
-      const __m512i l1 = _mm512_maskz_loadu_epi8((__mmask64)0xff, p + 64);
+      /* bytes 64..71 of the group; a full load reads into the next group, so the
+       * matrix's last rows use a masked one */
+      const __m512i l1 = masked ? _mm512_maskz_loadu_epi8((__mmask64)0xff, p + 64) : _mm512_loadu_si512(p + 64);
       const __m512i nb = _mm512_permutex2var_epi8(l0, idx_p, l1);
       const __m512i lo = _mm512_and_si512(nb, m4), hi = _mm512_and_si512(_mm512_srli_epi16(nb, 4), m4);
       const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi8(idx_s, l0)));
@@ -108,8 +116,14 @@ static inline __attribute__((always_inline)) VBMI void q4x_block(const hm_mat *W
   for (int64_t r = r0; r < r1;) {
     const int R = r + 2 <= r1 ? 2 : 1;
     const uint8_t *w[2] = { (const uint8_t *)W->data + r * rb, (const uint8_t *)W->data + (r + R - 1) * rb };
-    if (R == 2) q4x_rows(w, 2, NV, ng, x0, x1, out);
-    else q4x_rows(w, 1, NV, ng, x0, x1, out);
+    const bool last = r + R + 1 > W->rows; /* no full row after these: stay inside the matrix */
+    if (R == 2) {
+      if (last) q4x_rows(w, 2, NV, ng, x0, x1, out, 1);
+      else q4x_rows(w, 2, NV, ng, x0, x1, out, 0);
+    } else {
+      if (last) q4x_rows(w, 1, NV, ng, x0, x1, out, 1);
+      else q4x_rows(w, 1, NV, ng, x0, x1, out, 0);
+    }
     for (int rr = 0; rr < R; rr++)
       for (int v = 0; v < NV; v++) {
         float s = out[rr * 2 + v];
@@ -156,7 +170,8 @@ void hm_q8x_prepare(const hm_qact *xq, uint8_t *x8, int64_t x8_stride) {
 
 static inline __attribute__((always_inline)) VBMI void q8x_rows(const uint8_t *const *w, int R, int NV, int64_t ng,
                                                                 const int8_t *q0, const int8_t *q1,
-                                                                const uint8_t *x0, const uint8_t *x1, float *out) {
+                                                                const uint8_t *x0, const uint8_t *x1, float *out,
+                                                                int masked) {
   uint8_t ip[64], is[64];
   for (int i = 0; i < 2; i++)
     for (int m = 0; m < 32; m++) ip[32 * i + m] = (uint8_t)(34 * i + 2 + m);
@@ -171,8 +186,9 @@ static inline __attribute__((always_inline)) VBMI void q8x_rows(const uint8_t *c
     const __m512i qa = _mm512_load_si512(q0 + g * 64), qb = NV > 1 ? _mm512_load_si512(q1 + g * 64) : qa;
     for (int rr = 0; rr < R; rr++) {
       const uint8_t *p = w[rr] + g * 2 * HM_Q8_0_BYTES;
+      if (HM_PF_DIST) _mm_prefetch((const char *)p + HM_PF_DIST, _MM_HINT_T0);
       const __m512i l0 = _mm512_loadu_si512(p);
-      const __m512i l1 = _mm512_maskz_loadu_epi8((__mmask64)0xf, p + 64);
+      const __m512i l1 = masked ? _mm512_maskz_loadu_epi8((__mmask64)0xf, p + 64) : _mm512_loadu_si512(p + 64);
       const __m512i wu = _mm512_xor_si512(_mm512_permutex2var_epi8(l0, idx_p, l1), off);
       const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi8(idx_s, l0)));
       __m512i s0 = _mm512_dpbusd_epi32(_mm512_load_si512(a0), wu, qa);
@@ -215,8 +231,14 @@ static inline __attribute__((always_inline)) VBMI void q8x_block(const hm_mat *W
   for (int64_t r = r0; r < r1;) {
     const int R = r + 2 <= r1 ? 2 : 1;
     const uint8_t *w[2] = { (const uint8_t *)W->data + r * rb, (const uint8_t *)W->data + (r + R - 1) * rb };
-    if (R == 2) q8x_rows(w, 2, NV, ng, q0, q1, x0, x1, out);
-    else q8x_rows(w, 1, NV, ng, q0, q1, x0, x1, out);
+    const bool last = r + R + 1 > W->rows;
+    if (R == 2) {
+      if (last) q8x_rows(w, 2, NV, ng, q0, q1, x0, x1, out, 1);
+      else q8x_rows(w, 2, NV, ng, q0, q1, x0, x1, out, 0);
+    } else {
+      if (last) q8x_rows(w, 1, NV, ng, q0, q1, x0, x1, out, 1);
+      else q8x_rows(w, 1, NV, ng, q0, q1, x0, x1, out, 0);
+    }
     for (int rr = 0; rr < R; rr++)
       for (int v = 0; v < NV; v++) {
         float s = out[rr * 2 + v];

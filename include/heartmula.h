@@ -138,8 +138,9 @@ int64_t hm_mula_n_past(const hm_mula_context *ctx);
 
 /* Writes a random checkpoint in the published layout under root: root/HeartMuLa-oss-<ver>/
  * (config.json, sharded F32 model-0000k-of-0000n.safetensors + model.safetensors.index.json;
- * n_shards <= 1: one model.safetensors) and root/gen_config.json (<ver>: "tiny" or "3B"). flavor: "tiny" (the fixture's shapes) or
- * "3B" (HeartMuLa-oss-3B: backbone llama-3B, decoder llama-300M). */
+ * n_shards <= 1: one model.safetensors) and root/gen_config.json (<ver> = flavor). flavor: "tiny"
+ * (the fixture's shapes), "demo" (tiny shapes, 2048 rows of context, end-of-audio logits damped)
+ * or "3B" (HeartMuLa-oss-3B: backbone llama-3B, decoder llama-300M). */
 hm_status hm_mula_make_checkpoint(const char *root, const char *flavor, uint64_t seed, int n_shards);
 
 /* ---- HeartCodec (src/codec) ---- */

@@ -7,10 +7,11 @@ BUILD=${1:-build}
 CLI="$BUILD/bin/heartmula"
 CKPT=demo/ckpt
 if [ ! -f "$CKPT/gen_config.json" ]; then
+  mkdir -p "$CKPT"
   echo "demo: writing a small random checkpoint to $CKPT"
-  "$CLI" make-checkpoint --flavor tiny --out "$CKPT" --seed 1
+  "$CLI" make-checkpoint --flavor demo --out "$CKPT" --seed 1
 fi
-"$CLI" generate --model-path "$CKPT" --version tiny \
+"$CLI" generate --model-path "$CKPT" --version demo \
   --lyrics "[verse]
 the engine hums a tiny tune
 a c program under the moon" \

@@ -106,6 +106,7 @@ typedef struct fill_task {
   float *data;
   uint64_t seed, stream0;
   int64_t V;
+  float special_scale;
 } fill_task;
 
 #define MK_BLOCK ((int64_t)1 << 20)
@@ -122,8 +123,8 @@ static void fill_run(void *arg, int ith, int nth) {
     hm_rng_seed(&rng, f->seed, f->stream0 + (uint64_t)b); /* same values whatever the thread count */
     for (int64_t i = i0; i < i1; i++) {
       float v = t->init == 1 ? 1.0f : t->init == 2 ? 0.0f : 0.02f * hm_rng_normal(&rng);
-      if (t->special == 1 && i / t->shape[1] >= f->V - 5) v *= 0.5f;
-      if (t->special == 2 && i % t->shape[2] >= f->V - 5) v *= 0.5f;
+      if (t->special == 1 && i / t->shape[1] >= f->V - 5) v *= f->special_scale;
+      if (t->special == 2 && i % t->shape[2] >= f->V - 5) v *= f->special_scale;
       f->data[i] = v;
     }
   }
@@ -141,10 +142,15 @@ hm_status hm_mula_make_checkpoint(const char *root, const char *flavor, uint64_t
   memset(&cf, 0, sizeof cf);
   bool tiny = false;
   const char *ver;
-  if (!strcmp(flavor, "tiny")) {
+  float special_scale = 0.5f;
+  if (!strcmp(flavor, "tiny") || !strcmp(flavor, "demo")) {
+    /* demo: the tiny shapes with room for 2 minutes of frames, and the special
+     * (end-of-audio) logits damped harder, so a random demo song runs its length */
+    bool demo = !strcmp(flavor, "demo");
     tiny = true;
-    ver = "tiny";
-    tiny_llama(&cf.backbone, 64, 128, 128);
+    ver = flavor;
+    special_scale = demo ? 0.05f : 0.5f;
+    tiny_llama(&cf.backbone, 64, 128, demo ? 2048 : 128);
     tiny_llama(&cf.decoder, 48, 96, 16);
     cf.text_vocab_size = 1024; cf.audio_vocab_size = 517; cf.audio_num_codebooks = 8; cf.muq_dim = 512;
     cf.text_bos_id = 1000; cf.text_eos_id = 1001; cf.audio_eos_id = 513; cf.empty_id = 0;
@@ -159,7 +165,7 @@ hm_status hm_mula_make_checkpoint(const char *root, const char *flavor, uint64_t
     snprintf(cf.backbone_flavor, sizeof cf.backbone_flavor, "llama-3B");
     snprintf(cf.decoder_flavor, sizeof cf.decoder_flavor, "llama-300M");
   } else {
-    return hm_error(HM_ERR_INVALID_ARG, "unknown checkpoint flavor '%s' (tiny, 3B)", flavor);
+    return hm_error(HM_ERR_INVALID_ARG, "unknown checkpoint flavor '%s' (tiny, demo, 3B)", flavor);
   }
   char dir[4096], path[4096], name[128];
   HM_TRY(mkdir_p1(root));
@@ -241,7 +247,7 @@ hm_status hm_mula_make_checkpoint(const char *root, const char *flavor, uint64_t
       const mk_tensor *t = &L.t[first + i];
       float *data = hm_malloc_aligned((size_t)t->n * sizeof(float));
       if (!data) { st = hm_error(HM_ERR_NOMEM, "out of memory for tensor '%s' (%lld values)", t->name, (long long)t->n); break; }
-      fill_task ft = {t, data, seed, stream, V};
+      fill_task ft = {t, data, seed, stream, V, special_scale};
       stream += (uint64_t)((t->n + MK_BLOCK - 1) / MK_BLOCK);
       hm_pool_run(pool, fill_run, &ft);
       ents[i].name = t->name;

@@ -13,7 +13,7 @@
 #define VBMI __attribute__((target("avx512vbmi,avx512vnni,avx512bw,avx512vl,avx512f,f16c,fma,avx2")))
 
 #ifndef HM_PF_DIST
-#define HM_PF_DIST 0 /* software prefetch distance in bytes along each row */
+#define HM_PF_DIST 2048 /* software prefetch distance in bytes along each row (0: none) */
 #endif
 
 /* Bytes per group of 4 blocks in the arranged activations. */

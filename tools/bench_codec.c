@@ -167,6 +167,8 @@ int bench_codec(int argc, char **argv) {
     printf("  per 29.76 s window   %8.2f s (10 steps x DiT call + decode, extrapolated; %.1f TFLOP)\n", per_window,
            (10 * fl_est + fl_sq) / 1e12);
     if (full) printf("  measured window      %8.2f s (hm_codec_decode of 372 codes, 10 steps, CFG 1.25)\n", t_full);
+    printf("  peak RSS             %8.1f MiB (weights are mmapped: F32 ones count once touched)\n",
+           (double)hm_peak_rss_bytes() / (1024.0 * 1024.0));
   }
   hm_pool_free(pool);
   hm_codec_free(m);

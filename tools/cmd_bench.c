@@ -4,10 +4,14 @@
 /* heartmula bench [--mode lm|codec|transcribe|e2e] [mode options]; default mode lm. */
 int cmd_bench(int argc, char **argv) {
   const char *mode = "lm";
+  bool help = false;
   for (int i = 1; i < argc; i++) {
     const char *v;
     if (cli_opt(argc, argv, &i, "--mode", NULL, &v)) mode = v;
+    else if (cli_flag(argv[i], "--help", "-h")) help = true;
   }
+  if (help) fprintf(stderr, "heartmula bench --mode lm|codec|transcribe|e2e [options]  (default lm; "
+                            "'heartmula bench --mode M --help' for a mode's options)\n\n");
   if (!strcmp(mode, "lm")) return bench_lm(argc, argv);
   if (!strcmp(mode, "codec")) return bench_codec(argc, argv);
   if (!strcmp(mode, "transcribe")) return bench_transcribe(argc, argv);

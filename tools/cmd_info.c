@@ -4,6 +4,7 @@
 #include "io/json.h"
 #include "io/safetensors.h"
 #include <cblas.h>
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,13 +62,19 @@ int cmd_info(int argc, char **argv) {
     found++;
     bad += describe_weights("(this folder)", path);
   }
-  static const char *const subs[] = {"HeartMuLa-oss-3B", "HeartMuLa-oss-7B", "HeartMuLa-oss-demo", "HeartMuLa-oss-tiny",
-                                     "HeartCodec-oss", "HeartTranscriptor-oss"};
-  for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
-    if (hm_path_join(p, sizeof p, path, subs[i]) == HM_OK && hm_dir_exists(p)) {
+  /* every sub-folder holding a config.json: HeartMuLa-oss-<ver>/, HeartCodec-oss/, ... */
+  struct dirent **ents = NULL;
+  int n = scandir(path, &ents, NULL, alphasort);
+  for (int i = 0; i < n; i++) {
+    char sub[4096];
+    if (ents[i]->d_name[0] != '.' && hm_path_join(sub, sizeof sub, path, ents[i]->d_name) == HM_OK &&
+        hm_path_join(p, sizeof p, sub, "config.json") == HM_OK && hm_file_exists(p)) {
       found++;
-      bad += describe_weights(subs[i], p);
+      bad += describe_weights(ents[i]->d_name, sub);
     }
+    free(ents[i]);
+  }
+  free(ents);
   static const char *const files[] = {"tokenizer.json", "gen_config.json"};
   for (size_t i = 0; i < 2; i++)
     if (hm_path_join(p, sizeof p, path, files[i]) == HM_OK)

@@ -190,10 +190,15 @@ hm_status cx_bmat_pack(const float *W, int64_t N, int64_t K, cx_bmat *out) {
   out->K = K;
   out->p = hm_malloc_aligned((size_t)N * K * 2);
   if (!out->p) return hm_error(HM_ERR_NOMEM, "codec: out of memory packing BF16 weights");
+  cx_bmat_pack_into(W, N, K, out->p);
+  return HM_OK;
+}
+
+void cx_bmat_pack_into(const float *W, int64_t N, int64_t K, uint16_t *p) {
   const int64_t KB = K / 32;
   for (int64_t nb = 0; nb < N / 16; nb++)
     for (int64_t kb = 0; kb < KB; kb++) {
-      uint16_t *blk = out->p + (size_t)(nb * KB + kb) * 512;
+      uint16_t *blk = p + (size_t)(nb * KB + kb) * 512;
       for (int r = 0; r < 16; r++)
         for (int j = 0; j < 16; j++) {
           const float *w = W + (nb * 16 + j) * K + kb * 32 + 2 * r;
@@ -201,7 +206,6 @@ hm_status cx_bmat_pack(const float *W, int64_t N, int64_t K, cx_bmat *out) {
           blk[(r * 16 + j) * 2 + 1] = hm_f32_to_bf16(w[1]);
         }
     }
-  return HM_OK;
 }
 
 void cx_bmat_free(cx_bmat *m) {

@@ -12,6 +12,7 @@ bool cx_amx_available(void);
 bool cx_bmat_fits(int64_t N, int64_t K); /* N and K multiples of 32 */
 hm_status cx_bmat_pack(const float *W, int64_t N, int64_t K, cx_bmat *out);
 void cx_bmat_free(cx_bmat *m);
+void cx_bmat_pack_into(const float *W, int64_t N, int64_t K, uint16_t *p); /* into N*K uint16 */
 /* f32 -> bf16, round to nearest even. */
 void cx_to_bf16(const float *x, uint16_t *y, int64_t n);
 /* Y[m, :] = X[m, 0:K] W^T (+ bias), m < M. X: BF16 rows lda elements apart (rows may

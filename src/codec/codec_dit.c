@@ -16,7 +16,10 @@ void cx_work_free(cx_work *w) {
                     &w->cos2, &w->sin2, &w->scores};
   for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) { hm_free_aligned(*ptrs[i]); *ptrs[i] = NULL; }
   hm_free_aligned(w->xb);
-  w->xb = NULL;
+  hm_free_aligned(w->qb); hm_free_aligned(w->kpk); hm_free_aligned(w->vpk); hm_free_aligned(w->pb);
+  hm_free_aligned(w->kf); hm_free_aligned(w->zrow);
+  free(w->rowp);
+  w->xb = NULL; w->qb = w->kpk = w->vpk = w->pb = NULL; w->kf = w->zrow = NULL; w->rowp = NULL;
 }
 
 /* RotaryEmbedding.get_sin_cos in float32: inv_freq = 1 / base^(arange(0,d,2)/d). */
@@ -51,7 +54,7 @@ hm_status cx_work_init(cx_work *w, const hm_codec_model *m, int B, int T) {
     {&w->tproj, (int64_t)B * TPROJ}, {&w->tmp, (int64_t)B * Dm},
     {&w->cos1, (int64_t)T * m->s1.head_dim / 2}, {&w->sin1, (int64_t)T * m->s1.head_dim / 2},
     {&w->cos2, (int64_t)T * m->s2.head_dim / 2}, {&w->sin2, (int64_t)T * m->s2.head_dim / 2},
-    {&w->scores, (int64_t)T * T},
+    {&w->scores, (int64_t)T * ((T + 31) / 32 * 32)},
   };
   for (size_t i = 0; i < sizeof a / sizeof a[0]; i++) {
     *a[i].p = hm_calloc_aligned((size_t)(a[i].n > 0 ? a[i].n : 1) * sizeof(float));
@@ -67,7 +70,16 @@ hm_status cx_work_init(cx_work *w, const hm_codec_model *m, int B, int T) {
     int64_t n1 = (BT + 32) * kmax, cw = w->Cin + w->D > w->D2 ? w->Cin + w->D : w->D2;
     int64_t n2 = ((int64_t)T + 34) * cw;
     w->xb = hm_calloc_aligned((size_t)(n1 > n2 ? n1 : n2) * sizeof(uint16_t));
-    if (!w->xb) {
+    int64_t Tp = (T + 31) / 32 * 32, hdm = m->s2.head_dim > m->s1.head_dim ? m->s2.head_dim : m->s1.head_dim;
+    w->Tp = (int)Tp;
+    w->qb = hm_calloc_aligned((size_t)Tp * hdm * 2);
+    w->kpk = hm_calloc_aligned((size_t)Tp * hdm * 2);
+    w->vpk = hm_calloc_aligned((size_t)Tp * hdm * 2);
+    w->pb = hm_calloc_aligned((size_t)(Tp + 32) * Tp * 2);
+    w->kf = hm_calloc_aligned((size_t)Tp * hdm * sizeof(float));
+    w->zrow = hm_calloc_aligned((size_t)hdm * sizeof(float) + 64);
+    w->rowp = malloc((size_t)Tp * sizeof *w->rowp);
+    if (!w->xb || !w->qb || !w->kpk || !w->vpk || !w->pb || !w->kf || !w->zrow || !w->rowp) {
       cx_work_free(w);
       return hm_error(HM_ERR_NOMEM, "codec: out of memory for the BF16 scratch");
     }
@@ -166,7 +178,7 @@ static void adaln(const cx_adaln *a, int D, int B, const float *t, float *tproj,
   hm_linear(NULL, &a->lin.w, a->lin.b, B, tmp, mod);
 }
 
-typedef struct softmax_task { float *s; int64_t rows, n; bool simd; } softmax_task;
+typedef struct softmax_task { float *s; int64_t rows, n, ld; bool simd; } softmax_task;
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -217,11 +229,11 @@ static void softmax_rows(void *arg, int ith, int nth) {
   hm_split(t->rows, ith, nth, 1, &r0, &r1);
 #if CX_SIMD_SOFTMAX
   if (t->simd) {
-    for (int64_t r = r0; r < r1; r++) softmax512(t->s + r * t->n, t->n);
+    for (int64_t r = r0; r < r1; r++) softmax512(t->s + r * t->ld, t->n);
     return;
   }
 #endif
-  for (int64_t r = r0; r < r1; r++) hm_softmax(t->s + r * t->n, t->n);
+  for (int64_t r = r0; r < r1; r++) hm_softmax(t->s + r * t->ld, t->n);
 }
 
 /* Full (unmasked) attention of one batch row through GEMMs: per head
@@ -231,7 +243,32 @@ static void softmax_rows(void *arg, int ith, int nth) {
 static void attention(hm_pool *pool, cx_work *w, int T, int D, int H, int hd, float scale, const float *q,
                       const float *k, const float *v, float *out) {
   float *S = w->scores;
-  softmax_task st = {S, T, T, hm_cpu()->avx512f && !hm_force_scalar()};
+  softmax_task st = {S, T, T, T, hm_cpu()->avx512f && !hm_force_scalar()};
+  if (w->qb && hd % 32 == 0) {
+    /* BF16 on AMX tiles: S = (scale Q_h) K_h^T, P = softmax(S) (keys padded to Tp
+     * with zero columns), O_h = P V_h */
+    const int Tp = w->Tp;
+    st.ld = Tp;
+    for (int h = 0; h < H; h++) {
+      for (int t = 0; t < T; t++) {
+        const float *qr = q + (int64_t)t * D + h * hd;
+        for (int d = 0; d < hd; d++) w->kf[(int64_t)t * hd + d] = qr[d] * scale;
+      }
+      cx_to_bf16(w->kf, w->qb, (int64_t)T * hd);
+      for (int t = 0; t < T; t++) memcpy(w->kf + (int64_t)t * hd, k + (int64_t)t * D + h * hd, (size_t)hd * sizeof(float));
+      memset(w->kf + (int64_t)T * hd, 0, (size_t)(Tp - T) * hd * sizeof(float));
+      cx_bmat kp = {Tp, hd, w->kpk};
+      cx_bmat_pack_into(w->kf, Tp, hd, w->kpk);
+      cx_bgemm_n(pool, &kp, w->qb, T, hd, NULL, S, Tp, T);
+      hm_pool_run(pool, softmax_rows, &st);
+      for (int t = 0; t < T; t++) cx_to_bf16(S + (int64_t)t * Tp, w->pb + (int64_t)t * Tp, T);
+      for (int t = 0; t < Tp; t++) w->rowp[t] = t < T ? v + (int64_t)t * D + h * hd : w->zrow;
+      cx_pack_cols_range(w->rowp, Tp, 0, Tp, hd, hd, w->vpk);
+      cx_bmat vp = {hd, Tp, w->vpk};
+      cx_bgemm_n(pool, &vp, w->pb, T, Tp, NULL, out + h * hd, D, hd);
+    }
+    return;
+  }
   for (int h = 0; h < H; h++) {
     hm_sgemm(false, true, T, T, hd, scale, q + h * hd, D, k + h * hd, D, 0.0f, S, T);
     hm_pool_run(pool, softmax_rows, &st);

@@ -88,6 +88,11 @@ typedef struct cx_work {
   float *cos1, *sin1, *cos2, *sin2;
   float *scores;   /* [T][T] attention scores of one head */
   uint16_t *xb;    /* BF16 copy of a GEMM input (AMX path) */
+  /* AMX attention: T padded to Tp (multiple of 32); Q, K, V of one head, P */
+  int Tp;
+  uint16_t *qb, *kpk, *vpk, *pb;
+  float *kf, *zrow;
+  const float **rowp;
 } cx_work;
 
 hm_status cx_work_init(cx_work *w, const hm_codec_model *m, int B, int T);

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Regenerates docs/cli.md from the subcommands' --help texts: docs/cli.md stays in
+# step with the binary (tests/pipeline checks that every subcommand is documented).
+set -euo pipefail
+CLI=${1:-build/bin/heartmula}
+out=docs/cli.md
+{
+cat <<'TXT'
+# `heartmula` command-line reference
+
+Every subcommand prints its options with `--help`. Long options accept both spellings,
+`--model-path` and `--model_path`, and both `--flag VALUE` and `--flag=VALUE`. Exit status: 0 on
+success, 1 on an error (the message names the file, tensor, field or argument at fault), 2 on
+bad usage. Progress bars appear only when stderr is a terminal; `-q` silences them.
+
+## Typical runs
+
+```sh
+# a song from the published checkpoints (see README for the download)
+heartmula generate --model-path ./ckpt --lyrics lyrics.txt --tags "pop,piano,happy" -o song.mp3 --seed 42
+# keep the codes, decode them again later (same seed: the same audio)
+heartmula generate --model-path ./ckpt --lyrics lyrics.txt --tags tags.txt --save-codes song.npy -o song.wav --seed 42
+heartmula decode --codec ./ckpt/HeartCodec-oss --codes song.npy --seed 42 -o song.flac
+# continue a song from its codes
+heartmula generate --model-path ./ckpt --lyrics more.txt --tags tags.txt --continue-from song.npy -o longer.mp3
+# lyrics of a song as LRC
+heartmula transcribe --model ./ckpt/HeartTranscriptor-oss song.mp3 -o song.lrc
+# check this build against a reference-fixture folder
+heartmula parity ../shared/fixtures --strict
+```
+
+TXT
+for c in generate decode transcribe tokenize parity bench make-checkpoint quantize info; do
+  echo "## heartmula $c"
+  echo
+  echo '```'
+  "$CLI" "$c" --help 2>&1
+  echo '```'
+  echo
+  if [ "$c" = bench ]; then
+    for m in codec transcribe e2e; do echo '```'; "$CLI" bench --mode "$m" --help 2>&1; echo '```'; echo; done
+  fi
+done
+} > "$out"
+echo "wrote $out"

@@ -124,19 +124,6 @@ hm_status hm_decode_to_file(const char *codec_dir, const int32_t *codes, int64_t
   return st;
 }
 
-/* gen_config.json: text bos/eos ids for the prompt (the LM reads the rest). */
-static hm_status read_gen_config(const char *path, int32_t *bos, int32_t *eos) {
-  json_t *root;
-  HM_TRY(hm_json_load(path, &root));
-  int64_t b = 0, e = 0;
-  hm_status st = hm_json_int(root, "text_bos_id", path, &b);
-  if (st == HM_OK) st = hm_json_int(root, "text_eos_id", path, &e);
-  json_decref(root);
-  *bos = (int32_t)b;
-  *eos = (int32_t)e;
-  return st;
-}
-
 static hm_status need(const char *path, bool dir, const char *what, const char *model_path) {
   if (dir ? hm_dir_exists(path) : hm_file_exists(path)) return HM_OK;
   return hm_error(HM_ERR_IO,
@@ -182,7 +169,7 @@ hm_status hm_generate(const hm_generate_params *p, hm_generate_result *out) {
   hm_status st;
   /* text -> prompt rows */
   hm_prompt_params pp = hm_prompt_default_params();
-  HM_TRY(read_gen_config(gen_path, &pp.text_bos_id, &pp.text_eos_id));
+  HM_TRY(hm_prompt_params_load(gen_path, &pp));
   hm_tokenizer *tok = NULL;
   HM_TRY(hm_tokenizer_load(tok_path, &tok));
   hm_prompt prompt;

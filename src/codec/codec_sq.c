@@ -57,6 +57,7 @@ static void post_run(void *arg, int ith, int nth) {
   }
 }
 
+/* pool: NULL on the F32 path, where BLAS's own threads are busy in between */
 static void post(hm_pool *pool, float *y, int64_t ldy, int64_t n, const float *b, int c_out, bool act, float a) {
   post_task t = {y, ldy, n, b, c_out, act, a};
   if ((int64_t)c_out * n < 65536 || !pool) post_run(&t, 0, 1);
@@ -120,7 +121,7 @@ static void conv_cols(cx_sq_work *sw, const cx_conv_cf *c, const sig *x, float *
       }
       hm_sgemm(false, false, c->c_out, nn, K, 1.0f, c->w, K, z, nn, 0.0f, yt, ldy);
     }
-    post(sw->pool, yt, ldy, nn, c->b, c->c_out, act, a);
+    post(NULL, yt, ldy, nn, c->b, c->c_out, act, a);
   }
 }
 

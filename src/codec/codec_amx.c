@@ -6,7 +6,7 @@
 #include "codec/codec_amx.h"
 
 #include <stdlib.h>
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#if defined(__x86_64__) && defined(__linux__) && ((defined(__clang__) && __clang_major__ >= 12) || (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11))
 #define CX_AMX_BUILD 1
 #include <cpuid.h>
 #include <immintrin.h>

@@ -7,6 +7,8 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* ---- ownership ---- */
 
@@ -67,11 +69,22 @@ static hm_status pack(hm_codec_model *m, const float *W, int64_t N, int64_t K, c
   return HM_OK;
 }
 
+/* Tells the kernel the mmapped bytes [p, p+n) of a tensor we copied or packed
+ * are not needed any more, so they leave the resident set (a later read would
+ * fault them back in from the file). */
+static void drop_pages(const void *p, size_t n) {
+  long pg = sysconf(_SC_PAGESIZE);
+  if (pg <= 0 || n == 0) return;
+  uintptr_t a = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1), b = ((uintptr_t)p + n) & ~((uintptr_t)pg - 1);
+  if (b > a) (void)madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 /* ---- tensor getters ---- */
 
 typedef struct loader {
   hm_codec_model *m;
   bool bf16;
+  bool last_mapped; /* the last get_mat returned the mmapped tensor itself */
 } loader;
 
 /* With AMX, BF16 means packed tiles; the hm_mat stays F32 (mmapped when possible). */
@@ -82,6 +95,7 @@ static hm_status get_f32(loader *L, const char *name, int n_dims, const int64_t 
   float *p = own(L->m, (size_t)t->n_elems * sizeof(float));
   if (!p) return hm_error(HM_ERR_NOMEM, "codec: out of memory copying tensor '%s'", name);
   HM_TRY(hm_tensor_to_f32(t, p));
+  drop_pages(t->data, t->nbytes);
   *out = p;
   return HM_OK;
 }
@@ -100,11 +114,13 @@ static hm_status get_mat(loader *L, const char *name, int64_t rows, int64_t cols
   HM_TRY(hm_st_get(L->m->st, name, HM_DTMASK_FLOAT, 2, shape, &t));
   hm_mat src = {t->dtype, rows, cols, t->data};
   hm_dtype want = L->bf16 && !L->m->amx ? HM_DT_BF16 : HM_DT_F32;
+  L->last_mapped = t->dtype == want;
   if (t->dtype == want) { *out = src; return HM_OK; }
   if (want == HM_DT_F32) {
     float *p = own(L->m, (size_t)t->n_elems * sizeof(float));
     if (!p) return hm_error(HM_ERR_NOMEM, "codec: out of memory converting '%s'", name);
     HM_TRY(hm_tensor_to_f32(t, p));
+    drop_pages(t->data, t->nbytes);
     out->type = HM_DT_F32; out->rows = rows; out->cols = cols; out->data = p;
     return HM_OK;
   }
@@ -130,7 +146,10 @@ static hm_status get_linear(loader *L, const char *prefix, int64_t out_f, int64_
 static hm_status maybe_pack(loader *L, cx_linear *lin) {
   if (!L->m->amx || !cx_bmat_fits(lin->w.rows, lin->w.cols)) return HM_OK;
   if (lin->w.type != HM_DT_F32) return HM_OK;
-  return pack(L->m, (const float *)lin->w.data, lin->w.rows, lin->w.cols, &lin->bm);
+  HM_TRY(pack(L->m, (const float *)lin->w.data, lin->w.rows, lin->w.cols, &lin->bm));
+  /* the F32 matrix is not read again (every use goes to the tiles) */
+  if (L->last_mapped) drop_pages(lin->w.data, (size_t)lin->w.rows * lin->w.cols * sizeof(float));
+  return HM_OK;
 }
 
 /* A conv weight [d0][d1][k] as f32: either weight-normed
@@ -455,7 +474,7 @@ hm_status hm_codec_load(const char *dir, const hm_codec_params *params, hm_codec
   if (!hm_file_exists(path)) return hm_error(HM_ERR_IO, "codec folder '%s' has no config.json", dir);
   hm_codec_model *m = calloc(1, sizeof *m);
   if (!m) return hm_error(HM_ERR_NOMEM, "codec: out of memory");
-  loader L = {m, params->bf16_weights};
+  loader L = {m, params->bf16_weights, false};
   m->amx = params->bf16_weights && cx_amx_available();
   hm_status st = load_config(path, &m->cfg);
   if (!st) {

@@ -157,7 +157,8 @@ int bench_codec(int argc, char **argv) {
            fl_est / mean / 1e9, t_sq, fl_sq / 1e9, t_sq > 0 ? fl_sq / t_sq / 1e9 : 0, per_window, t_full);
   } else {
     printf("codec %s: dim %d, DiT %d+%d layers, %d heads x %d, %s weights; OpenBLAS core %s, %d BLAS threads\n", dir,
-           m->cfg.dim, m->cfg.n_layers, m->cfg.n_layers_2, m->cfg.n_heads, m->cfg.head_dim, bf16 ? "BF16" : "F32",
+           m->cfg.dim, m->cfg.n_layers, m->cfg.n_layers_2, m->cfg.n_heads, m->cfg.head_dim,
+           m->amx ? "BF16 (AMX tiles)" : bf16 ? "BF16" : "F32",
            core ? core : "?", blas_threads);
     printf("  load                 %8.2f s\n", t_load);
     printf("  DiT call (CFG, 2x744) %7.3f s mean, %.3f s best over %lld: %.1f GFLOP -> %.1f GFLOP/s\n", mean, best,

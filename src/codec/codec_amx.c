@@ -27,7 +27,9 @@ bool cx_amx_available(void) {
   if (g_amx >= 0) return g_amx == 1;
   int ok = 0;
   unsigned a, b, c, d;
-  if (!hm_force_scalar() && !getenv("HM_NO_AMX") && __get_cpuid_count(7, 0, &a, &b, &c, &d)) {
+  const char *no = getenv("HM_NO_AMX");
+  bool off = no && *no && strcmp(no, "0") != 0;
+  if (!hm_force_scalar() && !off && __get_cpuid_count(7, 0, &a, &b, &c, &d)) {
     bool tile = (d >> 24) & 1, bf16 = (d >> 22) & 1;
     /* ask Linux for the tile data state (ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) */
     if (tile && bf16 && syscall(SYS_arch_prctl, 0x1023, 18) == 0) ok = 1;

@@ -20,7 +20,7 @@
 #endif
 
 #ifndef Q4X_ROWS
-#define Q4X_ROWS 4 /* weight rows per pass over the activations (<= 4) */
+#define Q4X_ROWS 4 /* weight rows per pass over the activations (<= 4), Q4_0 and Q8_0 */
 #endif
 
 /* Bytes per group of 4 blocks in the arranged activations. */
@@ -190,8 +190,8 @@ static inline __attribute__((always_inline)) VBMI void q8x_rows(const uint8_t *c
   for (int p = 0; p < 64; p++) is[p] = (uint8_t)(p < 32 ? 34 * (p / 16) + (p & 1) : 0);
   const __m512i idx_p = _mm512_loadu_si512(ip), idx_s = _mm512_loadu_si512(is);
   const __m512i off = _mm512_set1_epi8((char)0x80);
-  __m512 acc[2][2];
-  for (int rr = 0; rr < 2; rr++) acc[rr][0] = acc[rr][1] = _mm512_setzero_ps();
+  __m512 acc[4][2];
+  for (int rr = 0; rr < 4; rr++) acc[rr][0] = acc[rr][1] = _mm512_setzero_ps();
   for (int64_t g = 0; g < ng; g++) {
     const uint8_t *a0 = x0 + g * Q8X_GROUP, *a1 = x1 + g * Q8X_GROUP;
     const __m512i qa = _mm512_load_si512(q0 + g * 64), qb = NV > 1 ? _mm512_load_si512(q1 + g * 64) : qa;
@@ -241,14 +241,15 @@ static inline __attribute__((always_inline)) VBMI void q8x_block(const hm_mat *W
   const size_t rb = (size_t)nb * HM_Q8_0_BYTES;
   const uint8_t *x0 = x8 + b * x8s, *x1 = x0 + x8s;
   const int8_t *q0 = xq->q + b * xq->q_stride, *q1 = q0 + xq->q_stride;
-  float out[4];
+  float out[8];
   for (int64_t r = r0; r < r1;) {
-    const int R = r + 2 <= r1 ? 2 : 1;
-    const uint8_t *w[2] = { (const uint8_t *)W->data + r * rb, (const uint8_t *)W->data + (r + R - 1) * rb };
+    const int R = r + Q4X_ROWS <= r1 ? Q4X_ROWS : 1;
+    const uint8_t *w[4];
+    for (int rr = 0; rr < 4; rr++) w[rr] = (const uint8_t *)W->data + (r + (rr < R ? rr : 0)) * rb;
     const bool last = r + R + 1 > W->rows;
-    if (R == 2) {
-      if (last) q8x_rows(w, 2, NV, ng, q0, q1, x0, x1, out, 1);
-      else q8x_rows(w, 2, NV, ng, q0, q1, x0, x1, out, 0);
+    if (R == Q4X_ROWS) {
+      if (last) q8x_rows(w, Q4X_ROWS, NV, ng, q0, q1, x0, x1, out, 1);
+      else q8x_rows(w, Q4X_ROWS, NV, ng, q0, q1, x0, x1, out, 0);
     } else {
       if (last) q8x_rows(w, 1, NV, ng, q0, q1, x0, x1, out, 1);
       else q8x_rows(w, 1, NV, ng, q0, q1, x0, x1, out, 0);

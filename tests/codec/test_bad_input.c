@@ -117,6 +117,62 @@ static void test_make_tiny(char *tiny, size_t n) {
   hm_codec_free(m);
 }
 
+/* The fixture checkpoint stored as BF16 (as a published checkpoint might be):
+ * loads in F32 and BF16 modes and decodes. */
+static void test_bf16_file(const char *fx) {
+  char out[1024], p[1100], cfg_from[1100];
+  snprintf(out, sizeof out, "%s/bf16file", hm_test_tmpdir());
+  mkdir(out, 0755);
+  snprintf(cfg_from, sizeof cfg_from, "%s/config.json", fx);
+  snprintf(p, sizeof p, "%s/config.json", out);
+  copy_file(cfg_from, p);
+  hm_st *st = NULL;
+  CHECK_OK(hm_st_open(fx, &st));
+  if (!st) return;
+  int n = hm_st_count(st);
+  hm_st_entry *e = calloc((size_t)n, sizeof *e);
+  uint16_t **bufs = calloc((size_t)n, sizeof *bufs);
+  for (int i = 0; i < n; i++) {
+    const hm_tensor_view *t = hm_st_at(st, i);
+    e[i].name = t->name;
+    e[i].n_dims = t->n_dims;
+    for (int d = 0; d < t->n_dims; d++) e[i].shape[d] = t->shape[d];
+    if (t->dtype == HM_DT_F32) {
+      bufs[i] = malloc((size_t)(t->n_elems ? t->n_elems : 1) * 2);
+      for (int64_t k = 0; k < t->n_elems; k++) bufs[i][k] = hm_f32_to_bf16(((const float *)t->data)[k]);
+      e[i].dtype = HM_DT_BF16;
+      e[i].data = bufs[i];
+    } else {
+      e[i].dtype = t->dtype;
+      e[i].data = t->data;
+    }
+  }
+  snprintf(p, sizeof p, "%s/model.safetensors", out);
+  CHECK_OK(hm_st_write(p, e, n, NULL));
+  for (int i = 0; i < n; i++) free(bufs[i]);
+  free(bufs);
+  free(e);
+  hm_st_close(st);
+  int32_t codes[8 * 12];
+  for (int i = 0; i < 8 * 12; i++) codes[i] = (i * 37) % 512;
+  for (int mode = 0; mode < 2; mode++) {
+    hm_codec_params prm = hm_codec_default_params();
+    prm.bf16_weights = mode == 1;
+    prm.steps = 1;
+    hm_codec_model *m = NULL;
+    CHECK_OK(hm_codec_load(out, &prm, &m));
+    if (!m) continue;
+    float *wav = NULL;
+    int64_t ns = 0;
+    CHECK_OK(hm_codec_decode(m, codes, 12, &prm, NULL, NULL, NULL, &wav, &ns));
+    bool finite = wav && ns == 12 * 3840;
+    for (int64_t i = 0; finite && i < 2 * ns; i++) finite = isfinite(wav[i]);
+    CHECK(finite);
+    free(wav);
+    hm_codec_free(m);
+  }
+}
+
 void hm_test_main(void) {
   char fx[1024], tiny[1024];
   hm_test_path(fx, sizeof fx, "fixtures/heartcodec");
@@ -129,6 +185,7 @@ void hm_test_main(void) {
   CHECK_ERR(hm_codec_load(NULL, NULL, &m), "NULL");
 
   test_make_tiny(tiny, sizeof tiny);
+  test_bf16_file(fx);
 
   /* missing and mis-shaped tensors */
   const char *d = variant(fx, "missing", "flow_matching.estimator.proj_out.ffn_2.weight", NULL);

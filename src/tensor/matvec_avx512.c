@@ -82,9 +82,82 @@ static void mv_f32_avx512(const hm_mat *W, int64_t r0, int64_t r1, int n, const 
                           float *y, int64_t ys, const float *bias) {
   mv_float(W, r0, r1, n, x, xs, y, ys, bias, K_F32);
 }
+/* BF16 with the widening done by unpack (one shuffle per 16 weights instead of a
+ * zero-extend and a shift): unpacklo/hi of 32 bf16 against zero give, per
+ * 128-bit lane, elements {0-3} and {4-7} of that lane's 8; the activations are
+ * permuted to match once per call (xp: per 32 columns, the 16 "lo" then the 16
+ * "hi" elements). The last cols % 32 columns use the plain 16-wide path. */
+AI void mv_rows_bf16u(const hm_mat *W, int64_t r, int R, int NV, const float *xp, int64_t xps, const float *x,
+                      int64_t xs, float *y, int64_t ys, const float *bias) {
+  const int64_t cols = W->cols, c32 = cols & ~(int64_t)31;
+  const uint16_t *w[4];
+  __m512 acc[4][2];
+  for (int rr = 0; rr < R; rr++) {
+    w[rr] = (const uint16_t *)W->data + (r + rr) * cols;
+    acc[rr][0] = acc[rr][1] = _mm512_setzero_ps();
+  }
+  const __m512i zero = _mm512_setzero_si512();
+  for (int64_t i = 0; i < c32; i += 32) {
+    const __m512 lo0 = _mm512_load_ps(xp + i), hi0 = _mm512_load_ps(xp + i + 16);
+    const __m512 lo1 = NV > 1 ? _mm512_load_ps(xp + xps + i) : lo0;
+    const __m512 hi1 = NV > 1 ? _mm512_load_ps(xp + xps + i + 16) : hi0;
+    for (int rr = 0; rr < R; rr++) {
+      const __m512i wv = _mm512_loadu_si512(w[rr] + i);
+      const __m512 wl = _mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, wv));
+      const __m512 wh = _mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, wv));
+      acc[rr][0] = _mm512_fmadd_ps(wh, hi0, _mm512_fmadd_ps(wl, lo0, acc[rr][0]));
+      if (NV > 1) acc[rr][1] = _mm512_fmadd_ps(wh, hi1, _mm512_fmadd_ps(wl, lo1, acc[rr][1]));
+    }
+  }
+  for (int64_t i = c32; i < cols; i += 16) {
+    const __mmask16 m = cols - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (cols - i)) - 1);
+    const __m512 a0 = _mm512_maskz_loadu_ps(m, x + i), a1 = NV > 1 ? _mm512_maskz_loadu_ps(m, x + xs + i) : a0;
+    for (int rr = 0; rr < R; rr++) {
+      const __m512 wv = load_w_mask(w[rr], i, m, K_BF16);
+      acc[rr][0] = _mm512_fmadd_ps(wv, a0, acc[rr][0]);
+      if (NV > 1) acc[rr][1] = _mm512_fmadd_ps(wv, a1, acc[rr][1]);
+    }
+  }
+  for (int rr = 0; rr < R; rr++) {
+    const float bv = bias ? bias[r + rr] : 0.0f;
+    y[r + rr] = _mm512_reduce_add_ps(acc[rr][0]) + bv;
+    if (NV > 1) y[ys + r + rr] = _mm512_reduce_add_ps(acc[rr][1]) + bv;
+  }
+}
+
+static _Thread_local struct { float *p; size_t cap; } t_xp;
+
 static void mv_bf16_avx512(const hm_mat *W, int64_t r0, int64_t r1, int n, const float *x, int64_t xs,
                            float *y, int64_t ys, const float *bias) {
-  mv_float(W, r0, r1, n, x, xs, y, ys, bias, K_BF16);
+  const int64_t cols = W->cols, c32 = cols & ~(int64_t)31, xps = (c32 + 15) & ~(int64_t)15;
+  const size_t need = (size_t)(n * xps + 16) * sizeof(float);
+  if (c32 == 0 || need > t_xp.cap) {
+    float *p = c32 ? (float *)hm_malloc_aligned(need) : NULL;
+    if (!p) { mv_float(W, r0, r1, n, x, xs, y, ys, bias, K_BF16); return; }
+    hm_free_aligned(t_xp.p);
+    t_xp.p = p;
+    t_xp.cap = need;
+  }
+  float *xp = t_xp.p;
+  const __m512i ilo = _mm512_setr_epi32(0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+  const __m512i ihi = _mm512_setr_epi32(4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+  for (int b = 0; b < n; b++)
+    for (int64_t i = 0; i < c32; i += 32) {
+      const __m512 a = _mm512_loadu_ps(x + b * xs + i), c = _mm512_loadu_ps(x + b * xs + i + 16);
+      _mm512_store_ps(xp + b * xps + i, _mm512_permutex2var_ps(a, ilo, c));
+      _mm512_store_ps(xp + b * xps + i + 16, _mm512_permutex2var_ps(a, ihi, c));
+    }
+  int b = 0;
+  for (; b + 2 <= n; b += 2) {
+    int64_t r = r0;
+    for (; r + 4 <= r1; r += 4) mv_rows_bf16u(W, r, 4, 2, xp + b * xps, xps, x + b * xs, xs, y + b * ys, ys, bias);
+    for (; r < r1; r++) mv_rows_bf16u(W, r, 1, 2, xp + b * xps, xps, x + b * xs, xs, y + b * ys, ys, bias);
+  }
+  if (b < n) {
+    int64_t r = r0;
+    for (; r + 4 <= r1; r += 4) mv_rows_bf16u(W, r, 4, 1, xp + b * xps, xps, x + b * xs, xs, y + b * ys, ys, bias);
+    for (; r < r1; r++) mv_rows_bf16u(W, r, 1, 1, xp + b * xps, xps, x + b * xs, xs, y + b * ys, ys, bias);
+  }
 }
 static void mv_f16_avx512(const hm_mat *W, int64_t r0, int64_t r1, int n, const float *x, int64_t xs,
                           float *y, int64_t ys, const float *bias) {

@@ -227,15 +227,9 @@ static hm_status write_config(const char *path, const flavor_cfg *f) {
   json_array_append_new(arch, json_string("HeartCodec"));
   json_object_set_new(j, "architectures", arch);
   json_object_set_new(j, "torch_dtype", json_string("float32"));
-  char tmp[4400];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  int rc = json_dump_file(j, tmp, JSON_INDENT(2));
+  hm_status st = hm_json_write(path, j, JSON_INDENT(2));
   json_decref(j);
-  if (rc != 0 || rename(tmp, path) != 0) {
-    remove(tmp);
-    return hm_error(HM_ERR_IO, "cannot write '%s'", path);
-  }
-  return HM_OK;
+  return st;
 }
 
 /* Fills the data of specs [a, b) into buf and writes one safetensors file. */
@@ -293,7 +287,7 @@ hm_status hm_codec_make_checkpoint(const char *dir, const char *flavor, uint64_t
     return hm_error(HM_ERR_INVALID_ARG, "hm_codec_make_checkpoint: unknown flavor '%s' (tiny, full)", flavor);
   }
   c->in_channels = 2 * c->out_channels + c->dim;
-  if (mkdir(dir, 0755) != 0 && errno != EEXIST) return hm_error(HM_ERR_IO, "cannot create folder '%s': %s", dir, strerror(errno));
+  HM_TRY(hm_mkdir_p(dir));
   if (!hm_dir_exists(dir)) return hm_error(HM_ERR_IO, "'%s' is not a folder", dir);
   specs s = {0};
   build(&s, &f);
@@ -340,13 +334,8 @@ hm_status hm_codec_make_checkpoint(const char *dir, const char *flavor, uint64_t
     json_object_set_new(meta, "total_size", json_integer(total));
     json_object_set_new(idx, "metadata", meta);
     json_object_set(idx, "weight_map", wm);
-    char tmp[4400];
     st = hm_path_join(path, sizeof path, dir, "model.safetensors.index.json");
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    if (!st && (json_dump_file(idx, tmp, JSON_INDENT(2)) != 0 || rename(tmp, path) != 0)) {
-      remove(tmp);
-      st = hm_error(HM_ERR_IO, "cannot write '%s'", path);
-    }
+    if (!st) st = hm_json_write(path, idx, JSON_INDENT(2));
     json_decref(idx);
   }
   if (wm) json_decref(wm);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 hm_status hm_read_file(const char *path, char **out, size_t *len) {
   *out = NULL;
@@ -115,4 +116,36 @@ hm_status hm_json_str_opt(const json_t *obj, const char *key, const char *file, 
 hm_status hm_json_str(const json_t *obj, const char *key, const char *file, const char **out) {
   if (!field(obj, key)) return missing(file, key);
   return hm_json_str_opt(obj, key, file, out);
+}
+
+hm_status hm_json_write(const char *path, const json_t *j, size_t flags) {
+  char tmp[4200];
+  if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp)
+    return hm_error(HM_ERR_INVALID_ARG, "path too long: '%s'", path);
+  if (json_dump_file(j, tmp, flags) != 0) {
+    remove(tmp);
+    return hm_error(HM_ERR_IO, "cannot write '%s'", path);
+  }
+  if (rename(tmp, path) != 0) {
+    int e = errno;
+    remove(tmp);
+    return hm_error(HM_ERR_IO, "cannot write '%s': %s", path, strerror(e));
+  }
+  return HM_OK;
+}
+
+hm_status hm_mkdir_p(const char *path) {
+  char buf[4096];
+  size_t n = strlen(path);
+  if (n == 0 || n >= sizeof buf) return hm_error(HM_ERR_INVALID_ARG, "bad folder path '%s'", path);
+  memcpy(buf, path, n + 1);
+  for (size_t i = 1; i <= n; i++) {
+    if (buf[i] != '/' && buf[i] != 0) continue;
+    char c = buf[i];
+    buf[i] = 0;
+    if (!hm_dir_exists(buf) && mkdir(buf, 0777) != 0 && errno != EEXIST)
+      return hm_error(HM_ERR_IO, "cannot create folder '%s': %s", buf, strerror(errno));
+    buf[i] = c;
+  }
+  return HM_OK;
 }

@@ -17,6 +17,10 @@ hm_status hm_json_str(const json_t *obj, const char *key, const char *file, cons
 hm_status hm_json_str_opt(const json_t *obj, const char *key, const char *file, const char **out);
 /* Reads a whole file into a NUL-terminated buffer (malloc); *len without the NUL. */
 hm_status hm_read_file(const char *path, char **out, size_t *len);
+/* Writes j to path (jansson dump flags) through a temporary name, renamed when complete. */
+hm_status hm_json_write(const char *path, const json_t *j, size_t flags);
+/* Creates a folder and its missing parents (mkdir -p); an existing folder is fine. */
+hm_status hm_mkdir_p(const char *path);
 /* Path helpers. */
 bool hm_file_exists(const char *path);
 bool hm_dir_exists(const char *path);

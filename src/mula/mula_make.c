@@ -88,18 +88,6 @@ static json_t *llama_json(const hm_llama_config *c) {
   return o;
 }
 
-static hm_status write_json(const char *path, json_t *j) {
-  char tmp[4200];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  if (json_dump_file(j, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0)
-    return hm_error(HM_ERR_IO, "cannot write '%s'", path);
-  if (rename(tmp, path) != 0) {
-    int e = errno;
-    remove(tmp);
-    return hm_error(HM_ERR_IO, "cannot write '%s': %s", path, strerror(e));
-  }
-  return HM_OK;
-}
 
 typedef struct fill_task {
   const mk_tensor *t;
@@ -130,11 +118,6 @@ static void fill_run(void *arg, int ith, int nth) {
   }
 }
 
-static hm_status mkdir_p1(const char *path) {
-  if (hm_dir_exists(path)) return HM_OK;
-  if (mkdir(path, 0777) != 0) return hm_error(HM_ERR_IO, "cannot create folder '%s': %s", path, strerror(errno));
-  return HM_OK;
-}
 
 hm_status hm_mula_make_checkpoint(const char *root, const char *flavor, uint64_t seed, int n_shards) {
   if (!root || !*root || !flavor) return hm_error(HM_ERR_INVALID_ARG, "hm_mula_make_checkpoint: NULL argument");
@@ -168,10 +151,10 @@ hm_status hm_mula_make_checkpoint(const char *root, const char *flavor, uint64_t
     return hm_error(HM_ERR_INVALID_ARG, "unknown checkpoint flavor '%s' (tiny, demo, 3B)", flavor);
   }
   char dir[4096], path[4096], name[128];
-  HM_TRY(mkdir_p1(root));
+  HM_TRY(hm_mkdir_p(root));
   snprintf(name, sizeof name, "HeartMuLa-oss-%s", ver);
   HM_TRY(hm_path_join(dir, sizeof dir, root, name));
-  HM_TRY(mkdir_p1(dir));
+  HM_TRY(hm_mkdir_p(dir));
 
   /* config.json */
   json_t *cj = json_object();
@@ -191,7 +174,7 @@ hm_status hm_mula_make_checkpoint(const char *root, const char *flavor, uint64_t
   }
   json_object_set_new(cj, "torch_dtype", json_string("float32"));
   hm_status st = hm_path_join(path, sizeof path, dir, "config.json");
-  if (st == HM_OK) st = write_json(path, cj);
+  if (st == HM_OK) st = hm_json_write(path, cj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
   json_decref(cj);
   HM_TRY(st);
 
@@ -201,7 +184,7 @@ hm_status hm_mula_make_checkpoint(const char *root, const char *flavor, uint64_t
   json_object_set_new(gj, "audio_eos_id", json_integer(cf.audio_eos_id));
   json_object_set_new(gj, "empty_id", json_integer(cf.empty_id));
   st = hm_path_join(path, sizeof path, root, "gen_config.json");
-  if (st == HM_OK) st = write_json(path, gj);
+  if (st == HM_OK) st = hm_json_write(path, gj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
   json_decref(gj);
   HM_TRY(st);
 
@@ -278,7 +261,7 @@ hm_status hm_mula_make_checkpoint(const char *root, const char *flavor, uint64_t
     json_object_set_new(idx, "weight_map", wmap);
     wmap = NULL;
     st = hm_path_join(path, sizeof path, dir, "model.safetensors.index.json");
-    if (st == HM_OK) st = write_json(path, idx);
+    if (st == HM_OK) st = hm_json_write(path, idx, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(idx);
   }
   json_decref(wmap);

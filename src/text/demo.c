@@ -2,6 +2,7 @@
  * merges learned here from a built-in English text, in the Llama 3 layout. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "text/tokenizer.h"
+#include "io/json.h"
 #include "text/text_internal.h"
 
 #include <jansson.h>
@@ -238,14 +239,7 @@ hm_status hm_tokenizer_write_demo(const char *path, int vocab_size, int32_t bos_
     return hm_error(HM_ERR_IO, "'%s' exists (not overwriting)", path);
   json_t *root;
   HM_TRY(build_json(vocab_size, bos_id, eos_id, &root));
-  size_t pl = strlen(path);
-  char *tmp = malloc(pl + 32);
-  if (!tmp) { json_decref(root); return hm_error(HM_ERR_NOMEM, "out of memory"); }
-  snprintf(tmp, pl + 32, "%s.tmp.%ld", path, (long)getpid());
-  int rc = json_dump_file(root, tmp, JSON_ENSURE_ASCII | JSON_INDENT(1));
+  hm_status st = hm_json_write(path, root, JSON_ENSURE_ASCII | JSON_INDENT(1));
   json_decref(root);
-  if (rc != 0) { remove(tmp); free(tmp); return hm_error(HM_ERR_IO, "cannot write '%s'", path); }
-  if (rename(tmp, path) != 0) { remove(tmp); free(tmp); return hm_error(HM_ERR_IO, "cannot rename the temporary file to '%s'", path); }
-  free(tmp);
-  return HM_OK;
+  return st;
 }

@@ -335,8 +335,7 @@ hm_status hm_whisper_make_checkpoint_ex(const char *dir, const char *flavor, uin
   else return hm_error(HM_ERR_INVALID_ARG, "make checkpoint: unknown Whisper flavor '%s' (tiny, large-v3)", flavor);
   if (tokenizer_json && !hm_file_exists(tokenizer_json))
     return hm_error(HM_ERR_IO, "make checkpoint: tokenizer '%s' does not exist", tokenizer_json);
-  if (!hm_dir_exists(dir) && mkdir(dir, 0777) != 0)
-    return hm_error(HM_ERR_IO, "cannot create folder '%s': %s", dir, strerror(errno));
+  HM_TRY(hm_mkdir_p(dir));
   char path[4096];
   HM_TRY(hm_path_join(path, sizeof path, dir, "model.safetensors"));
   if (hm_file_exists(path)) return hm_error(HM_ERR_IO, "'%s' already exists; not overwriting it", path);

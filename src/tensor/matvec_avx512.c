@@ -125,20 +125,13 @@ AI void mv_rows_bf16u(const hm_mat *W, int64_t r, int R, int NV, const float *xp
   }
 }
 
-static _Thread_local struct { float *p; size_t cap; } t_xp;
+#define BF16U_MAX_FLOATS 16384 /* permuted activations on the stack (64 KiB): n * cols up to this */
 
 static void mv_bf16_avx512(const hm_mat *W, int64_t r0, int64_t r1, int n, const float *x, int64_t xs,
                            float *y, int64_t ys, const float *bias) {
-  const int64_t cols = W->cols, c32 = cols & ~(int64_t)31, xps = (c32 + 15) & ~(int64_t)15;
-  const size_t need = (size_t)(n * xps + 16) * sizeof(float);
-  if (c32 == 0 || need > t_xp.cap) {
-    float *p = c32 ? (float *)hm_malloc_aligned(need) : NULL;
-    if (!p) { mv_float(W, r0, r1, n, x, xs, y, ys, bias, K_BF16); return; }
-    hm_free_aligned(t_xp.p);
-    t_xp.p = p;
-    t_xp.cap = need;
-  }
-  float *xp = t_xp.p;
+  const int64_t cols = W->cols, c32 = cols & ~(int64_t)31, xps = c32;
+  if (c32 == 0 || n * xps > BF16U_MAX_FLOATS) { mv_float(W, r0, r1, n, x, xs, y, ys, bias, K_BF16); return; }
+  float xp[BF16U_MAX_FLOATS] __attribute__((aligned(64)));
   const __m512i ilo = _mm512_setr_epi32(0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
   const __m512i ihi = _mm512_setr_epi32(4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
   for (int b = 0; b < n; b++)

@@ -75,20 +75,41 @@ bool hm_q4x_available(void) {
 
 void hm_q4x_set_enabled(bool on) { atomic_store(&g_q4x_enabled, on ? 1 : 0); }
 
-/* Per-thread, grow-only scratch for the quantized activations (no allocation
- * per call once warm). */
-static _Thread_local struct { void *buf; size_t cap; } t_scratch;
+/* Per-thread, grow-only scratch buffers (quantized activations; hm_linear's
+ * weight tiles): no allocation per call once warm. Kept under a pthread key so
+ * they are freed when the thread exits. */
+#include <pthread.h>
+enum { SCRATCH_ACT = 0, SCRATCH_TILE = 1, SCRATCH_N = 2 };
+typedef struct scratch_set { void *buf[SCRATCH_N]; size_t cap[SCRATCH_N]; } scratch_set;
+static pthread_key_t g_scratch_key;
+static pthread_once_t g_scratch_once = PTHREAD_ONCE_INIT;
 
-static void *scratch_get(size_t bytes) {
-  if (bytes > t_scratch.cap) {
+static void scratch_destroy(void *p) {
+  scratch_set *s = (scratch_set *)p;
+  for (int i = 0; i < SCRATCH_N; i++) hm_free_aligned(s->buf[i]);
+  free(s);
+}
+static void scratch_key_init(void) { (void)pthread_key_create(&g_scratch_key, scratch_destroy); }
+
+static void *scratch_get_slot(int slot, size_t bytes) {
+  pthread_once(&g_scratch_once, scratch_key_init);
+  scratch_set *s = (scratch_set *)pthread_getspecific(g_scratch_key);
+  if (!s) {
+    s = (scratch_set *)calloc(1, sizeof *s);
+    if (!s) return NULL;
+    if (pthread_setspecific(g_scratch_key, s) != 0) { free(s); return NULL; }
+  }
+  if (bytes > s->cap[slot]) {
     void *p = hm_malloc_aligned(bytes);
     if (!p) return NULL;
-    hm_free_aligned(t_scratch.buf);
-    t_scratch.buf = p;
-    t_scratch.cap = bytes;
+    hm_free_aligned(s->buf[slot]);
+    s->buf[slot] = p;
+    s->cap[slot] = bytes;
   }
-  return t_scratch.buf;
+  return s->buf[slot];
 }
+
+static void *scratch_get(size_t bytes) { return scratch_get_slot(SCRATCH_ACT, bytes); }
 
 typedef struct mv_task {
   const hm_mat *W;
@@ -242,17 +263,7 @@ void hm_linear(hm_pool *pool, const hm_mat *W, const float *bias, int64_t n, con
     if (tile < 16) tile = 16;
     if (tile > rows) tile = rows;
     /* per-thread, grow-only tile buffer (<= ~4 MiB): no allocation per call once warm */
-    static _Thread_local struct { float *p; size_t cap; } t_tile;
-    const size_t need = (size_t)tile * cols * sizeof(float);
-    if (need > t_tile.cap) {
-      float *p = (float *)hm_malloc_aligned(need);
-      if (p) {
-        hm_free_aligned(t_tile.p);
-        t_tile.p = p;
-        t_tile.cap = need;
-      }
-    }
-    float *buf = need <= t_tile.cap ? t_tile.p : NULL;
+    float *buf = (float *)scratch_get_slot(SCRATCH_TILE, (size_t)tile * cols * sizeof(float));
     if (!buf) { /* no memory for a tile: fall back to the matvec path, a few rows at a time */
       for (int64_t t = 0; t < n; t += 4) {
         int m = (int)(n - t < 4 ? n - t : 4);

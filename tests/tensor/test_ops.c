@@ -2,6 +2,7 @@
 #include "harness.h"
 #include "tensor/kernels.h"
 #include <stdlib.h>
+#include <pthread.h>
 
 static hm_rng rng;
 static float *randv(int64_t n, float scale) {
@@ -321,6 +322,34 @@ static void test_conv(hm_pool *pool) {
   }
 }
 
+/* The per-thread scratch of a thread that exits is released (ASan's leak check
+ * fails this test otherwise) and gives the same results as the main thread's. */
+typedef struct thr_arg { const hm_mat *Wq, *Wb; const float *x; float *y; } thr_arg;
+static void *thr_main(void *p) {
+  thr_arg *a = (thr_arg *)p;
+  hm_matvec(NULL, a->Wq, 2, a->x, a->Wq->cols, a->y, a->Wq->rows);
+  hm_linear(NULL, a->Wb, NULL, 8, a->x, a->y + 2 * a->Wq->rows);
+  return NULL;
+}
+static void test_thread_scratch(void) {
+  const int64_t rows = 40, cols = 64;
+  float *w = randv(rows * cols, 0.1f), *x = randv(8 * cols, 1.0f);
+  float *y0 = calloc((size_t)(10 * rows), sizeof(float)), *y1 = calloc((size_t)(10 * rows), sizeof(float));
+  hm_mat W = { HM_DT_F32, rows, cols, w }, Wq, Wb;
+  CHECK_OK(hm_mat_convert(&W, HM_DT_Q8_0, &Wq));
+  CHECK_OK(hm_mat_convert(&W, HM_DT_BF16, &Wb));
+  thr_arg a = { &Wq, &Wb, x, y0 };
+  thr_main(&a);
+  a.y = y1;
+  pthread_t th;
+  CHECK(pthread_create(&th, NULL, thr_main, &a) == 0);
+  pthread_join(th, NULL);
+  CHECK(!memcmp(y0, y1, sizeof(float) * 10 * rows));
+  hm_mat_free_owned(&Wq);
+  hm_mat_free_owned(&Wb);
+  free(w); free(x); free(y0); free(y1);
+}
+
 void hm_test_main(void) {
   hm_rng_seed(&rng, 1234, 0);
   hm_pool *pool = hm_pool_create(2);
@@ -332,5 +361,6 @@ void hm_test_main(void) {
   test_rope();
   test_attention(pool);
   test_conv(pool);
+  test_thread_scratch();
   hm_pool_free(pool);
 }

@@ -46,7 +46,7 @@ int main(int argc, char **argv) {
       if (hm_mat_convert(&W32, types[ti], &Wt) != HM_OK) { fprintf(stderr, "%s\n", hm_last_error()); return 1; }
       const size_t mbytes = hm_dtype_bytes(types[ti], cols) * (size_t)rows;
       int copies = (int)(((size_t)1536 << 20) / mbytes) + 1;
-      uint8_t *buf = (uint8_t *)hm_malloc_aligned(mbytes * copies);
+      uint8_t *buf = (uint8_t *)hm_alloc_big(mbytes * copies); /* as hm_mat_convert's outputs */
       if (!buf) { fprintf(stderr, "out of memory\n"); return 1; }
       for (int c = 0; c < copies; c++) memcpy(buf + (size_t)c * mbytes, Wt.data, mbytes);
       for (int n = 1; n <= 2; n++) {

@@ -28,7 +28,7 @@ double hm_bandwidth_probe_gbs(hm_pool *pool, size_t bytes) {
   const size_t min_bytes = (size_t)1 << 30;
   if (bytes < min_bytes) bytes = min_bytes;
   bytes = (bytes + 4095) & ~(size_t)4095;
-  uint8_t *buf = (uint8_t *)hm_malloc_aligned(bytes);
+  uint8_t *buf = (uint8_t *)hm_alloc_big(bytes); /* huge pages, as the converted weights */
   if (!buf) {
     hm_error(HM_ERR_NOMEM, "hm_bandwidth_probe_gbs: cannot allocate %zu bytes", bytes);
     return 0.0;

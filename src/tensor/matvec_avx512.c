@@ -11,6 +11,10 @@
 
 enum { K_F32 = 0, K_BF16 = 1, K_F16 = 2 };
 
+#ifndef BF16_PF
+#define BF16_PF 32768 /* software prefetch distance along each row, bytes (0: none) */
+#endif
+
 AI __m512 load_w(const void *base, int64_t i, int kind) {
   if (kind == K_F32) return _mm512_loadu_ps((const float *)base + i);
   __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)base + i));
@@ -102,6 +106,7 @@ AI void mv_rows_bf16u(const hm_mat *W, int64_t r, int R, int NV, const float *xp
     const __m512 lo1 = NV > 1 ? _mm512_load_ps(xp + xps + i) : lo0;
     const __m512 hi1 = NV > 1 ? _mm512_load_ps(xp + xps + i + 16) : hi0;
     for (int rr = 0; rr < R; rr++) {
+      if (BF16_PF) _mm_prefetch((const char *)(w[rr] + i) + BF16_PF, _MM_HINT_T1);
       const __m512i wv = _mm512_loadu_si512(w[rr] + i);
       const __m512 wl = _mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, wv));
       const __m512 wh = _mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, wv));

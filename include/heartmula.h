@@ -55,7 +55,7 @@ typedef struct hm_mula_context hm_mula_context;
 typedef enum hm_mula_weights {
   HM_MULA_WEIGHTS_AS_STORED = 0,
   HM_MULA_WEIGHTS_F32,
-  HM_MULA_WEIGHTS_BF16, /* converted once at load: half the bytes streamed per frame vs F32 */
+  HM_MULA_WEIGHTS_BF16, /* F32/F16 converted once at load (half the bytes streamed per frame); Q8_0/Q4_0 files kept */
   HM_MULA_WEIGHTS_Q8_0,
   HM_MULA_WEIGHTS_Q4_0
 } hm_mula_weights;

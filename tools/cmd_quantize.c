@@ -1,9 +1,9 @@
 /* heartmula quantize IN OUT --type q8_0|q4_0|bf16 [--keep-embeddings] [--force] [--threads N]
  *
  * IN: a checkpoint folder, model.safetensors.index.json or .safetensors file
- * (anything hm_st_open takes). OUT: ONE .safetensors file (not a folder; copy
- * config.json yourself, or write OUT inside the checkpoint folder and load it
- * with the LM's weights_file option). Written to OUT.tmp, then renamed.
+ * (anything hm_st_open takes). OUT: a .safetensors file, or a model folder that
+ * gets OUT/model.safetensors and IN's config.json (load it with `generate
+ * --version <suffix>`). Written to a temporary name, then renamed.
  *
  * What changes:
  *   - 2-D tensors whose name ends in ".weight" (Linear and embedding matrices,
@@ -29,7 +29,8 @@ static void usage(void) {
   fprintf(stderr,
           "usage: heartmula quantize IN OUT --type q8_0|q4_0|bf16 [--keep-embeddings] [--force]\n"
           "  IN   checkpoint folder, model.safetensors.index.json or .safetensors file\n"
-          "  OUT  the .safetensors file to write (a single file; config.json is not copied)\n"
+          "  OUT  a .safetensors file to write, or a model folder: OUT/model.safetensors + IN's config.json\n"
+          "       (e.g. ckpt/HeartMuLa-oss-3B-q4_0, then: generate --version 3B-q4_0)\n"
           "  2-D '*.weight' matrices become the new type (q8_0/q4_0: column count a multiple of 32,\n"
           "  others are kept); 1-D tensors become F32; audio_head is kept (bf16: cast to BF16).\n"
           "  --keep-embeddings  leave '*embedding*' tables at their source precision\n"
@@ -72,9 +73,23 @@ int cmd_quantize(int argc, char **argv) {
     fprintf(stderr, "heartmula quantize: error: unknown --type '%s' (q8_0, q4_0, bf16)\n", type);
     return 2;
   }
-  if (hm_dir_exists(out)) {
-    fprintf(stderr, "heartmula quantize: error: %s is a folder; OUT must be a .safetensors file path\n", out);
-    return 1;
+  /* OUT not naming a .safetensors file is a model folder: OUT/model.safetensors plus
+   * IN's config.json, so `generate --version <suffix>` can load it as it is */
+  char out_file[4096], cfg_src[4096] = "";
+  const char *out_dir = out;
+  size_t ol = strlen(out);
+  bool folder = !(ol > 12 && !strcmp(out + ol - 12, ".safetensors"));
+  if (folder) {
+    if (hm_mkdir_p(out) != HM_OK || hm_path_join(out_file, sizeof out_file, out, "model.safetensors") != HM_OK)
+      return cli_fail("quantize", out);
+    char in_dir[4096];
+    snprintf(in_dir, sizeof in_dir, "%s", in);
+    if (!hm_dir_exists(in_dir)) {
+      char *slash = strrchr(in_dir, '/');
+      if (slash) *slash = 0; else snprintf(in_dir, sizeof in_dir, ".");
+    }
+    if (hm_path_join(cfg_src, sizeof cfg_src, in_dir, "config.json") != HM_OK || !hm_file_exists(cfg_src)) cfg_src[0] = 0;
+    out = out_file;
   }
   if (hm_file_exists(out) && !force) {
     fprintf(stderr, "heartmula quantize: error: %s exists (use --force to replace it)\n", out);
@@ -141,6 +156,14 @@ int cmd_quantize(int argc, char **argv) {
   if (rc == 0) {
     const char *meta[] = { "format", "pt", "heartmula_quantized", hm_dtype_name(to), NULL };
     if (hm_st_write(out, entries, n, meta) != HM_OK) rc = cli_fail("quantize", out);
+    if (rc == 0 && folder && cfg_src[0]) {
+      char cfg_dst[4096];
+      json_t *cfg = NULL;
+      if (hm_path_join(cfg_dst, sizeof cfg_dst, out_dir, "config.json") != HM_OK || hm_json_load(cfg_src, &cfg) != HM_OK ||
+          hm_json_write(cfg_dst, cfg, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != HM_OK)
+        rc = cli_fail("quantize", cfg_src);
+      if (cfg) json_decref(cfg);
+    }
     else
       printf("wrote %s: %d tensors (%d converted to %s or F32, %d unchanged), %.1f MB -> %.1f MB\n", out, n, n_conv,
              hm_dtype_name(to), n_kept, (double)bytes_in / 1e6, (double)bytes_out / 1e6);

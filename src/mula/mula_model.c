@@ -30,63 +30,27 @@ static hm_status track(hm_mula_model *m, void *p) {
 static hm_dtype target_type(hm_mula_weights w, hm_dtype stored, int64_t cols) {
   switch (w) {
     case HM_MULA_WEIGHTS_F32: return HM_DT_F32;
-    case HM_MULA_WEIGHTS_BF16: return HM_DT_BF16;
+    case HM_MULA_WEIGHTS_BF16: /* the default: F32/F16 -> BF16; a quantized file stays as it is */
+      return stored == HM_DT_Q8_0 || stored == HM_DT_Q4_0 ? stored : HM_DT_BF16;
     case HM_MULA_WEIGHTS_Q8_0: return cols % HM_QBLOCK == 0 ? HM_DT_Q8_0 : HM_DT_BF16;
     case HM_MULA_WEIGHTS_Q4_0: return cols % HM_QBLOCK == 0 ? HM_DT_Q4_0 : HM_DT_BF16;
     default: return stored;
   }
 }
 
-typedef struct conv_task {
-  const hm_mat *src;
-  hm_dtype to;
-  uint8_t *dst;
-  hm_status st[64];
-} conv_task;
-
-/* Rows of one thread's share converted with hm_mat_convert, then copied in place. */
-static void conv_run(void *arg, int ith, int nth) {
-  conv_task *t = arg;
-  int64_t r0, r1;
-  hm_split(t->src->rows, ith, nth, 1, &r0, &r1);
-  if (ith >= 64) return;
-  t->st[ith] = HM_OK;
-  if (r1 <= r0) return;
-  hm_mat sub = *t->src, out;
-  sub.rows = r1 - r0;
-  sub.data = (const uint8_t *)t->src->data + (size_t)r0 * hm_dtype_bytes(t->src->type, t->src->cols);
-  t->st[ith] = hm_mat_convert(&sub, t->to, &out);
-  if (t->st[ith] != HM_OK) return;
-  const size_t rb = hm_dtype_bytes(t->to, t->src->cols);
-  memcpy(t->dst + (size_t)r0 * rb, out.data, (size_t)(r1 - r0) * rb);
-  hm_mat_free_owned(&out);
-}
-
-/* Converts *W in place to type `to` (an owned copy, rows split over the load threads)
- * unless it already is. */
+/* Converts *W in place to type `to` (an owned copy in huge-page memory, rows split
+ * over the load threads) unless it already is. */
 static hm_status convert_mat(hm_mula_model *m, hm_mat *W, hm_dtype to, const char *name) {
   if (W->type == to) return HM_OK;
-  const size_t rb = hm_dtype_bytes(to, W->cols);
-  if (rb == 0) return hm_error(HM_ERR_INVALID_ARG, "%s: tensor '%s': %lld columns cannot be stored as %s",
-                               hm_st_path(m->st), name, (long long)W->cols, hm_dtype_name(to));
-  uint8_t *dst = hm_malloc_aligned(rb * (size_t)W->rows);
-  if (!dst) return hm_error(HM_ERR_NOMEM, "out of memory converting tensor '%s' to %s", name, hm_dtype_name(to));
-  conv_task t;
-  memset(&t, 0, sizeof t);
-  t.src = W;
-  t.to = to;
-  t.dst = dst;
-  if (W->rows * W->cols < (1 << 16)) conv_run(&t, 0, 1);
-  else hm_pool_run(m->load_pool, conv_run, &t);
-  for (int i = 0; i < 64; i++)
-    if (t.st[i] != HM_OK) {
-      hm_free_aligned(dst);
-      return hm_error_context(t.st[i], "%s: tensor '%s'", hm_st_path(m->st), name);
-    }
-  hm_status st = track(m, dst);
-  if (st != HM_OK) { hm_free_aligned(dst); return st; }
-  W->type = to;
-  W->data = dst;
+  if (hm_dtype_bytes(to, W->cols) == 0)
+    return hm_error(HM_ERR_INVALID_ARG, "%s: tensor '%s': %lld columns cannot be stored as %s", hm_st_path(m->st), name,
+                    (long long)W->cols, hm_dtype_name(to));
+  hm_mat out;
+  hm_status st = hm_mat_convert_pool(m->load_pool, W, to, &out);
+  if (st != HM_OK) return hm_error_context(st, "%s: tensor '%s'", hm_st_path(m->st), name);
+  st = track(m, (void *)out.data);
+  if (st != HM_OK) { hm_mat_free_owned(&out); return st; }
+  *W = out;
   return HM_OK;
 }
 
@@ -94,7 +58,7 @@ static hm_status get_mat(hm_mula_model *m, const char *name, int64_t rows, int64
                          hm_mula_weights w, hm_mat *out) {
   const hm_tensor_view *t;
   int64_t shape[2] = {rows, cols};
-  HM_TRY(hm_st_get(m->st, name, HM_DTMASK_FLOAT, 2, shape, &t));
+  HM_TRY(hm_st_get(m->st, name, HM_DTMASK_FLOAT | HM_DTMASK(HM_DT_Q8_0) | HM_DTMASK(HM_DT_Q4_0), 2, shape, &t));
   out->type = t->dtype;
   out->rows = rows;
   out->cols = cols;

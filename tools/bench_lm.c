@@ -4,6 +4,7 @@
  * the GB/s that makes, and the machine's read bandwidth (probe) for comparison. */
 #include "cli.h"
 #include "io/json.h"
+#include "mula/mula.h"
 #include "tensor/probe.h"
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,10 @@ static void usage(void) {
           "                       [--frames N] [--threads N] [--prompt-rows N] [--no-probe] [--json]\n"
           "  DIR: a HeartMuLa-oss-<ver> folder (or a folder holding HeartMuLa-oss-3B).\n"
           "  Runs the prompt prefill, then N frame steps (CFG 1.5, top-k 50), and prints ms/frame,\n"
-          "  the weight GB streamed per frame and GB/s (default: bf16, 16 frames, all cores).\n");
+          "  the weight GB streamed per frame and GB/s, the backbone step alone, and the read bandwidth\n"
+          "  (probe, measured right after each format) with the ratio time / (bytes / bandwidth).\n"
+          "  Default: every format (bf16, q8_0, q4_0) in turn, 16 frames, all cores. --json: one object per\n"
+          "  format with the keys format, ms_per_frame, gb_per_frame, bandwidth_gbs, ratio, backbone_ms_batch2.\n");
 }
 
 static int cmp_d(const void *a, const void *b) {
@@ -22,25 +26,8 @@ static int cmp_d(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-int bench_lm(int argc, char **argv) {
-  const char *path = NULL, *format = "bf16";
-  int64_t frames = 16, threads = 0, prompt_rows = 64;
-  bool json = false, probe = true;
-  for (int i = 1; i < argc; i++) {
-    const char *v;
-    if (cli_flag(argv[i], "--help", "-h")) { usage(); return 0; }
-    else if (cli_opt(argc, argv, &i, "--mode", NULL, &v)) continue;
-    else if (cli_opt(argc, argv, &i, "--model-path", "-m", &v)) path = v;
-    else if (cli_opt(argc, argv, &i, "--format", NULL, &v)) format = v;
-    else if (cli_opt(argc, argv, &i, "--frames", "-n", &v)) { if (!cli_int("--frames", v, &frames)) return 2; }
-    else if (cli_opt(argc, argv, &i, "--threads", "-t", &v)) { if (!cli_int("--threads", v, &threads)) return 2; }
-    else if (cli_opt(argc, argv, &i, "--prompt-rows", NULL, &v)) { if (!cli_int("--prompt-rows", v, &prompt_rows)) return 2; }
-    else if (cli_flag(argv[i], "--json", NULL)) json = true;
-    else if (cli_flag(argv[i], "--no-probe", NULL)) probe = false;
-    else { fprintf(stderr, "heartmula bench: unknown argument '%s'\n", argv[i]); usage(); return 2; }
-  }
-  if (!path) { usage(); return 2; }
-  if (frames < 1 || prompt_rows < 2) { fprintf(stderr, "heartmula bench: --frames >= 1 and --prompt-rows >= 2\n"); return 2; }
+static int run_format(const char *dir, const char *format, int64_t frames, int64_t threads, int64_t prompt_rows,
+                      bool json, bool probe) {
   hm_mula_params mp = hm_mula_default_params();
   mp.n_threads = (int)threads;
   if (!strcmp(format, "as-stored") || !strcmp(format, "as_stored")) mp.weights = HM_MULA_WEIGHTS_AS_STORED;
@@ -49,14 +36,6 @@ int bench_lm(int argc, char **argv) {
   else if (!strcmp(format, "q8_0")) mp.weights = HM_MULA_WEIGHTS_Q8_0;
   else if (!strcmp(format, "q4_0")) mp.weights = HM_MULA_WEIGHTS_Q4_0;
   else { fprintf(stderr, "heartmula bench: unknown --format '%s' (as-stored, f32, bf16, q8_0, q4_0)\n", format); return 2; }
-
-  char dir[4096], cfg[4096];
-  snprintf(dir, sizeof dir, "%s", path);
-  if (hm_path_join(cfg, sizeof cfg, path, "config.json") == HM_OK && !hm_file_exists(cfg)) {
-    char alt[4096];
-    if (hm_path_join(alt, sizeof alt, path, "HeartMuLa-oss-3B") == HM_OK && hm_dir_exists(alt))
-      snprintf(dir, sizeof dir, "%s", alt);
-  }
   double t0 = hm_time_s();
   hm_mula_model *model = NULL;
   if (hm_mula_load(dir, &mp, &model) != HM_OK) return cli_fail("bench", dir);
@@ -74,8 +53,8 @@ int bench_lm(int argc, char **argv) {
   const int C = info.n_codebooks + 1;
   int32_t *tok = calloc((size_t)(prompt_rows * C), sizeof *tok);
   int32_t *frame = calloc((size_t)C, sizeof *frame), *next = calloc((size_t)C, sizeof *next);
-  double *ms = calloc((size_t)frames, sizeof *ms);
-  if (!tok || !frame || !next || !ms) { fprintf(stderr, "heartmula bench: out of memory\n"); return 1; }
+  double *ms = calloc((size_t)frames, sizeof *ms), *bms = calloc((size_t)frames, sizeof *bms);
+  if (!tok || !frame || !next || !ms || !bms) { fprintf(stderr, "heartmula bench: out of memory\n"); return 1; }
   for (int64_t r = 0; r < prompt_rows; r++) tok[r * C + C - 1] = (int32_t)((r * 7919 + 13) % info.text_vocab_size);
   hm_mula_gen_params g = hm_mula_default_gen_params();
   g.seed = 1;
@@ -89,6 +68,9 @@ int bench_lm(int argc, char **argv) {
     double ts = hm_time_s();
     if (hm_mula_next(ctx, frame, next) != HM_OK) { rc = cli_fail("bench", "frame step"); goto out; }
     ms[f] = (hm_time_s() - ts) * 1e3;
+    hm_mula_trace tr;
+    hm_mula_get_trace(ctx, &tr);
+    bms[f] = tr.backbone_ms;
     memcpy(frame, next, (size_t)C * sizeof *frame);
   }
   {
@@ -97,6 +79,8 @@ int bench_lm(int argc, char **argv) {
     const double mean = sum / (double)frames;
     qsort(ms, (size_t)frames, sizeof *ms, cmp_d);
     const double median = ms[frames / 2], best = ms[0];
+    qsort(bms, (size_t)frames, sizeof *bms, cmp_d);
+    const double bb_median = bms[frames / 2];
     const double gb = (double)info.weight_bytes_per_frame / 1e9;
     const double gbs = gb / (median / 1e3);
     double probe_gbs = 0;
@@ -110,9 +94,11 @@ int bench_lm(int argc, char **argv) {
       printf("{\"mode\": \"lm\", \"model\": \"%s\", \"format\": \"%s\", \"threads\": %d, \"frames\": %lld, "
              "\"prompt_rows\": %lld, \"load_s\": %.3f, \"prefill_ms\": %.2f, \"ms_per_frame_median\": %.2f, "
              "\"ms_per_frame_mean\": %.2f, \"ms_per_frame_best\": %.2f, \"gb_per_frame\": %.4f, \"gb_per_s\": %.2f, "
-             "\"probe_gb_per_s\": %.2f, \"ratio_time_over_floor\": %.3f}\n",
+             "\"probe_gb_per_s\": %.2f, \"ratio_time_over_floor\": %.3f, \"backbone_ms_batch2\": %.2f, "
+             "\"ms_per_frame\": %.2f, \"bandwidth_gbs\": %.2f, \"ratio\": %.3f}\n",
              dir, format, nthreads, (long long)frames, (long long)prompt_rows, load_s, prefill_ms, median, mean, best, gb,
-             gbs, probe_gbs, probe_gbs > 0 ? (median / 1e3) / (gb / probe_gbs) : 0.0);
+             gbs, probe_gbs, probe_gbs > 0 ? (median / 1e3) / (gb / probe_gbs) : 0.0, bb_median, median, probe_gbs,
+             probe_gbs > 0 ? (median / 1e3) / (gb / probe_gbs) : 0.0);
     } else {
       printf("HeartMuLa LM bench: %s\n", dir);
       printf("  format %s, %d threads, backbone %d x %d, decoder %d x %d, CFG batch 2\n", format, nthreads,
@@ -120,6 +106,7 @@ int bench_lm(int argc, char **argv) {
       printf("  load %.2f s, prefill %lld rows %.1f ms\n", load_s, (long long)prompt_rows, prefill_ms);
       printf("  frame step: median %.2f ms, mean %.2f ms, best %.2f ms over %lld frames\n", median, mean, best,
              (long long)frames);
+      printf("  backbone step (both CFG rows): median %.2f ms\n", bb_median);
       printf("  weights streamed per frame: %.3f GB -> %.2f GB/s\n", gb, gbs);
       if (probe_gbs > 0)
         printf("  memory read bandwidth (probe): %.2f GB/s -> time / floor = %.2f\n", probe_gbs,
@@ -127,8 +114,42 @@ int bench_lm(int argc, char **argv) {
     }
   }
 out:
-  free(tok); free(frame); free(next); free(ms);
+  free(tok); free(frame); free(next); free(ms); free(bms);
   hm_mula_context_free(ctx);
   hm_mula_free(model);
+  return rc;
+}
+
+int bench_lm(int argc, char **argv) {
+  const char *path = NULL, *format = NULL;
+  int64_t frames = 16, threads = 0, prompt_rows = 64;
+  bool json = false, probe = true;
+  for (int i = 1; i < argc; i++) {
+    const char *v;
+    if (cli_flag(argv[i], "--help", "-h")) { usage(); return 0; }
+    else if (cli_opt(argc, argv, &i, "--mode", NULL, &v)) continue;
+    else if (cli_opt(argc, argv, &i, "--model-path", "-m", &v)) path = v;
+    else if (cli_opt(argc, argv, &i, "--format", NULL, &v)) format = v;
+    else if (cli_opt(argc, argv, &i, "--frames", "-n", &v)) { if (!cli_int("--frames", v, &frames)) return 2; }
+    else if (cli_opt(argc, argv, &i, "--threads", "-t", &v)) { if (!cli_int("--threads", v, &threads)) return 2; }
+    else if (cli_opt(argc, argv, &i, "--prompt-rows", NULL, &v)) { if (!cli_int("--prompt-rows", v, &prompt_rows)) return 2; }
+    else if (cli_flag(argv[i], "--json", NULL)) json = true;
+    else if (cli_flag(argv[i], "--no-probe", NULL)) probe = false;
+    else { fprintf(stderr, "heartmula bench: unknown argument '%s'\n", argv[i]); usage(); return 2; }
+  }
+  if (!path) { usage(); return 2; }
+  if (frames < 1 || prompt_rows < 2) { fprintf(stderr, "heartmula bench: --frames >= 1 and --prompt-rows >= 2\n"); return 2; }
+  char dir[4096], cfg[4096];
+  snprintf(dir, sizeof dir, "%s", path);
+  if (hm_path_join(cfg, sizeof cfg, path, "config.json") == HM_OK && !hm_file_exists(cfg)) {
+    char alt[4096];
+    if (hm_path_join(alt, sizeof alt, path, "HeartMuLa-oss-3B") == HM_OK && hm_dir_exists(alt))
+      snprintf(dir, sizeof dir, "%s", alt);
+  }
+  /* no --format: every format of the issue, each measured next to its own probe */
+  static const char *const all[] = {"bf16", "q8_0", "q4_0"};
+  int rc = 0;
+  for (size_t k = 0; k < (format ? 1 : sizeof all / sizeof all[0]) && rc == 0; k++)
+    rc = run_format(dir, format ? format : all[k], frames, threads, prompt_rows, json, probe);
   return rc;
 }

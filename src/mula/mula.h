@@ -69,6 +69,7 @@ typedef struct hm_mula_trace {
   const float *c0_logits;/* [B, V] */
   const float *ci_logits;/* [n_cb-1, B, V] */
   const float *sampled;  /* [n_cb, V] logits given to the sampler (CFG-guided when B = 2) */
+  double backbone_ms;    /* the last hm_mula_next's backbone step (both CFG rows) */
 } hm_mula_trace;
 void hm_mula_get_trace(const hm_mula_context *ctx, hm_mula_trace *out);
 

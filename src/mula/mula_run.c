@@ -10,6 +10,7 @@ struct hm_mula_context {
   const hm_mula_model *m;
   hm_pool *pool;
   int n_ctx, n_batch;
+  int64_t backbone_us; /* time of the last hm_mula_next's backbone step */
   /* KV caches: backbone [2][layers][n_ctx][kv_dim], decoder [2][layers][n_cb][kv_dim] */
   float *bk, *bv, *dk, *dv;
   /* scratch for up to r_max rows */
@@ -129,6 +130,7 @@ void hm_mula_get_trace(const hm_mula_context *c, hm_mula_trace *t) {
   t->c0_logits = c->c0;
   t->ci_logits = c->ci;
   t->sampled = c->guided;
+  t->backbone_ms = (double)c->backbone_us * 1e-3;
 }
 
 /* ---- llama forward ---- */
@@ -348,7 +350,9 @@ hm_status hm_mula_next(hm_mula_context *c, const int32_t *frame_in, int32_t *fra
   tok[ncb] = cf->empty_id;
   mask[ncb] = 0;
   HM_TRY(check_row(cf, tok, mask, c->n_past));
+  const int64_t t0 = hm_time_us();
   backbone_rows(c, tok, mask, 1, -1);
+  c->backbone_us = hm_time_us() - t0;
   frame_step(c, frame_out);
   return HM_OK;
 }

@@ -8,7 +8,7 @@ set_tests_properties(mula.cli_make_checkpoint PROPERTIES FIXTURES_SETUP mula_tin
 add_test(NAME mula.cli_bench_tiny
          COMMAND ${HM_CLI} bench --mode lm --model-path ${HM_MULA_CK}/HeartMuLa-oss-tiny --frames 8 --no-probe --json)
 set_tests_properties(mula.cli_bench_tiny PROPERTIES FIXTURES_REQUIRED mula_tiny_ckpt
-                     PASS_REGULAR_EXPRESSION "\"ms_per_frame_median\"")
+                     PASS_REGULAR_EXPRESSION "\"format\": \"bf16\".*\"ms_per_frame\": [0-9.]+, \"bandwidth_gbs\"")
 add_test(NAME mula.cli_make_checkpoint_bad_flavor COMMAND ${HM_CLI} make-checkpoint --flavor 9B --out ${HM_MULA_CK}_bad)
 set_tests_properties(mula.cli_make_checkpoint_bad_flavor PROPERTIES WILL_FAIL TRUE)
 add_test(NAME mula.cli_bench_missing COMMAND ${HM_CLI} bench --mode lm --model-path ${HM_MULA_CK}_missing)

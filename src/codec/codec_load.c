@@ -69,15 +69,6 @@ static hm_status pack(hm_codec_model *m, const float *W, int64_t N, int64_t K, c
   return HM_OK;
 }
 
-/* Tells the kernel the mmapped bytes [p, p+n) of a tensor we copied or packed
- * are not needed any more, so they leave the resident set (a later read would
- * fault them back in from the file). */
-static void drop_pages(const void *p, size_t n) {
-  long pg = sysconf(_SC_PAGESIZE);
-  if (pg <= 0 || n == 0) return;
-  uintptr_t a = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1), b = ((uintptr_t)p + n) & ~((uintptr_t)pg - 1);
-  if (b > a) (void)madvise((void *)a, b - a, MADV_DONTNEED);
-}
 
 /* ---- tensor getters ---- */
 
@@ -95,7 +86,7 @@ static hm_status get_f32(loader *L, const char *name, int n_dims, const int64_t 
   float *p = own(L->m, (size_t)t->n_elems * sizeof(float));
   if (!p) return hm_error(HM_ERR_NOMEM, "codec: out of memory copying tensor '%s'", name);
   HM_TRY(hm_tensor_to_f32(t, p));
-  drop_pages(t->data, t->nbytes);
+  hm_tensor_release(t->data, t->nbytes);
   *out = p;
   return HM_OK;
 }
@@ -120,7 +111,7 @@ static hm_status get_mat(loader *L, const char *name, int64_t rows, int64_t cols
     float *p = own(L->m, (size_t)t->n_elems * sizeof(float));
     if (!p) return hm_error(HM_ERR_NOMEM, "codec: out of memory converting '%s'", name);
     HM_TRY(hm_tensor_to_f32(t, p));
-    drop_pages(t->data, t->nbytes);
+    hm_tensor_release(t->data, t->nbytes);
     out->type = HM_DT_F32; out->rows = rows; out->cols = cols; out->data = p;
     return HM_OK;
   }
@@ -148,7 +139,7 @@ static hm_status maybe_pack(loader *L, cx_linear *lin) {
   if (lin->w.type != HM_DT_F32) return HM_OK;
   HM_TRY(pack(L->m, (const float *)lin->w.data, lin->w.rows, lin->w.cols, &lin->bm));
   /* the F32 matrix is not read again (every use goes to the tiles) */
-  if (L->last_mapped) drop_pages(lin->w.data, (size_t)lin->w.rows * lin->w.cols * sizeof(float));
+  if (L->last_mapped) hm_tensor_release(lin->w.data, (size_t)lin->w.rows * lin->w.cols * sizeof(float));
   return HM_OK;
 }
 

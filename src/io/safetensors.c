@@ -308,6 +308,14 @@ hm_status hm_st_get(const hm_st *st, const char *name, uint32_t allowed_mask, in
   return HM_OK;
 }
 
+void hm_tensor_release(const void *data, size_t nbytes) {
+  long pg = sysconf(_SC_PAGESIZE);
+  if (!data || pg <= 0 || nbytes == 0) return;
+  uintptr_t a = ((uintptr_t)data + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+  uintptr_t b = ((uintptr_t)data + nbytes) & ~((uintptr_t)pg - 1);
+  if (b > a) (void)madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 hm_status hm_tensor_to_f32(const hm_tensor_view *t, float *dst) {
   int64_t n = t->n_elems;
   switch (t->dtype) {

@@ -42,6 +42,12 @@ hm_status hm_st_get(const hm_st *st, const char *name, uint32_t allowed_mask,
 #define HM_DTMASK(t) (1u << (t))
 #define HM_DTMASK_FLOAT (HM_DTMASK(HM_DT_F32) | HM_DTMASK(HM_DT_BF16) | HM_DTMASK(HM_DT_F16))
 
+/* Tells the OS that mapped tensor bytes [data, data + nbytes) are not needed any
+ * more (they were copied or converted): their whole pages leave the process's
+ * resident set; a later read faults them back in from the file, so it is always
+ * safe. Use it on views of this loader's mappings only. */
+void hm_tensor_release(const void *data, size_t nbytes);
+
 /* Copies a float tensor (F32/BF16/F16) into dst as f32 (n_elems floats). */
 hm_status hm_tensor_to_f32(const hm_tensor_view *t, float *dst);
 

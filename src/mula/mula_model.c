@@ -63,7 +63,10 @@ static hm_status get_mat(hm_mula_model *m, const char *name, int64_t rows, int64
   out->rows = rows;
   out->cols = cols;
   out->data = t->data;
-  if (convert) HM_TRY(convert_mat(m, out, target_type(w, t->dtype, cols), name));
+  if (convert && out->type != target_type(w, t->dtype, cols)) {
+    HM_TRY(convert_mat(m, out, target_type(w, t->dtype, cols), name));
+    hm_tensor_release(t->data, t->nbytes); /* the F32 source leaves the resident set */
+  }
   return HM_OK;
 }
 
@@ -161,6 +164,7 @@ static hm_status load_audio_head(hm_mula_model *m, hm_mula_weights w) {
   }
   hm_free_aligned(slice);
   if (st != HM_OK) { hm_free_aligned(tr); return st; }
+  hm_tensor_release(t->data, t->nbytes); /* transposed copy made */
   hm_mat f = {HM_DT_F32, K * V, Dd, tr};
   const hm_dtype to = target_type(w, t->dtype, Dd);
   if (to == HM_DT_F32) {

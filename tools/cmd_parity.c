@@ -3,6 +3,7 @@
  * and Whisper layouts), one line per case; exits 1 if a case fails, or with
  * --strict if a case was skipped or a manifest file was used by no case. */
 #include "parity.h"
+#include "tensor/ops.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -78,15 +79,7 @@ void parity_skip(parity_ctx *p, const char *name, const char *why) {
   fflush(stdout);
 }
 
-double parity_rel_err(const float *got, const float *ref, int64_t n) {
-  double max_ref = 0, max_err = 0;
-  for (int64_t i = 0; i < n; i++) {
-    double r = fabs((double)ref[i]), e = fabs((double)got[i] - (double)ref[i]);
-    if (r > max_ref) max_ref = r;
-    if (e > max_err || isnan(e)) max_err = isnan(e) ? INFINITY : e;
-  }
-  return max_ref > 0 ? max_err / max_ref : max_err;
-}
+double parity_rel_err(const float *got, const float *ref, int64_t n) { return hm_max_rel_err(got, ref, n); }
 
 static void usage(void) {
   fprintf(stderr,

@@ -178,61 +178,13 @@ static void adaln(const cx_adaln *a, int D, int B, const float *t, float *tproj,
   hm_linear(NULL, &a->lin.w, a->lin.b, B, tmp, mod);
 }
 
-typedef struct softmax_task { float *s; int64_t rows, n, ld; bool simd; } softmax_task;
+typedef struct softmax_task { float *s; int64_t rows, n, ld; } softmax_task;
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define CX_SIMD_SOFTMAX 1
-/* exp(x) for x <= 0: 2^n * P(r), r = x - n ln2 in [-ln2/2, ln2/2], degree-6 Taylor (~1e-7 rel). */
-__attribute__((target("avx512f"))) static inline __m512 exp512(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.0f / 720);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(p, n);
-}
-
-/* In-place softmax of one row (max-subtracted), AVX-512. TODO(lead): move to src/tensor. */
-__attribute__((target("avx512f"))) static void softmax512(float *x, int64_t n) {
-  __m512 vm = _mm512_set1_ps(-INFINITY);
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) vm = _mm512_max_ps(vm, _mm512_loadu_ps(x + i));
-  float m = _mm512_reduce_max_ps(vm);
-  for (; i < n; i++) m = x[i] > m ? x[i] : m;
-  __m512 mm = _mm512_set1_ps(m), acc = _mm512_setzero_ps();
-  double tail = 0;
-  for (i = 0; i + 16 <= n; i += 16) {
-    __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(x + i), mm));
-    _mm512_storeu_ps(x + i, e);
-    acc = _mm512_add_ps(acc, e);
-  }
-  for (; i < n; i++) { x[i] = expf(x[i] - m); tail += x[i]; }
-  float inv = (float)(1.0 / ((double)_mm512_reduce_add_ps(acc) + tail));
-  __m512 vi = _mm512_set1_ps(inv);
-  for (i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), vi));
-  for (; i < n; i++) x[i] *= inv;
-}
-#else
-#define CX_SIMD_SOFTMAX 0
-#endif
-
+/* Rows of the score matrix through the tensor layer's softmax (SIMD exp). */
 static void softmax_rows(void *arg, int ith, int nth) {
   softmax_task *t = arg;
   int64_t r0, r1;
   hm_split(t->rows, ith, nth, 1, &r0, &r1);
-#if CX_SIMD_SOFTMAX
-  if (t->simd) {
-    for (int64_t r = r0; r < r1; r++) softmax512(t->s + r * t->ld, t->n);
-    return;
-  }
-#endif
   for (int64_t r = r0; r < r1; r++) hm_softmax(t->s + r * t->ld, t->n);
 }
 
@@ -243,7 +195,7 @@ static void softmax_rows(void *arg, int ith, int nth) {
 static void attention(hm_pool *pool, cx_work *w, int T, int D, int H, int hd, float scale, const float *q,
                       const float *k, const float *v, float *out) {
   float *S = w->scores;
-  softmax_task st = {S, T, T, T, hm_cpu()->avx512f && !hm_force_scalar()};
+  softmax_task st = {S, T, T, T};
   if (w->qb && hd % 32 == 0) {
     /* BF16 on AMX tiles: S = (scale Q_h) K_h^T, P = softmax(S) (keys padded to Tp
      * with zero columns), O_h = P V_h */

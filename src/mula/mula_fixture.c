@@ -7,18 +7,10 @@
 #include "io/json.h"
 #include "io/npy.h"
 #include <math.h>
+#include "tensor/ops.h"
 #include <stdio.h>
 #include <stdlib.h>
 
-static double rel_err(const float *got, const float *ref, int64_t n) {
-  double mx = 0, me = 0;
-  for (int64_t i = 0; i < n; i++) {
-    double r = fabs((double)ref[i]), e = fabs((double)got[i] - (double)ref[i]);
-    if (r > mx) mx = r;
-    if (e > me || isnan(e)) me = isnan(e) ? INFINITY : e;
-  }
-  return mx > 0 ? me / mx : me;
-}
 
 typedef struct arrays {
   hm_npy tokens, mask, last_h, c0, ci, sampled, samples, frames;
@@ -226,10 +218,10 @@ static hm_status run_case(hm_mula_model *model, const char *dir, const json_t *m
     memcpy(prev, frame, sizeof frame);
   }
   if (st == HM_OK) {
-    rep->err_last_h = rel_err(got_h, A.last_h.data, calls * B * D);
-    rep->err_c0 = rel_err(got_c0, A.c0.data, calls * B * V);
-    rep->err_ci = A.ci.data ? rel_err(got_ci, A.ci.data, calls * (ncb - 1) * B * V) : -1;
-    rep->err_sampled = rel_err(got_s, A.sampled.data, calls * ncb * V);
+    rep->err_last_h = hm_max_rel_err(got_h, A.last_h.data, calls * B * D);
+    rep->err_c0 = hm_max_rel_err(got_c0, A.c0.data, calls * B * V);
+    rep->err_ci = A.ci.data ? hm_max_rel_err(got_ci, A.ci.data, calls * (ncb - 1) * B * V) : -1;
+    rep->err_sampled = hm_max_rel_err(got_s, A.sampled.data, calls * ncb * V);
   }
   free(got_h); free(got_c0); free(got_ci); free(got_s);
   if (st != HM_OK) goto done;

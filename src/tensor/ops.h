@@ -56,6 +56,8 @@ void hm_swiglu(float *out, const float *gate, const float *up, int64_t n);
 void hm_add(float *y, const float *a, const float *b, int64_t n); /* y = a + b */
 void hm_scale(float *x, float s, int64_t n);
 float hm_dot_f32(const float *a, const float *b, int64_t n);
+/* max |got - ref| / max |ref| (the fixtures' error measure; NaN counts as infinite). */
+double hm_max_rel_err(const float *got, const float *ref, int64_t n);
 
 /* ---- RoPE ----
  * Rotates n_heads vectors of head_dim at x (head stride = head_dim) with

@@ -273,10 +273,9 @@ void hm_softmax(float *x, int64_t n) {
   if (n <= 0) return;
   float m = x[0];
   for (int64_t i = 1; i < n; i++) m = x[i] > m ? x[i] : m;
-  double s = 0.0;
-  for (int64_t i = 0; i < n; i++) { x[i] = expf(x[i] - m); s += x[i]; }
-  float inv = (float)(1.0 / s);
-  for (int64_t i = 0; i < n; i++) x[i] *= inv;
+  /* exp_sum: the active kernel table's (AVX-512 polynomial exp, or expf in the reference) */
+  const float s = hm_kernels_active()->exp_sum(x, n, m);
+  hm_scale(x, 1.0f / s, n);
 }
 
 void hm_silu_ref(float *x, int64_t n) {
@@ -328,4 +327,14 @@ void hm_rope(float *x, int n_heads, int head_dim, const float *cos_t, const floa
       *p1 = b * c + a * s;
     }
   }
+}
+
+double hm_max_rel_err(const float *got, const float *ref, int64_t n) {
+  double max_ref = 0, max_err = 0;
+  for (int64_t i = 0; i < n; i++) {
+    double r = fabs((double)ref[i]), e = fabs((double)got[i] - (double)ref[i]);
+    if (r > max_ref) max_ref = r;
+    if (e > max_err || isnan(e)) max_err = isnan(e) ? INFINITY : e;
+  }
+  return max_ref > 0 ? max_err / max_ref : max_err;
 }

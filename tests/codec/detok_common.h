@@ -7,17 +7,9 @@
 #include "codec/codec_internal.h"
 #include "io/npy.h"
 
+#include "tensor/ops.h"
 #include <stdlib.h>
 
-static inline double rel_err(const float *a, const float *b, int64_t n) {
-  double mx = 0, mr = 0;
-  for (int64_t i = 0; i < n; i++) {
-    double d = fabs((double)a[i] - b[i]);
-    if (!(d <= mx)) mx = d != d ? INFINITY : d;
-    if (fabs(b[i]) > mr) mr = fabs(b[i]);
-  }
-  return mr > 0 ? mx / mr : mx;
-}
 
 static inline bool rd(const char *name, hm_npy *a, bool i32) {
   char p[1400], rel[320];
@@ -54,7 +46,7 @@ static inline void on_latents(void *ud, int64_t k, const float *lat, int T, int 
   if (!rd(name, &ref, false)) return;
   CHECK(ref.n_elems == (int64_t)T * C);
   if (ref.n_elems == (int64_t)T * C) {
-    double e = rel_err(lat, (const float *)ref.data, ref.n_elems);
+    double e = hm_max_rel_err(lat, (const float *)ref.data, ref.n_elems);
     printf("detok %s: window %lld latents rel err %.3g\n", lc->pfx, (long long)k, e);
     CHECK(e < 1e-4);
     lc->n_checked++;
@@ -94,7 +86,7 @@ static inline void check_window0(hm_codec_model *m, hm_pool *pool, const char *p
   CHECK_OK(cx_work_init(&w, m, 2, T));
   float *x = (float *)r1.data;
   CHECK_OK(cx_solve_euler(m, pool, &w, x, ic, 0, mu, 10, 1.25f, NULL, NULL, NULL, NULL));
-  double e = rel_err(x, (const float *)lat.data, (int64_t)T * 256);
+  double e = hm_max_rel_err(x, (const float *)lat.data, (int64_t)T * 256);
   printf("detok %s: window 0 latents rel err %.3g\n", pfx, e);
   CHECK(e < 1e-4);
   /* chunked waveform decoder == whole-window decoder on a real window */
@@ -109,7 +101,7 @@ static inline void check_window0(hm_codec_model *m, hm_pool *pool, const char *p
   if (s1 && s2) {
     cx_sq_decode(m, pool, s1, chan, T, a);
     cx_sq_decode(m, pool, s2, chan, T, b);
-    double ce2 = rel_err(b, a, ns);
+    double ce2 = hm_max_rel_err(b, a, ns);
     printf("detok %s: chunked (100 frames) vs whole waveform decoder rel err %.3g\n", pfx, ce2);
     CHECK(ce2 < 1e-5);
   }
@@ -122,7 +114,7 @@ static inline void check_window0(hm_codec_model *m, hm_pool *pool, const char *p
 
 /* Largest error after removing isolated spikes (round(9x)/9 flips). */
 static inline void check_wav(const char *pfx, const float *got, const float *ref, int64_t n) {
-  double e = rel_err(got, ref, n);
+  double e = hm_max_rel_err(got, ref, n);
   double mr = 0;
   int64_t bad = 0;
   for (int64_t i = 0; i < n; i++) if (fabs(ref[i]) > mr) mr = fabs(ref[i]);

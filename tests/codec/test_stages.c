@@ -4,17 +4,9 @@
 #include "codec/codec_internal.h"
 #include "io/npy.h"
 
+#include "tensor/ops.h"
 #include <stdlib.h>
 
-static double rel_err(const float *a, const float *b, int64_t n) {
-  double mx = 0, mr = 0;
-  for (int64_t i = 0; i < n; i++) {
-    double d = fabs((double)a[i] - b[i]);
-    if (d > mx || d != d) mx = d != d ? INFINITY : d;
-    if (fabs(b[i]) > mr) mr = fabs(b[i]);
-  }
-  return mr > 0 ? mx / mr : mx;
-}
 
 static bool rd(const char *name, hm_npy *a) {
   char p[1024], rel[256];
@@ -39,11 +31,11 @@ static void test_rvq(hm_codec_model *m) {
   int dim = m->cfg.dim;
   float *out = malloc((size_t)n * dim * sizeof(float)), *ce = malloc((size_t)n * dim * sizeof(float));
   cx_rvq(m, (const int32_t *)codes.data, n, n, out);
-  double e = rel_err(out, (const float *)ref.data, n * dim);
+  double e = hm_max_rel_err(out, (const float *)ref.data, n * dim);
   printf("rvq rel err %.3g\n", e);
   CHECK(e < 1e-4);
   hm_linear(NULL, &m->cond_emb.w, m->cond_emb.b, n, out, ce);
-  e = rel_err(ce, (const float *)cond.data, n * dim);
+  e = hm_max_rel_err(ce, (const float *)cond.data, n * dim);
   printf("cond_feature rel err %.3g\n", e);
   CHECK(e < 1e-4);
   free(out); free(ce);
@@ -61,7 +53,7 @@ static void test_estimator(hm_codec_model *m, hm_pool *pool, double tol) {
     for (int i = 0; i < T; i++)
       memcpy(cx_in_row(&w, b, i), (const float *)in.data + ((int64_t)b * T + i) * Cin, (size_t)Cin * sizeof(float));
   cx_estimator(m, pool, &w, (const float *)t.data);
-  double e = rel_err(w.out, (const float *)ref.data, (int64_t)B * T * 256);
+  double e = hm_max_rel_err(w.out, (const float *)ref.data, (int64_t)B * T * 256);
   printf("estimator (%s) rel err %.3g\n", m->amx ? "BF16 AMX" : "F32", e);
   CHECK(e < tol);
   cx_work_free(&w);
@@ -78,7 +70,7 @@ static void test_euler(hm_codec_model *m, hm_pool *pool, float g, const char *re
   CHECK_OK(cx_work_init(&w, m, g > 1.0f ? 2 : 1, T));
   float *x = (float *)noise.data;
   CHECK_OK(cx_solve_euler(m, pool, &w, x, (const float *)ic.data, 10, (const float *)mu.data, 10, g, NULL, NULL, NULL, NULL));
-  double e = rel_err(x, (const float *)ref.data, (int64_t)T * 256);
+  double e = hm_max_rel_err(x, (const float *)ref.data, (int64_t)T * 256);
   printf("euler g=%.2f rel err %.3g\n", g, e);
   CHECK(e < 1e-4);
   cx_work_free(&w);
@@ -96,7 +88,7 @@ static void test_sq(hm_codec_model *m, hm_pool *pool, int chunk, double tol) {
   if (!sw) return;
   float *out = malloc((size_t)B * n * sizeof(float));
   for (int b = 0; b < B; b++) cx_sq_decode(m, pool, sw, (const float *)lat.data + (int64_t)b * C * T, T, out + b * n);
-  double e = rel_err(out, (const float *)ref.data, B * n);
+  double e = hm_max_rel_err(out, (const float *)ref.data, B * n);
   printf("sq decode (%s, chunk %d, context %d) rel err %.3g\n", m->amx ? "BF16 AMX" : "F32", chunk, m->sq.rf_frames, e);
   CHECK(e < tol);
   free(out);

@@ -131,7 +131,7 @@ hm_status cx_detokenize(hm_codec_model *m, const int32_t *codes, int64_t n_frame
   const int T = P.latent_frames, C = c->out_channels, dim = c->dim, W = P.win_frames;
   const bool cfg = params->guidance > 1.0f;
   hm_status st = HM_OK;
-  hm_pool *pool = hm_pool_create(params->n_threads);
+  hm_pool *pool = hm_compute_pool_create(params->n_threads);
   cx_work w;
   memset(&w, 0, sizeof w);
   cx_sq_work *sw = NULL;

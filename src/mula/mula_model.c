@@ -237,7 +237,7 @@ hm_status hm_mula_load(const char *dir, const hm_mula_params *params, hm_mula_mo
     return hm_error(HM_ERR_INVALID_ARG, "hm_mula_load: unknown weights format %d", (int)p.weights);
   hm_mula_model *m = calloc(1, sizeof *m);
   if (!m) return hm_error(HM_ERR_NOMEM, "out of memory");
-  m->load_pool = hm_pool_create(p.n_threads);
+  m->load_pool = hm_compute_pool_create(p.n_threads);
   hm_status st = m->load_pool ? load_all(m, dir, &p) : hm_error(HM_ERR_NOMEM, "cannot create a thread pool");
   hm_pool_free(m->load_pool);
   m->load_pool = NULL;

@@ -87,7 +87,7 @@ hm_status hm_mula_context_create(const hm_mula_model *m, const hm_mula_context_p
   c->m = m;
   c->n_ctx = p.n_ctx;
   c->n_batch = p.n_batch;
-  c->pool = hm_pool_create(p.n_threads);
+  c->pool = hm_compute_pool_create(p.n_threads);
   if (!c->pool) { free(c); return hm_error(HM_ERR_NOMEM, "cannot create a thread pool of %d threads", p.n_threads); }
   const hm_llama_config *bb = &cf->backbone, *dc = &cf->decoder;
   const int64_t ncb = cf->audio_num_codebooks, V = cf->audio_vocab_size;

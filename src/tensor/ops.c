@@ -43,6 +43,12 @@ const hm_kernels *hm_kernels_for(hm_isa isa) {
   return NULL;
 }
 
+hm_pool *hm_compute_pool_create(int n_threads) {
+  hm_pool *pool = hm_pool_create(n_threads);
+  if (pool) openblas_set_num_threads(hm_pool_size(pool));
+  return pool;
+}
+
 const hm_kernels *hm_kernels_active(void) {
   const hm_kernels *k = atomic_load_explicit(&g_kernels, memory_order_acquire);
   if (!k) {

@@ -7,6 +7,11 @@
 #define HM_OPS_H
 #include "base/base.h"
 
+/* A thread pool for compute (hm_pool_create), with the BLAS library set to the
+ * same number of threads, so that -t N means N threads for the GEMMs too (the
+ * BLAS setting is process-wide: the last pool created wins). */
+hm_pool *hm_compute_pool_create(int n_threads);
+
 /* A weight matrix used in place (mmapped) or owned after a conversion. */
 typedef struct hm_mat {
   hm_dtype type;  /* F32, BF16, F16, Q8_0, Q4_0 */

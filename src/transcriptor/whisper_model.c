@@ -402,7 +402,7 @@ hm_status hm_whisper_state_create(const hm_whisper_model *m, int n_threads, hm_w
   s->m = m;
   hm_status st = hm_mel_ctx_create(c->sample_rate_hz, c->n_fft, c->hop, c->n_mels, c->n_samples, &s->mel_ctx);
   if (st != HM_OK) { hm_whisper_state_free(s); return st; }
-  s->pool = n_threads == 1 ? NULL : hm_pool_create(n_threads);
+  s->pool = n_threads == 1 ? NULL : hm_compute_pool_create(n_threads);
   const size_t d = (size_t)c->d_model, T = (size_t)c->n_audio_ctx, F = (size_t)2 * c->n_audio_ctx;
   size_t ffn = (size_t)(c->enc_ffn > c->dec_ffn ? c->enc_ffn : c->dec_ffn);
   /* encoder scratch: x, h, q, k, v, a (T x d each) + ffn (T x ffn); conv1 out d x F */

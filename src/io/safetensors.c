@@ -23,6 +23,8 @@ struct hm_st {
   hm_tensor_view *tensors;
   int n_tensors;
   json_t *metadata; /* "__metadata__" of the first file (object) or NULL */
+  void **copies;    /* aligned copies of tensors whose file offset breaks their alignment */
+  int n_copies;
 };
 
 static void st_free_files(hm_st *st) {
@@ -39,6 +41,8 @@ void hm_st_close(hm_st *st) {
   free(st->tensors);
   st_free_files(st);
   if (st->metadata) json_decref(st->metadata);
+  for (int i = 0; i < st->n_copies; i++) hm_free_aligned(st->copies[i]);
+  free(st->copies);
   free(st->path);
   free(st);
 }
@@ -221,6 +225,38 @@ static hm_status st_open_index(hm_st *st, const char *index_path, int *cap) {
   return status;
 }
 
+/* Safetensors does not promise aligned data: a file with 1-byte tensors (BOOL
+ * buffers) before F32 ones has F32 data at odd addresses (the HeartCodec
+ * fixtures do). Views must be safe to read as their type, so such tensors get
+ * an aligned copy (rare: the mapped data is used in place otherwise). */
+static hm_status align_views(hm_st *st) {
+  int n_bad = 0;
+  for (int i = 0; i < st->n_tensors; i++) {
+    hm_tensor_view *t = &st->tensors[i];
+    size_t a = hm_dtype_bytes(t->dtype, 1);
+    if (t->dtype == HM_DT_Q8_0 || t->dtype == HM_DT_Q4_0) a = 2; /* f16 scales */
+    if (a > 8) a = 8;
+    if (a > 1 && t->nbytes && ((uintptr_t)t->data % a) != 0) n_bad++;
+  }
+  if (!n_bad) return HM_OK;
+  st->copies = calloc((size_t)n_bad, sizeof *st->copies);
+  if (!st->copies) return hm_error(HM_ERR_NOMEM, "out of memory");
+  for (int i = 0; i < st->n_tensors; i++) {
+    hm_tensor_view *t = &st->tensors[i];
+    size_t a = hm_dtype_bytes(t->dtype, 1);
+    if (t->dtype == HM_DT_Q8_0 || t->dtype == HM_DT_Q4_0) a = 2;
+    if (a > 8) a = 8;
+    if (a <= 1 || !t->nbytes || ((uintptr_t)t->data % a) == 0) continue;
+    void *c = hm_malloc_aligned(t->nbytes);
+    if (!c) return hm_error(HM_ERR_NOMEM, "%s: out of memory copying misaligned tensor '%s'", t->file, t->name);
+    memcpy(c, t->data, t->nbytes);
+    st->copies[st->n_copies++] = c;
+    t->data = c;
+  }
+  hm_log(HM_LOG_DEBUG, "%s: %d tensor(s) stored at unaligned offsets were copied", hm_st_path(st), n_bad);
+  return HM_OK;
+}
+
 hm_status hm_st_open(const char *path, hm_st **out) {
   *out = NULL;
   if (!path || !*path) return hm_error(HM_ERR_INVALID_ARG, "safetensors path is empty");
@@ -258,6 +294,7 @@ hm_status hm_st_open(const char *path, hm_st **out) {
     st->path = strdup(p);
     if (!st->path) status = hm_error(HM_ERR_NOMEM, "out of memory");
   }
+  if (status == HM_OK) status = align_views(st);
   if (status != HM_OK) { hm_st_close(st); return status; }
   *out = st;
   return HM_OK;

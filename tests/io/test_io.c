@@ -71,6 +71,25 @@ void hm_test_main(void) {
   CHECK(st && hm_st_metadata(st, "format") && !strcmp(hm_st_metadata(st, "format"), "pt"));
   hm_st_close(st);
 
+  /* a BOOL before an F32 puts the F32 at an odd offset: the view is still aligned */
+  {
+    snprintf(path, sizeof path, "%s/unaligned.safetensors", tmp);
+    const char *hdr = "{\"b\": {\"dtype\": \"BOOL\", \"shape\": [1], \"data_offsets\": [0, 1]},"
+                      "\"x\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [1, 9]}}";
+    size_t hl = strlen(hdr);
+    unsigned char buf[512] = {0};
+    for (int i = 0; i < 8; i++) buf[i] = (unsigned char)(hl >> (8 * i));
+    memcpy(buf + 8, hdr, hl);
+    float two[2] = {1.5f, -2.0f};
+    buf[8 + hl] = 1;
+    memcpy(buf + 8 + hl + 1, two, 8);
+    write_bytes(path, buf, 8 + hl + 9);
+    CHECK_OK(hm_st_open(path, &st));
+    const hm_tensor_view *t = st ? hm_st_find(st, "x") : NULL;
+    CHECK(t && ((uintptr_t)t->data % 4) == 0 && ((const float *)t->data)[1] == -2.0f);
+    hm_st_close(st);
+  }
+
   /* bad files: each names the file and the problem */
   snprintf(path, sizeof path, "%s/missing.safetensors", tmp);
   CHECK_ERR(hm_st_open(path, &st), "no such file");

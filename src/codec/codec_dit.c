@@ -117,14 +117,14 @@ void cx_rvq(const hm_codec_model *m, const int32_t *codes, int64_t stride, int64
 /* X [n][K] as BF16 into w->xb (32 zero rows after) for the AMX path; NULL otherwise. */
 static const uint16_t *to_b(const hm_codec_model *m, cx_work *w, const float *X, int64_t n, int64_t K) {
   if (!m->amx) return NULL;
-  cx_to_bf16(X, w->xb, n * K);
+  hm_to_bf16(X, w->xb, n * K);
   memset(w->xb + n * K, 0, (size_t)32 * K * sizeof(uint16_t));
   return w->xb;
 }
 
 /* Y = X W^T + b: AMX tiles when packed (Xb = to_b(X)), else hm_linear. */
 static void lin(hm_pool *pool, const cx_linear *L, int64_t n, const float *X, const uint16_t *Xb, float *Y) {
-  if (L->bm && Xb) cx_bgemm(pool, L->bm, Xb, n, L->bm->K, L->b, Y, L->bm->N);
+  if (L->bm && Xb) hm_bgemm(pool, L->bm, Xb, n, L->bm->K, L->b, Y, L->bm->N);
   else hm_linear(pool, &L->w, L->b, n, X, Y);
 }
 
@@ -141,7 +141,7 @@ static void project(const hm_codec_model *m, hm_pool *pool, cx_work *w, const cx
     if (c->bm && m->amx) {
       /* row t of the im2col is rows t..t+k-1 of the padded input: contiguous */
       const uint16_t *xh = to_b(m, w, xb, T + 2 * pad, c->c_in);
-      cx_bgemm(pool, c->bm, xh, T, c->c_in, NULL, yb, c->c_out);
+      hm_bgemm(pool, c->bm, xh, T, c->c_in, NULL, yb, c->c_out);
       continue;
     }
     for (int j = 0; j < c->k; j++)
@@ -206,18 +206,18 @@ static void attention(hm_pool *pool, cx_work *w, int T, int D, int H, int hd, fl
         const float *qr = q + (int64_t)t * D + h * hd;
         for (int d = 0; d < hd; d++) w->kf[(int64_t)t * hd + d] = qr[d] * scale;
       }
-      cx_to_bf16(w->kf, w->qb, (int64_t)T * hd);
+      hm_to_bf16(w->kf, w->qb, (int64_t)T * hd);
       for (int t = 0; t < T; t++) memcpy(w->kf + (int64_t)t * hd, k + (int64_t)t * D + h * hd, (size_t)hd * sizeof(float));
       memset(w->kf + (int64_t)T * hd, 0, (size_t)(Tp - T) * hd * sizeof(float));
-      cx_bmat kp = {Tp, hd, w->kpk};
-      cx_bmat_pack_into(w->kf, Tp, hd, w->kpk);
-      cx_bgemm_n(pool, &kp, w->qb, T, hd, NULL, S, Tp, T);
+      hm_bmat kp = {Tp, hd, w->kpk};
+      hm_bmat_pack_into(w->kf, Tp, hd, w->kpk);
+      hm_bgemm_n(pool, &kp, w->qb, T, hd, NULL, S, Tp, T);
       hm_pool_run(pool, softmax_rows, &st);
-      for (int t = 0; t < T; t++) cx_to_bf16(S + (int64_t)t * Tp, w->pb + (int64_t)t * Tp, T);
+      for (int t = 0; t < T; t++) hm_to_bf16(S + (int64_t)t * Tp, w->pb + (int64_t)t * Tp, T);
       for (int t = 0; t < Tp; t++) w->rowp[t] = t < T ? v + (int64_t)t * D + h * hd : w->zrow;
-      cx_pack_cols_range(w->rowp, Tp, 0, Tp, hd, hd, w->vpk);
-      cx_bmat vp = {hd, Tp, w->vpk};
-      cx_bgemm_n(pool, &vp, w->pb, T, Tp, NULL, out + h * hd, D, hd);
+      hm_pack_cols_range(w->rowp, Tp, 0, Tp, hd, hd, w->vpk);
+      hm_bmat vp = {hd, Tp, w->vpk};
+      hm_bgemm_n(pool, &vp, w->pb, T, Tp, NULL, out + h * hd, D, hd);
     }
     return;
   }

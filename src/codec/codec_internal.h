@@ -8,7 +8,7 @@
 #include "base/base.h"
 #include "io/safetensors.h"
 #include "tensor/ops.h"
-#include "codec/codec_amx.h"
+#include "tensor/gemm_amx.h"
 
 #define CX_MAX_UP 8
 #define CX_RES_UNITS 5
@@ -23,11 +23,11 @@ typedef struct cx_config {
 } cx_config;
 
 /* A Linear: w used by hm_linear; bm (BF16 AMX tiles) instead when packed. */
-typedef struct cx_linear { hm_mat w; const float *b; cx_bmat *bm; } cx_linear;
+typedef struct cx_linear { hm_mat w; const float *b; hm_bmat *bm; } cx_linear;
 
 /* Conv1d on time-major rows [T][c_in] (ProjectLayer.ffn_1), padding k/2:
  * w[j] = weight[:, :, j] as [c_out][c_in]. */
-typedef struct cx_conv_tm { int c_in, c_out, k; float *w; const float *b; cx_bmat *bm; /* [c_out][k*c_in] */ } cx_conv_tm;
+typedef struct cx_conv_tm { int c_in, c_out, k; float *w; const float *b; hm_bmat *bm; /* [c_out][k*c_in] */ } cx_conv_tm;
 typedef struct cx_project { cx_conv_tm conv; cx_linear lin; } cx_project;
 
 typedef struct cx_block {
@@ -75,7 +75,7 @@ struct hm_codec_model {
   void **owned; int n_owned, cap_owned; /* copies made at load */
   hm_mat *owned_mats; int n_owned_mats, cap_owned_mats;
   bool amx;              /* DiT GEMMs in BF16 on AMX tiles */
-  cx_bmat **bmats; int n_bmats, cap_bmats;
+  hm_bmat **bmats; int n_bmats, cap_bmats;
 };
 
 /* Estimator scratch for batch B and T frames (allocated once, reused every step). */

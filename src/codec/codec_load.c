@@ -41,7 +41,7 @@ void hm_codec_free(hm_codec_model *m) {
   if (!m) return;
   for (int i = 0; i < m->n_owned; i++) hm_free_aligned(m->owned[i]);
   for (int i = 0; i < m->n_owned_mats; i++) hm_mat_free_owned(&m->owned_mats[i]);
-  for (int i = 0; i < m->n_bmats; i++) { cx_bmat_free(m->bmats[i]); free(m->bmats[i]); }
+  for (int i = 0; i < m->n_bmats; i++) { hm_bmat_free(m->bmats[i]); free(m->bmats[i]); }
   free(m->bmats);
   free(m->owned);
   free(m->owned_mats);
@@ -52,17 +52,17 @@ void hm_codec_free(hm_codec_model *m) {
 }
 
 /* Packs W [N][K] (f32) into AMX tiles owned by the model. */
-static hm_status pack(hm_codec_model *m, const float *W, int64_t N, int64_t K, cx_bmat **out) {
+static hm_status pack(hm_codec_model *m, const float *W, int64_t N, int64_t K, hm_bmat **out) {
   if (m->n_bmats == m->cap_bmats) {
     int cap = m->cap_bmats ? m->cap_bmats * 2 : 64;
-    cx_bmat **p = realloc(m->bmats, (size_t)cap * sizeof *p);
+    hm_bmat **p = realloc(m->bmats, (size_t)cap * sizeof *p);
     if (!p) return hm_error(HM_ERR_NOMEM, "codec: out of memory");
     m->bmats = p;
     m->cap_bmats = cap;
   }
-  cx_bmat *b = calloc(1, sizeof *b);
+  hm_bmat *b = calloc(1, sizeof *b);
   if (!b) return hm_error(HM_ERR_NOMEM, "codec: out of memory");
-  hm_status st = cx_bmat_pack(W, N, K, b);
+  hm_status st = hm_bmat_pack(W, N, K, b);
   if (st) { free(b); return st; }
   m->bmats[m->n_bmats++] = b;
   *out = b;
@@ -135,7 +135,7 @@ static hm_status get_linear(loader *L, const char *prefix, int64_t out_f, int64_
 
 /* The DiT's big matrices go to AMX tiles in BF16 mode. */
 static hm_status maybe_pack(loader *L, cx_linear *lin) {
-  if (!L->m->amx || !cx_bmat_fits(lin->w.rows, lin->w.cols)) return HM_OK;
+  if (!L->m->amx || !hm_bmat_fits(lin->w.rows, lin->w.cols)) return HM_OK;
   if (lin->w.type != HM_DT_F32) return HM_OK;
   HM_TRY(pack(L->m, (const float *)lin->w.data, lin->w.rows, lin->w.cols, &lin->bm));
   /* the F32 matrix is not read again (every use goes to the tiles) */
@@ -196,7 +196,7 @@ static hm_status get_project(loader *L, const char *prefix, int c_in, int c_out,
   snprintf(name, sizeof name, "%s.ffn_1.bias", prefix);
   HM_TRY(get_vec(L, name, c_out, &p->conv.b));
   p->conv.bm = NULL;
-  if (L->m->amx && cx_bmat_fits(c_out, 3 * (int64_t)c_in)) {
+  if (L->m->amx && hm_bmat_fits(c_out, 3 * (int64_t)c_in)) {
     /* [c_out][3*c_in] with column j*c_in + i = weight[o][i][j]: one GEMM over overlapping rows */
     float *wc = malloc((size_t)c_out * 3 * c_in * sizeof(float));
     if (!wc) return hm_error(HM_ERR_NOMEM, "codec: out of memory");
@@ -268,7 +268,7 @@ static hm_status get_stack(loader *L, const char *blocks_name, const char *ada_n
 static hm_status bf16_copy(loader *L, const float *w, int64_t n, uint16_t **out) {
   uint16_t *p = own(L->m, (size_t)n * sizeof(uint16_t));
   if (!p) return hm_error(HM_ERR_NOMEM, "codec: out of memory");
-  cx_to_bf16(w, p, n);
+  hm_to_bf16(w, p, n);
   *out = p;
   return HM_OK;
 }
@@ -290,7 +290,7 @@ static hm_status get_conv_cf(loader *L, const char *prefix, int c_in, int c_out,
       for (int j = 0; j < k; j++) p[(o * k + j) * c_in + i] = w[(o * c_in + i) * k + j];
   c->w = p;
   c->wb = NULL;
-  if (L->m->amx && cx_bmat_fits(c_out, (int64_t)k * c_in)) HM_TRY(bf16_copy(L, p, (int64_t)c_out * k * c_in, &c->wb));
+  if (L->m->amx && hm_bmat_fits(c_out, (int64_t)k * c_in)) HM_TRY(bf16_copy(L, p, (int64_t)c_out * k * c_in, &c->wb));
   snprintf(name, sizeof name, "%s.bias", prefix);
   return get_vec(L, name, c_out, &c->b);
 }
@@ -330,7 +330,7 @@ static hm_status get_sq(loader *L) {
       for (int o = 0; o < c_out; o++)
         for (int j = 0; j < k; j++) p[((int64_t)j * c_out + o) * c_in + a] = w[((int64_t)a * c_out + o) * k + j];
     b->up.c_in = c_in; b->up.c_out = c_out; b->up.k = k; b->up.s = s; b->up.w = p; b->up.wb = NULL;
-    if (m->amx && cx_bmat_fits((int64_t)k * c_out, c_in)) HM_TRY(bf16_copy(L, p, (int64_t)k * c_out * c_in, &b->up.wb));
+    if (m->amx && hm_bmat_fits((int64_t)k * c_out, c_in)) HM_TRY(bf16_copy(L, p, (int64_t)k * c_out * c_in, &b->up.wb));
     snprintf(name, sizeof name, "%s.bias", pf);
     HM_TRY(get_vec(L, name, c_out, &b->up.b));
     rf += 1.0 / hop; /* the transposed conv reads one earlier input frame */
@@ -466,7 +466,7 @@ hm_status hm_codec_load(const char *dir, const hm_codec_params *params, hm_codec
   hm_codec_model *m = calloc(1, sizeof *m);
   if (!m) return hm_error(HM_ERR_NOMEM, "codec: out of memory");
   loader L = {m, params->bf16_weights, false};
-  m->amx = params->bf16_weights && cx_amx_available();
+  m->amx = params->bf16_weights && hm_amx_available();
   hm_status st = load_config(path, &m->cfg);
   if (!st) {
     st = hm_st_open(dir, &m->st);

@@ -71,7 +71,7 @@ static void pack_run(void *arg, int ith, int nth) {
   const pack_task *t = arg;
   int64_t p0, p1;
   hm_split(t->K / 2, ith, nth, 1, &p0, &p1);
-  if (p0 < p1) cx_pack_cols_range(t->rows, t->K, 2 * p0, 2 * p1, t->n, t->npad, t->out);
+  if (p0 < p1) hm_pack_cols_range(t->rows, t->K, 2 * p0, 2 * p1, t->n, t->npad, t->out);
 }
 
 static void pack(hm_pool *pool, const float *const *rows, int64_t K, int64_t n, int64_t npad, uint16_t *out) {
@@ -98,9 +98,9 @@ static void conv_cols(cx_sq_work *sw, const cx_conv_cf *c, const sig *x, float *
         for (int i = 0; i < c->c_in; i++) sw->rowp[(int64_t)j * c->c_in + i] = x->d + (int64_t)i * x->ld + SQ_LP + tt + shift;
       }
       pack(sw->pool, sw->rowp, K, nn, npad, sw->zb);
-      cx_bmat B = {npad, K, sw->zb};
+      hm_bmat B = {npad, K, sw->zb};
       float *yt = y + (tt - t0);
-      cx_bgemm_n(sw->pool, &B, c->wb, c->c_out, K, NULL, yt, ldy, nn);
+      hm_bgemm_n(sw->pool, &B, c->wb, c->c_out, K, NULL, yt, ldy, nn);
       post(sw->pool, yt, ldy, nn, c->b, c->c_out, act, a);
     }
     return;
@@ -166,8 +166,8 @@ static void conv_transpose(cx_sq_work *sw, const cx_convT *c, const sig *x, sig 
       int64_t npad = (w + 31) / 32 * 32;
       for (int i = 0; i < c->c_in; i++) sw->rowp[i] = x->d + (int64_t)i * x->ld + SQ_LP + n0 - 1;
       pack(sw->pool, sw->rowp, c->c_in, w, npad, sw->zb);
-      cx_bmat B = {npad, c->c_in, sw->zb};
-      cx_bgemm_n(sw->pool, &B, c->wb, kc, c->c_in, NULL, z, w, w);
+      hm_bmat B = {npad, c->c_in, sw->zb};
+      hm_bgemm_n(sw->pool, &B, c->wb, kc, c->c_in, NULL, z, w, w);
     } else
       hm_sgemm(false, false, kc, w, c->c_in, 1.0f, c->w, c->c_in, x->d + SQ_LP + n0 - 1, x->ld, 0.0f, z, w);
     for (int o = 0; o < co; o++) {

@@ -2,28 +2,28 @@
  * compute-bound DiT when BF16 weights are asked for: Y = X W^T (+ bias),
  * X converted to BF16 per call, W packed once at load into 16x16-dword VNNI
  * tiles, FP32 accumulation. About 3x the FP32 OpenBLAS rate per core here.
- * TODO(lead): move to src/tensor (a generic hm_mat BF16 GEMM backend). */
-#include "codec/codec_amx.h"
+ * Lives in the tensor layer; the codec is its user so far. */
+#include "tensor/gemm_amx.h"
 
 #include <stdlib.h>
 #if defined(__x86_64__) && defined(__linux__) && ((defined(__clang__) && __clang_major__ >= 12) || (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11))
-#define CX_AMX_BUILD 1
+#define HM_AMX_BUILD 1
 #include <cpuid.h>
 #include <immintrin.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #else
-#define CX_AMX_BUILD 0
+#define HM_AMX_BUILD 0
 #endif
 
 #define MCHUNK 256 /* rows of X kept hot in L2 while sweeping the weights */
 
 
-#if CX_AMX_BUILD
+#if HM_AMX_BUILD
 
 static int g_amx = -1;
 
-bool cx_amx_available(void) {
+bool hm_amx_available(void) {
   if (g_amx >= 0) return g_amx == 1;
   int ok = 0;
   unsigned a, b, c, d;
@@ -47,7 +47,7 @@ typedef struct tilecfg {
 #define AMX_TGT __attribute__((target("amx-tile,amx-bf16")))
 
 typedef struct bg_task {
-  const cx_bmat *W;
+  const hm_bmat *W;
   const uint16_t *X;
   int64_t M, lda, n_valid;
   const float *bias;
@@ -57,7 +57,7 @@ typedef struct bg_task {
 
 AMX_TGT static void bg_run(void *arg, int ith, int nth) {
   const bg_task *t = arg;
-  const cx_bmat *W = t->W;
+  const hm_bmat *W = t->W;
   const int KB = (int)(W->K / 32);
   int64_t n0, n1;
   hm_split(W->N / 32, ith, nth, 1, &n0, &n1);
@@ -109,21 +109,21 @@ AMX_TGT static void bg_run(void *arg, int ith, int nth) {
   _tile_release();
 }
 
-void cx_bgemm_n(hm_pool *pool, const cx_bmat *W, const uint16_t *X, int64_t M, int64_t lda, const float *bias, float *Y,
+void hm_bgemm_n(hm_pool *pool, const hm_bmat *W, const uint16_t *X, int64_t M, int64_t lda, const float *bias, float *Y,
                 int64_t ldy, int64_t n_valid) {
   if (M <= 0 || n_valid <= 0) return;
   bg_task t = {W, X, M, lda, n_valid < W->N ? n_valid : W->N, bias, Y, ldy};
   hm_pool_run(pool, bg_run, &t);
 }
 
-void cx_bgemm(hm_pool *pool, const cx_bmat *W, const uint16_t *X, int64_t M, int64_t lda, const float *bias, float *Y,
+void hm_bgemm(hm_pool *pool, const hm_bmat *W, const uint16_t *X, int64_t M, int64_t lda, const float *bias, float *Y,
               int64_t ldy) {
-  cx_bgemm_n(pool, W, X, M, lda, bias, Y, ldy, W->N);
+  hm_bgemm_n(pool, W, X, M, lda, bias, Y, ldy, W->N);
 }
 
 /* Packs columns [0, n) of K rows (row kk starts at rows[kk]) as the B operand:
  * VNNI tiles, zero columns up to n_pad (a multiple of 32). */
-__attribute__((target("avx512f,avx512bf16,avx512bw,avx512vl"))) void cx_pack_cols_range(
+__attribute__((target("avx512f,avx512bf16,avx512bw,avx512vl"))) void hm_pack_cols_range(
     const float *const *rows, int64_t K, int64_t kk0, int64_t kk1, int64_t n, int64_t n_pad, uint16_t *out) {
   const int64_t KB = K / 32;
   for (int64_t kk = kk0; kk < kk1; kk += 2) {
@@ -157,46 +157,46 @@ __attribute__((target("avx512f,avx512bf16,avx512bw,avx512vl"))) static void to_b
   for (; i < n; i++) y[i] = hm_f32_to_bf16(x[i]);
 }
 
-void cx_to_bf16(const float *x, uint16_t *y, int64_t n) {
-  if (cx_amx_available()) to_bf16_avx512(x, y, n); /* AMX implies AVX512-BF16 */
+void hm_to_bf16(const float *x, uint16_t *y, int64_t n) {
+  if (hm_amx_available()) to_bf16_avx512(x, y, n); /* AMX implies AVX512-BF16 */
   else for (int64_t i = 0; i < n; i++) y[i] = hm_f32_to_bf16(x[i]);
 }
 
 #else
 
-void cx_to_bf16(const float *x, uint16_t *y, int64_t n) {
+void hm_to_bf16(const float *x, uint16_t *y, int64_t n) {
   for (int64_t i = 0; i < n; i++) y[i] = hm_f32_to_bf16(x[i]);
 }
 
-bool cx_amx_available(void) { return false; }
-void cx_pack_cols_range(const float *const *rows, int64_t K, int64_t kk0, int64_t kk1, int64_t n, int64_t n_pad,
+bool hm_amx_available(void) { return false; }
+void hm_pack_cols_range(const float *const *rows, int64_t K, int64_t kk0, int64_t kk1, int64_t n, int64_t n_pad,
                         uint16_t *out) {
   (void)rows; (void)K; (void)kk0; (void)kk1; (void)n; (void)n_pad; (void)out;
 }
-void cx_bgemm_n(hm_pool *pool, const cx_bmat *W, const uint16_t *X, int64_t M, int64_t lda, const float *bias, float *Y,
+void hm_bgemm_n(hm_pool *pool, const hm_bmat *W, const uint16_t *X, int64_t M, int64_t lda, const float *bias, float *Y,
                 int64_t ldy, int64_t n_valid) {
   (void)pool; (void)W; (void)X; (void)M; (void)lda; (void)bias; (void)Y; (void)ldy; (void)n_valid;
 }
-void cx_bgemm(hm_pool *pool, const cx_bmat *W, const uint16_t *X, int64_t M, int64_t lda, const float *bias, float *Y,
+void hm_bgemm(hm_pool *pool, const hm_bmat *W, const uint16_t *X, int64_t M, int64_t lda, const float *bias, float *Y,
               int64_t ldy) {
   (void)pool; (void)W; (void)X; (void)M; (void)lda; (void)bias; (void)Y; (void)ldy;
 }
 
 #endif
 
-bool cx_bmat_fits(int64_t N, int64_t K) { return N > 0 && K > 0 && N % 32 == 0 && K % 32 == 0; }
+bool hm_bmat_fits(int64_t N, int64_t K) { return N > 0 && K > 0 && N % 32 == 0 && K % 32 == 0; }
 
-hm_status cx_bmat_pack(const float *W, int64_t N, int64_t K, cx_bmat *out) {
-  if (!cx_bmat_fits(N, K)) return hm_error(HM_ERR_INTERNAL, "codec: %lld x %lld does not tile", (long long)N, (long long)K);
+hm_status hm_bmat_pack(const float *W, int64_t N, int64_t K, hm_bmat *out) {
+  if (!hm_bmat_fits(N, K)) return hm_error(HM_ERR_INTERNAL, "codec: %lld x %lld does not tile", (long long)N, (long long)K);
   out->N = N;
   out->K = K;
   out->p = hm_malloc_aligned((size_t)N * K * 2);
   if (!out->p) return hm_error(HM_ERR_NOMEM, "codec: out of memory packing BF16 weights");
-  cx_bmat_pack_into(W, N, K, out->p);
+  hm_bmat_pack_into(W, N, K, out->p);
   return HM_OK;
 }
 
-void cx_bmat_pack_into(const float *W, int64_t N, int64_t K, uint16_t *p) {
+void hm_bmat_pack_into(const float *W, int64_t N, int64_t K, uint16_t *p) {
   const int64_t KB = K / 32;
   for (int64_t nb = 0; nb < N / 16; nb++)
     for (int64_t kb = 0; kb < KB; kb++) {
@@ -210,7 +210,7 @@ void cx_bmat_pack_into(const float *W, int64_t N, int64_t K, uint16_t *p) {
     }
 }
 
-void cx_bmat_free(cx_bmat *m) {
+void hm_bmat_free(hm_bmat *m) {
   if (!m) return;
   hm_free_aligned(m->p);
   m->p = NULL;

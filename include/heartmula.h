@@ -236,12 +236,19 @@ typedef struct hm_generate_result {
 hm_status hm_generate(const hm_generate_params *params, hm_generate_result *out);
 void hm_generate_result_free(hm_generate_result *r);
 
-/* Codes -> audio file with the codec alone (what `heartmula decode` runs); same
- * noise stream as hm_generate, so the same seed reproduces its audio. */
-hm_status hm_decode_to_file(const char *codec_dir, const int32_t *codes, int64_t n_frames, int codec_steps,
-                            float codec_guidance, uint64_t seed, int n_threads, bool codec_bf16,
-                            const char *output_path, bool overwrite, hm_stage_progress_callback progress,
-                            hm_abort_callback abort_cb, void *user_data, int64_t *n_samples);
+/* Codes -> audio file with the codec alone (what `heartmula decode` runs, and the
+ * codec stage of hm_generate): codes [8 x n_frames] codebook-major; params NULL =
+ * defaults; the same seed as hm_generate reproduces its audio. The output is
+ * checked (extension, folder, existing file) before the decode starts.
+ * wav_float: 32-bit float WAV instead of 16-bit (.wav outputs only). */
+typedef struct hm_decode_result {
+  int64_t n_samples;   /* per channel */
+  int sample_rate_hz;
+  double t_load_s, t_decode_s, t_write_s;
+} hm_decode_result;
+hm_status hm_decode_to_file(const char *codec_dir, const int32_t *codes, int64_t n_frames, const hm_codec_params *params,
+                            const char *output_path, bool overwrite, bool wav_float, hm_stage_progress_callback progress,
+                            hm_abort_callback abort_cb, void *user_data, hm_decode_result *out);
 
 /* ---- HeartTranscriptor (src/transcriptor) ---- */
 /* Whisper-large-v3-style lyrics transcription (Hugging Face layout:

@@ -1,7 +1,5 @@
 /* heartmula decode: audio codes (.npy [8, frames]) -> audio file through HeartCodec. */
 #include "cli.h"
-#include "io/audio.h"
-#include "io/json.h"
 #include "io/npy.h"
 
 #include <stdlib.h>
@@ -27,9 +25,9 @@ static void usage(FILE *f) {
 
 typedef struct ui { cli_progress bar; } ui;
 
-static void on_progress(void *ud, int64_t done, int64_t total) {
+static void on_progress(void *ud, hm_stage stage, int64_t done, int64_t total) {
   ui *u = ud;
-  cli_progress_update(&u->bar, done, total);
+  if (stage == HM_STAGE_CODEC) cli_progress_update(&u->bar, done, total);
 }
 
 int cmd_decode(int argc, char **argv) {
@@ -69,59 +67,31 @@ int cmd_decode(int argc, char **argv) {
   }
   if (p.steps < 1 || p.steps > 1000) { fprintf(stderr, "heartmula decode: error: --steps %d is out of range (1..1000)\n", p.steps); return 2; }
   if (p.n_threads < 0) { fprintf(stderr, "heartmula decode: error: --threads must be >= 0\n"); return 2; }
-  /* refuse before the (long) decode rather than after it */
-  if (!overwrite && hm_file_exists(output)) {
-    fprintf(stderr, "heartmula decode: error: '%s' already exists (use --overwrite)\n", output);
-    return 1;
-  }
-  hm_audio_format fmt = wav_float ? HM_AUDIO_WAV_FLOAT : HM_AUDIO_AUTO;
-  {
-    const char *dot = strrchr(output, '.');
-    if (!dot || (strcasecmp(dot, ".wav") && strcasecmp(dot, ".flac") && strcasecmp(dot, ".mp3") && strcasecmp(dot, ".ogg") &&
-                 strcasecmp(dot, ".oga"))) {
-      fprintf(stderr, "heartmula decode: error: '%s': unknown extension (use .wav, .flac, .mp3 or .ogg)\n", output);
-      return 1;
-    }
-    if (wav_float && strcasecmp(dot, ".wav")) { fprintf(stderr, "heartmula decode: error: --wav-float needs a .wav output\n"); return 2; }
-  }
   hm_npy codes;
   if (hm_npy_read_i32(codes_path, &codes) != HM_OK) return cli_fail("decode", "--codes");
-  double t0 = hm_time_s();
-  hm_codec_model *m = NULL;
-  if (hm_codec_load(codec, &p, &m) != HM_OK) { hm_npy_free(&codes); return cli_fail("decode", "--codec"); }
-  double t_load = hm_time_s() - t0;
-  int nq = hm_codec_num_codebooks(m);
-  if (codes.n_dims != 2 || codes.shape[0] != nq || codes.shape[1] < 1) {
-    fprintf(stderr, "heartmula decode: error: --codes '%s': expected shape [%d, frames], got [", codes_path, nq);
+  if (codes.n_dims != 2 || codes.shape[0] != 8 || codes.shape[1] < 1) {
+    fprintf(stderr, "heartmula decode: error: --codes '%s': expected shape [8, frames], got [", codes_path);
     for (int d = 0; d < codes.n_dims; d++) fprintf(stderr, "%s%lld", d ? ", " : "", (long long)codes.shape[d]);
     fprintf(stderr, "]\n");
     hm_npy_free(&codes);
-    hm_codec_free(m);
     return 1;
   }
-  int64_t n_frames = codes.shape[1];
+  const int64_t n_frames = codes.shape[1];
   ui u;
   cli_progress_init(&u.bar, "codec", "steps", 0, quiet);
-  float *wav = NULL;
-  int64_t n = 0;
-  double t1 = hm_time_s();
-  hm_status st = hm_codec_decode(m, (const int32_t *)codes.data, n_frames, &p, on_progress, NULL, &u, &wav, &n);
+  /* the output is checked before the decode starts; no partial file on failure */
+  hm_decode_result r;
+  hm_status st = hm_decode_to_file(codec, (const int32_t *)codes.data, n_frames, &p, output, overwrite, wav_float,
+                                   on_progress, NULL, &u, &r);
   cli_progress_end(&u.bar);
-  double t_dec = hm_time_s() - t1;
-  int sr = hm_codec_sample_rate(m);
   hm_npy_free(&codes);
-  hm_codec_free(m);
   if (st != HM_OK) return cli_fail("decode", NULL);
-  const float *ch[2] = {wav, wav + n};
-  double t2 = hm_time_s();
-  st = hm_audio_write(output, fmt, ch, 2, n, sr, overwrite);
-  free(wav);
-  if (st != HM_OK) return cli_fail("decode", "-o");
   if (!quiet) {
-    double audio_s = (double)n / sr;
-    fprintf(stderr, "heartmula decode: %lld frames -> %s (%.2f s, %d Hz stereo)\n", (long long)n_frames, output, audio_s, sr);
-    fprintf(stderr, "heartmula decode:   load %.2f s, decode %.2f s (%.2fx real time), write %.2f s\n", t_load, t_dec,
-            t_dec > 0 ? audio_s / t_dec : 0, hm_time_s() - t2);
+    double audio_s = (double)r.n_samples / r.sample_rate_hz;
+    fprintf(stderr, "heartmula decode: %lld frames -> %s (%.2f s, %d Hz stereo)\n", (long long)n_frames, output, audio_s,
+            r.sample_rate_hz);
+    fprintf(stderr, "heartmula decode:   load %.2f s, decode %.2f s (%.2fx real time), write %.2f s\n", r.t_load_s,
+            r.t_decode_s, r.t_decode_s > 0 ? audio_s / r.t_decode_s : 0, r.t_write_s);
   }
   return 0;
 }

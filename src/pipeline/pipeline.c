@@ -35,7 +35,7 @@ void hm_generate_result_free(hm_generate_result *r) {
  * exist unless overwrite: checked before any long work starts. */
 static hm_status check_output(const char *path, bool overwrite) {
   const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
-  static const char *const exts[] = {".wav", ".flac", ".mp3", ".ogg"};
+  static const char *const exts[] = {".wav", ".flac", ".mp3", ".ogg", ".oga"};
   bool known = false;
   for (size_t i = 0; dot && (!slash || dot > slash) && i < sizeof exts / sizeof exts[0]; i++)
     known = known || !strcasecmp(dot, exts[i]);
@@ -69,58 +69,57 @@ static bool bridge_abort(void *ud) {
   return b->p->abort && b->p->abort(b->p->user_data);
 }
 
-static hm_status decode_and_write(const char *codec_dir, const int32_t *codes, int64_t n_frames, int steps,
-                                  float guidance, uint64_t seed, int n_threads, bool bf16, const char *out_path,
-                                  bool overwrite, progress_bridge *bridge, double *t_load, double *t_decode,
-                                  double *t_write, int64_t *n_samples) {
-  hm_codec_params cp = hm_codec_default_params();
-  cp.steps = steps;
-  cp.guidance = guidance;
-  cp.seed = seed;
-  cp.n_threads = n_threads;
-  cp.bf16_weights = bf16;
+/* The codec stage: load, decode, free, write (temporary name, then renamed). */
+static hm_status decode_and_write(const char *codec_dir, const int32_t *codes, int64_t n_frames, const hm_codec_params *cp,
+                                  const char *out_path, bool overwrite, hm_audio_format fmt, progress_bridge *bridge,
+                                  hm_decode_result *r) {
   int64_t t0 = hm_time_us();
   hm_codec_model *codec = NULL;
-  hm_status st = hm_codec_load(codec_dir, &cp, &codec);
-  if (st != HM_OK) return st;
+  HM_TRY(hm_codec_load(codec_dir, cp, &codec));
   int64_t t1 = hm_time_us();
   float *wav = NULL;
   int64_t ns = 0;
   bridge->stage = HM_STAGE_CODEC;
-  st = hm_codec_decode(codec, codes, n_frames, &cp, bridge_progress, bridge_abort, bridge, &wav, &ns);
+  hm_status st = hm_codec_decode(codec, codes, n_frames, cp, bridge_progress, bridge_abort, bridge, &wav, &ns);
   int rate = hm_codec_sample_rate(codec);
   hm_codec_free(codec);
   int64_t t2 = hm_time_us();
   if (st == HM_OK) {
     bridge->stage = HM_STAGE_WRITE;
     const float *ch[2] = {wav, wav + ns};
-    st = hm_audio_write(out_path, HM_AUDIO_AUTO, ch, 2, ns, rate, overwrite);
+    st = hm_audio_write(out_path, fmt, ch, 2, ns, rate, overwrite);
   }
   free(wav);
-  *t_load = (double)(t1 - t0) * 1e-6;
-  *t_decode = (double)(t2 - t1) * 1e-6;
-  *t_write = (double)(hm_time_us() - t2) * 1e-6;
-  if (st == HM_OK) *n_samples = ns;
+  r->t_load_s = (double)(t1 - t0) * 1e-6;
+  r->t_decode_s = (double)(t2 - t1) * 1e-6;
+  r->t_write_s = (double)(hm_time_us() - t2) * 1e-6;
+  r->sample_rate_hz = rate;
+  if (st == HM_OK) r->n_samples = ns;
   return st;
 }
 
-hm_status hm_decode_to_file(const char *codec_dir, const int32_t *codes, int64_t n_frames, int codec_steps,
-                            float codec_guidance, uint64_t seed, int n_threads, bool codec_bf16,
-                            const char *output_path, bool overwrite, hm_stage_progress_callback progress,
-                            hm_abort_callback abort_cb, void *user_data, int64_t *n_samples) {
-  if (!codec_dir || !codes || !output_path) return hm_error(HM_ERR_INVALID_ARG, "hm_decode_to_file: codec_dir, codes and output_path are required");
+hm_status hm_decode_to_file(const char *codec_dir, const int32_t *codes, int64_t n_frames, const hm_codec_params *params,
+                            const char *output_path, bool overwrite, bool wav_float, hm_stage_progress_callback progress,
+                            hm_abort_callback abort_cb, void *user_data, hm_decode_result *out) {
+  hm_decode_result r;
+  memset(&r, 0, sizeof r);
+  if (out) *out = r;
+  if (!codec_dir || !codes || !output_path)
+    return hm_error(HM_ERR_INVALID_ARG, "hm_decode_to_file: codec_dir, codes and output_path are required");
   if (n_frames <= 0) return hm_error(HM_ERR_INVALID_ARG, "codes: no frames to decode");
   HM_TRY(check_output(output_path, overwrite));
+  const char *dot = strrchr(output_path, '.');
+  if (wav_float && strcasecmp(dot, ".wav") != 0)
+    return hm_error(HM_ERR_INVALID_ARG, "output '%s': float WAV needs a .wav file", output_path);
+  hm_codec_params cp = params ? *params : hm_codec_default_params();
   hm_generate_params gp = hm_generate_default_params();
   gp.progress = progress;
   gp.abort = abort_cb;
   gp.user_data = user_data;
   progress_bridge bridge = {&gp, HM_STAGE_CODEC};
-  double tl, td, tw;
-  int64_t ns = 0;
-  hm_status st = decode_and_write(codec_dir, codes, n_frames, codec_steps, codec_guidance, seed, n_threads, codec_bf16,
-                                  output_path, overwrite, &bridge, &tl, &td, &tw, &ns);
-  if (n_samples) *n_samples = ns;
+  hm_status st = decode_and_write(codec_dir, codes, n_frames, &cp, output_path, overwrite,
+                                  wav_float ? HM_AUDIO_WAV_FLOAT : HM_AUDIO_AUTO, &bridge, &r);
+  if (out) *out = r;
   return st;
 }
 
@@ -245,9 +244,19 @@ hm_status hm_generate(const hm_generate_params *p, hm_generate_result *out) {
       hm_generate_result_free(out);
       return hm_error(HM_ERR_INTERNAL, "the model ended the song at its first frame: no audio to write (try another seed)");
     }
-    st = decode_and_write(codec_dir, out->codes, n_frames, p->codec_steps, p->codec_guidance, p->seed, p->n_threads,
-                          p->codec_bf16, p->output_path, p->overwrite, &bridge, &out->t_load_codec_s, &out->t_codec_s,
-                          &out->t_write_s, &out->n_samples);
+    hm_codec_params cp = hm_codec_default_params();
+    cp.steps = p->codec_steps;
+    cp.guidance = p->codec_guidance;
+    cp.seed = p->seed;
+    cp.n_threads = p->n_threads;
+    cp.bf16_weights = p->codec_bf16;
+    hm_decode_result dr;
+    memset(&dr, 0, sizeof dr);
+    st = decode_and_write(codec_dir, out->codes, n_frames, &cp, p->output_path, p->overwrite, HM_AUDIO_AUTO, &bridge, &dr);
+    out->t_load_codec_s = dr.t_load_s;
+    out->t_codec_s = dr.t_decode_s;
+    out->t_write_s = dr.t_write_s;
+    out->n_samples = dr.n_samples;
     if (st != HM_OK) { hm_generate_result_free(out); return st; }
   }
   out->t_total_s = (double)(hm_time_us() - t_start) * 1e-6;

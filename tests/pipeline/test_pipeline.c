@@ -135,9 +135,12 @@ void hm_test_main(void) {
   CHECK_OK(hm_npy_read_i32(npy, &saved));
   char codec_dir[1024];
   hm_path_join(codec_dir, sizeof codec_dir, ckpt, "HeartCodec-oss");
-  int64_t ns = 0;
-  CHECK_OK(hm_decode_to_file(codec_dir, saved.data, saved.shape[1], 10, 1.25f, 5, 2, false, c, true, NULL, NULL, NULL, &ns));
-  CHECK(ns == r1.n_samples);
+  hm_codec_params cp = hm_codec_default_params();
+  cp.seed = 5;
+  cp.n_threads = 2;
+  hm_decode_result dr;
+  CHECK_OK(hm_decode_to_file(codec_dir, saved.data, saved.shape[1], &cp, c, true, false, NULL, NULL, NULL, &dr));
+  CHECK(dr.n_samples == r1.n_samples && dr.sample_rate_hz == 48000);
   CHECK(same_file(a, c));
 
   /* continuation: the history comes first and the song grows */

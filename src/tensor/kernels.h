@@ -8,7 +8,21 @@
  *         nibble order: byte qs[j] (j < 16) holds element j in its LOW nibble and
  *         element j + 16 in its HIGH nibble (the ggml order).
  * Activations for the quantized dot products are quantized on the fly, per
- * block of 32, to int8 with an f32 scale: q = nearbyint(x / d), d = max|x| / 127. */
+ * block of 32, to int8 with an f32 scale: q = nearbyint(x / d), d = max|x| / 127.
+ *
+ * Matrix layout ("R16", in memory and in our quantized files): a Q8_0 / Q4_0
+ * hm_mat takes its rows 16 at a time, so that one 512-bit vpdpbusd computes 16
+ * output rows (lane j = row j) from 4 consecutive weights per lane and one
+ * broadcast of 4 activations. With nb = cols / 32 blocks per row, a group of
+ * 16 rows is:
+ *   Q4_0: nb x 256 bytes of nibbles: byte [k*256 + c*64 + 4j + t] (c, t < 4,
+ *         j < 16) = qs[4c + t] of block k of row j (low nibble: element 4c+t,
+ *         high nibble: element 16+4c+t); then nb x 32 bytes of scales: the f16
+ *         d of block k of row j at [nb*256 + k*32 + 2j].
+ *   Q8_0: nb x 512 bytes: byte [k*512 + c*64 + 4j + t] (c < 8) = q[4c + t] + 128
+ *         (as uint8) of block k of row j; then nb x 32 bytes of scales as above.
+ * A group is 16 rows' worth of bytes, so a matrix is rows x row bytes as with
+ * plain rows; the last rows % 16 rows follow as plain rows of blocks. */
 #ifndef HM_TENSOR_KERNELS_H
 #define HM_TENSOR_KERNELS_H
 #include "tensor/ops.h"
@@ -26,11 +40,6 @@ typedef struct hm_qact {
   float *d;
   int32_t *c;
   float *e;
-  /* On AVX-512 VBMI: the activations arranged by hm_q4x_prepare (Q4_0, 256
-   * bytes per 4 blocks) or hm_q8x_prepare (Q8_0, 128 bytes per 2 blocks) at
-   * x4 + b*x4_stride, else NULL. */
-  uint8_t *x4;
-  int64_t x4_stride;
 } hm_qact;
 
 /* Rows [r0, r1) of y = W x (+ bias) for n vectors. */
@@ -79,16 +88,26 @@ const hm_kernels *hm_kernels_active(void);
 bool hm_isa_set(hm_isa isa);
 const hm_kernels *hm_kernels_for(hm_isa isa); /* NULL if unsupported here */
 
-/* The AVX-512 VBMI Q4_0 / Q8_0 paths (matvec_q4_avx512.c): used when the AVX-512 table
- * is active and the CPU has VBMI, unless disabled (tests compare both). */
-bool hm_q4x_available(void);
-void hm_q4x_set_enabled(bool on);
-void hm_q4x_prepare(const hm_qact *xq, uint8_t *x4, int64_t x4_stride);
-void hm_q8x_prepare(const hm_qact *xq, uint8_t *x8, int64_t x8_stride);
-void hm_mv_q8_0_avx512_vbmi(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, const uint8_t *x8,
-                            int64_t x8_stride, float *y, int64_t ys, const float *bias);
-void hm_mv_q4_0_avx512_vbmi(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, const uint8_t *x4,
-                            int64_t x4_stride, float *y, int64_t ys, const float *bias);
+/* The rows of an R16 matrix (see the top of this file): block k of row r as a
+ * plain block (34 / 18 bytes), read or written; whole rows as plain blocks or
+ * as floats. */
+void hm_qmat_get_block(hm_dtype t, const void *data, int64_t rows, int64_t cols, int64_t r, int64_t k, uint8_t *blk);
+void hm_qmat_set_row(hm_dtype t, void *data, int64_t rows, int64_t cols, int64_t r, const uint8_t *blocks);
+void hm_qmat_row_f32(hm_dtype t, const void *data, int64_t rows, int64_t cols, int64_t r, float *out);
+/* The scalar reference rows of the quantized matvec, also used by the SIMD
+ * tables for the rows outside whole groups of 16. */
+void hm_mv_q8_0_ref(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, float *y, int64_t ys,
+                    const float *bias);
+void hm_mv_q4_0_ref(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, float *y, int64_t ys,
+                    const float *bias);
+/* The R16 kernels of the AVX-512 table (matvec_q_avx512.c). */
+void hm_mv_q8_0_avx512(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, float *y, int64_t ys,
+                       const float *bias);
+void hm_mv_q4_0_avx512(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, float *y, int64_t ys,
+                       const float *bias);
+/* Rows [r0, r1) of an R16 matrix split into leading plain-path rows [r0, *g0),
+ * whole groups [*g0, *g1) and trailing rows [*g1, r1). */
+void hm_qmat_split(const hm_mat *W, int64_t r0, int64_t r1, int64_t *g0, int64_t *g1);
 
 /* Scalar attention pieces (the reference table's), reused by the AVX2 table. */
 void hm_attn_scores_ref(const float *q, int ng, int hd, const float *k, int64_t kv_stride, int64_t jn, float scale,

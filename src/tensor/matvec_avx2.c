@@ -91,87 +91,98 @@ static void mv_f16_avx2(const hm_mat *W, int64_t r0, int64_t r1, int n, const fl
   mv_float(W, r0, r1, n, x, xs, y, ys, bias, K_F16);
 }
 
-AI float f16s(const uint8_t *p) {
-  uint16_t h; memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
-}
+/* ---- Q8_0 / Q4_0 on the R16 layout (kernels.h): 8 rows per 256-bit register ----
+ * Half h of a group (rows 8h .. 8h+7) is the 32 bytes at 32h of each 64-byte
+ * chunk. u8 x s8 products go through maddubs (pairs to int16) and madd with
+ * ones (to int32): exact for Q4_0 nibbles (2 * 15 * 127 fits int16); Q8_0
+ * weights go back to signed (xor 128) and use |w| x sign(q, w), exact as well.
+ * Q4_0 sums start from the seed -8 * sum(q) like the other tables. */
 
-/* u8 x s8 dot of 32 bytes -> 8 int32 lane sums */
 AI __m256i dot_u8s8(__m256i u, __m256i s) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
 }
 
-AI void mv_rows_quant(const hm_mat *W, int64_t r, int R, int NV, const hm_qact *xq, int b0, float *y,
-                      int64_t ys, const float *bias, int q4) {
-  const int64_t nb = W->cols / HM_QBLOCK;
-  const size_t bb = q4 ? HM_Q4_0_BYTES : HM_Q8_0_BYTES;
-  const uint8_t *w[2];
-  __m256 acc[2][2];
-  for (int rr = 0; rr < R; rr++) {
-    w[rr] = (const uint8_t *)W->data + (size_t)(r + rr) * nb * bb;
-    acc[rr][0] = _mm256_setzero_ps();
-    acc[rr][1] = _mm256_setzero_ps();
+AI int32_t load_i32(const int8_t *p) {
+  int32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+
+/* Rows 8h .. 8h+7 of groups [g0, g1), NV (1..4) vectors from b0. */
+AI void q_half_groups(const hm_mat *W, int q8, int64_t g0, int64_t g1, int h, int NV, const hm_qact *xq, int b0,
+                      float *y, int64_t ys, const float *bias) {
+  const int64_t nb = W->cols / HM_QBLOCK, wbytes = q8 ? 512 : 256;
+  const size_t gbytes = (size_t)nb * (wbytes + 32);
+  const int8_t *q[4];
+  const float *d[4];
+  const int32_t *c[4];
+  for (int a = 0; a < NV; a++) {
+    q[a] = xq->q + (int64_t)(b0 + a) * xq->q_stride;
+    d[a] = xq->d + (int64_t)(b0 + a) * nb;
+    c[a] = xq->c + (int64_t)(b0 + a) * nb;
   }
-  const int8_t *q0 = xq->q + (int64_t)b0 * xq->q_stride, *q1 = q0 + xq->q_stride;
-  const float *d0 = xq->d + (int64_t)b0 * nb, *d1 = d0 + nb;
-  const int32_t *c0 = xq->c + (int64_t)b0 * nb, *c1 = c0 + nb;
-  const __m256i m4 = _mm256_set1_epi8(15);
-  for (int64_t k = 0; k < nb; k++) {
-    const __m256i a0 = _mm256_load_si256((const __m256i *)(q0 + k * HM_QBLOCK));
-    const __m256i a1 = NV > 1 ? _mm256_load_si256((const __m256i *)(q1 + k * HM_QBLOCK)) : a0;
-    for (int rr = 0; rr < R; rr++) {
-      const uint8_t *blk = w[rr] + k * bb;
-      const float dw = f16s(blk);
-      if (q4) {
-        __m128i raw = _mm_loadu_si128((const __m128i *)(blk + 2));
-        __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), m4);
-        __m256i s0 = _mm256_add_epi32(dot_u8s8(nib, a0), _mm256_zextsi128_si256(_mm_cvtsi32_si128(c0[k])));
-        acc[rr][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s0), _mm256_set1_ps(dw * d0[k]), acc[rr][0]);
-        if (NV > 1) {
-          __m256i s1 = _mm256_add_epi32(dot_u8s8(nib, a1), _mm256_zextsi128_si256(_mm_cvtsi32_si128(c1[k])));
-          acc[rr][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s1), _mm256_set1_ps(dw * d1[k]), acc[rr][1]);
+  const __m256i m4 = _mm256_set1_epi8(15), off = _mm256_set1_epi8((char)0x80);
+  for (int64_t g = g0; g < g1; g++) {
+    const uint8_t *base = (const uint8_t *)W->data + (size_t)g * gbytes + 32 * h;
+    const uint8_t *sc = (const uint8_t *)W->data + (size_t)g * gbytes + nb * wbytes + 16 * h;
+    __m256 acc[4];
+    for (int a = 0; a < NV; a++) acc[a] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < nb; k++) {
+      const uint8_t *p = base + k * wbytes;
+      __m256i s[4];
+      for (int a = 0; a < NV; a++) s[a] = q8 ? _mm256_setzero_si256() : _mm256_set1_epi32(c[a][k]);
+      if (q8) {
+        for (int ch = 0; ch < 8; ch++) {
+          const __m256i w = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(p + 64 * ch)), off);
+          const __m256i aw = _mm256_abs_epi8(w);
+          for (int a = 0; a < NV; a++) {
+            const __m256i x = _mm256_set1_epi32(load_i32(q[a] + k * HM_QBLOCK + 4 * ch));
+            s[a] = _mm256_add_epi32(s[a], dot_u8s8(aw, _mm256_sign_epi8(x, w)));
+          }
         }
       } else {
-        __m256i wq = _mm256_loadu_si256((const __m256i *)(blk + 2));
-        __m256i aw = _mm256_abs_epi8(wq);
-        __m256i s0 = dot_u8s8(aw, _mm256_sign_epi8(a0, wq));
-        acc[rr][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s0), _mm256_set1_ps(dw * d0[k]), acc[rr][0]);
-        if (NV > 1) {
-          __m256i s1 = dot_u8s8(aw, _mm256_sign_epi8(a1, wq));
-          acc[rr][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s1), _mm256_set1_ps(dw * d1[k]), acc[rr][1]);
+        for (int ch = 0; ch < 4; ch++) {
+          const __m256i v = _mm256_loadu_si256((const __m256i *)(p + 64 * ch));
+          const __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+          for (int a = 0; a < NV; a++) {
+            const int8_t *qa = q[a] + k * HM_QBLOCK + 4 * ch;
+            s[a] = _mm256_add_epi32(s[a], dot_u8s8(lo, _mm256_set1_epi32(load_i32(qa))));
+            s[a] = _mm256_add_epi32(s[a], dot_u8s8(hi, _mm256_set1_epi32(load_i32(qa + 16))));
+          }
         }
       }
+      const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sc + k * 32)));
+      for (int a = 0; a < NV; a++)
+        acc[a] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[a]), _mm256_mul_ps(dw, _mm256_set1_ps(d[a][k])), acc[a]);
     }
-  }
-  for (int rr = 0; rr < R; rr++) {
-    const float bv = bias ? bias[r + rr] : 0.0f;
-    y[(int64_t)b0 * ys + r + rr] = hsum256(acc[rr][0]) + bv;
-    if (NV > 1) y[(int64_t)(b0 + 1) * ys + r + rr] = hsum256(acc[rr][1]) + bv;
+    const int64_t r = g * 16 + 8 * h;
+    const __m256 bv = bias ? _mm256_loadu_ps(bias + r) : _mm256_setzero_ps();
+    for (int a = 0; a < NV; a++) _mm256_storeu_ps(y + (int64_t)(b0 + a) * ys + r, _mm256_add_ps(acc[a], bv));
   }
 }
 
-AI void mv_quant(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, float *y, int64_t ys,
-                 const float *bias, int q4) {
-  int b = 0;
-  for (; b + 2 <= xq->n; b += 2) {
-    int64_t r = r0;
-    for (; r + 2 <= r1; r += 2) mv_rows_quant(W, r, 2, 2, xq, b, y, ys, bias, q4);
-    for (; r < r1; r++) mv_rows_quant(W, r, 1, 2, xq, b, y, ys, bias, q4);
-  }
-  if (b < xq->n) {
-    int64_t r = r0;
-    for (; r + 2 <= r1; r += 2) mv_rows_quant(W, r, 2, 1, xq, b, y, ys, bias, q4);
-    for (; r < r1; r++) mv_rows_quant(W, r, 1, 1, xq, b, y, ys, bias, q4);
+AI void mv_q(const hm_mat *W, int q8, int64_t r0, int64_t r1, const hm_qact *xq, float *y, int64_t ys,
+             const float *bias) {
+  int64_t a, b;
+  hm_qmat_split(W, r0, r1, &a, &b);
+  if (r0 < a) (q8 ? hm_mv_q8_0_ref : hm_mv_q4_0_ref)(W, r0, a, xq, y, ys, bias);
+  if (b < r1) (q8 ? hm_mv_q8_0_ref : hm_mv_q4_0_ref)(W, b, r1, xq, y, ys, bias);
+  for (int v = 0; v < xq->n; v += 2) {
+    const int nv = xq->n - v < 2 ? 1 : 2;
+    for (int h = 0; h < 2; h++) {
+      if (nv == 2) q_half_groups(W, q8, a / 16, b / 16, h, 2, xq, v, y, ys, bias);
+      else q_half_groups(W, q8, a / 16, b / 16, h, 1, xq, v, y, ys, bias);
+    }
   }
 }
 
 static void mv_q8_0_avx2(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, float *y, int64_t ys,
                          const float *bias) {
-  mv_quant(W, r0, r1, xq, y, ys, bias, 0);
+  mv_q(W, 1, r0, r1, xq, y, ys, bias);
 }
 static void mv_q4_0_avx2(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, float *y, int64_t ys,
                          const float *bias) {
-  mv_quant(W, r0, r1, xq, y, ys, bias, 1);
+  mv_q(W, 0, r0, r1, xq, y, ys, bias);
 }
 
 static float dot_avx2(const float *a, const float *b, int64_t n) {

@@ -162,118 +162,6 @@ static void mv_f16_avx512(const hm_mat *W, int64_t r0, int64_t r1, int n, const 
   mv_float(W, r0, r1, n, x, xs, y, ys, bias, K_F16);
 }
 
-/* ---- quantized: one 256-bit lane set per block of 32 ---- */
-
-AI float hsum256(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-
-/* R rows (<= 2) x NV vectors (<= 2), in chunks of 16 blocks: the 16 weight
- * scales of a chunk are gathered and multiplied by the activation scales as one
- * vector, then broadcast per block with a permute. Per block: Q8 |w| x sign(q, w)
- * (exact), Q4 nibbles (unsigned) x q with the offset of 8 applied once per chunk
- * in float: sum_k dw_k * (-8) * d_k * sum(q_k). */
-AI void mv_rows_quant(const hm_mat *W, int64_t r, int R, int NV, const hm_qact *xq, int b0, float *y,
-                      int64_t ys, const float *bias, int q4) {
-  const int64_t nb = W->cols / HM_QBLOCK;
-  const int bb = q4 ? HM_Q4_0_BYTES : HM_Q8_0_BYTES;
-  const uint8_t *w[2];
-  __m256 acc[2][2];
-  __m512 corr[2][2];
-  for (int rr = 0; rr < R; rr++) {
-    w[rr] = (const uint8_t *)W->data + (size_t)(r + rr) * nb * bb;
-    acc[rr][0] = acc[rr][1] = _mm256_setzero_ps();
-    corr[rr][0] = corr[rr][1] = _mm512_setzero_ps();
-  }
-  const int8_t *q0 = xq->q + (int64_t)b0 * xq->q_stride, *q1 = q0 + xq->q_stride;
-  const float *d0 = xq->d + (int64_t)b0 * nb, *d1 = d0 + nb;
-  const float *e0 = xq->e + (int64_t)b0 * nb, *e1 = e0 + nb;
-  const __m256i m4 = _mm256_set1_epi8(15);
-  const __m512i offs = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                          _mm512_set1_epi32(bb));
-  for (int64_t k0 = 0; k0 < nb; k0 += 16) {
-    const int kn = nb - k0 < 16 ? (int)(nb - k0) : 16;
-    const __mmask16 m = kn == 16 ? (__mmask16)0xffff : (__mmask16)((1u << kn) - 1);
-    __m512 s[2][2];
-    const __m512 dx0 = _mm512_maskz_loadu_ps(m, d0 + k0), dx1 = NV > 1 ? _mm512_maskz_loadu_ps(m, d1 + k0) : dx0;
-    for (int rr = 0; rr < R; rr++) {
-      __m512i g = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, offs, w[rr] + k0 * bb, 1);
-      __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(g));
-      s[rr][0] = _mm512_mul_ps(dw, dx0);
-      if (NV > 1) s[rr][1] = _mm512_mul_ps(dw, dx1);
-      if (q4) {
-        corr[rr][0] = _mm512_fmadd_ps(dw, _mm512_maskz_loadu_ps(m, e0 + k0), corr[rr][0]);
-        if (NV > 1) corr[rr][1] = _mm512_fmadd_ps(dw, _mm512_maskz_loadu_ps(m, e1 + k0), corr[rr][1]);
-      }
-    }
-    __m512i idx = _mm512_setzero_si512();
-    const __m512i one = _mm512_set1_epi32(1);
-    for (int j = 0; j < kn; j++, idx = _mm512_add_epi32(idx, one)) {
-      const int64_t k = k0 + j;
-      const __m256i a0 = _mm256_load_si256((const __m256i *)(q0 + k * HM_QBLOCK));
-      const __m256i a1 = NV > 1 ? _mm256_load_si256((const __m256i *)(q1 + k * HM_QBLOCK)) : a0;
-      for (int rr = 0; rr < R; rr++) {
-        const uint8_t *blk = w[rr] + k * bb;
-        __m256 sc0 = _mm512_castps512_ps256(_mm512_permutexvar_ps(idx, s[rr][0]));
-        __m256 sc1 = NV > 1 ? _mm512_castps512_ps256(_mm512_permutexvar_ps(idx, s[rr][1])) : sc0;
-        __m256i s0, s1 = _mm256_setzero_si256();
-        if (q4) {
-          __m128i raw = _mm_loadu_si128((const __m128i *)(blk + 2));
-          __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), m4);
-          s0 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), nib, a0);
-          if (NV > 1) s1 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), nib, a1);
-        } else {
-          __m256i wq = _mm256_loadu_si256((const __m256i *)(blk + 2));
-          __m256i aw = _mm256_abs_epi8(wq);
-          s0 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), aw, _mm256_sign_epi8(a0, wq));
-          if (NV > 1) s1 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), aw, _mm256_sign_epi8(a1, wq));
-        }
-        acc[rr][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s0), sc0, acc[rr][0]);
-        if (NV > 1) acc[rr][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s1), sc1, acc[rr][1]);
-      }
-    }
-  }
-  for (int rr = 0; rr < R; rr++) {
-    const float bv = bias ? bias[r + rr] : 0.0f;
-    float c0 = q4 ? -8.0f * _mm512_reduce_add_ps(corr[rr][0]) : 0.0f;
-    y[(int64_t)b0 * ys + r + rr] = hsum256(acc[rr][0]) + c0 + bv;
-    if (NV > 1) {
-      float c1 = q4 ? -8.0f * _mm512_reduce_add_ps(corr[rr][1]) : 0.0f;
-      y[(int64_t)(b0 + 1) * ys + r + rr] = hsum256(acc[rr][1]) + c1 + bv;
-    }
-  }
-}
-
-AI void mv_quant(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, float *y, int64_t ys,
-                 const float *bias, int q4) {
-  int b = 0;
-  for (; b + 2 <= xq->n; b += 2) {
-    int64_t r = r0;
-    for (; r + 2 <= r1; r += 2) mv_rows_quant(W, r, 2, 2, xq, b, y, ys, bias, q4);
-    for (; r < r1; r++) mv_rows_quant(W, r, 1, 2, xq, b, y, ys, bias, q4);
-  }
-  if (b < xq->n) {
-    int64_t r = r0;
-    for (; r + 2 <= r1; r += 2) mv_rows_quant(W, r, 2, 1, xq, b, y, ys, bias, q4);
-    for (; r < r1; r++) mv_rows_quant(W, r, 1, 1, xq, b, y, ys, bias, q4);
-  }
-}
-
-static void mv_q8_0_avx512(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, float *y, int64_t ys,
-                           const float *bias) {
-  if (xq->x4) hm_mv_q8_0_avx512_vbmi(W, r0, r1, xq, xq->x4, xq->x4_stride, y, ys, bias);
-  else mv_quant(W, r0, r1, xq, y, ys, bias, 0);
-}
-static void mv_q4_0_avx512(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, float *y, int64_t ys,
-                           const float *bias) {
-  if (xq->x4) hm_mv_q4_0_avx512_vbmi(W, r0, r1, xq, xq->x4, xq->x4_stride, y, ys, bias);
-  else mv_quant(W, r0, r1, xq, y, ys, bias, 1);
-}
-
 static float dot_avx512(const float *a, const float *b, int64_t n) {
   __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
   int64_t i = 0;
@@ -442,7 +330,7 @@ static void attn_pv_avx512(float *o, int ng, int hd, const float *s, int64_t s_s
 }
 
 const hm_kernels hm_kernels_avx512 = {
-  "avx512", mv_f32_avx512, mv_bf16_avx512, mv_f16_avx512, mv_q8_0_avx512, mv_q4_0_avx512, dot_avx512, axpy_avx512,
+  "avx512", mv_f32_avx512, mv_bf16_avx512, mv_f16_avx512, hm_mv_q8_0_avx512, hm_mv_q4_0_avx512, dot_avx512, axpy_avx512,
   stream_read_avx512, quantize_act_avx512, attn_scores_avx512, exp_sum_avx512, attn_pv_avx512, silu_avx512,
   swiglu_avx512,
 };

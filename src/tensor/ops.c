@@ -68,20 +68,6 @@ bool hm_isa_set(hm_isa isa) {
 
 /* ---- matrix x vector ---- */
 
-static _Atomic int g_q4x_enabled = 1;
-
-bool hm_q4x_available(void) {
-#if HM_HAVE_SIMD_KERNELS
-  static int vbmi = -1;
-  if (vbmi < 0) vbmi = __builtin_cpu_supports("avx512vbmi") ? 1 : 0;
-  return vbmi && !hm_force_scalar() && hm_kernels_for(HM_ISA_AVX512) != NULL;
-#else
-  return false;
-#endif
-}
-
-void hm_q4x_set_enabled(bool on) { atomic_store(&g_q4x_enabled, on ? 1 : 0); }
-
 /* Per-thread, grow-only scratch buffers (quantized activations; hm_linear's
  * weight tiles): no allocation per call once warm. Kept under a pthread key so
  * they are freed when the thread exits. */
@@ -133,7 +119,9 @@ typedef struct mv_task {
 static void mv_run(void *arg, int ith, int nth) {
   const mv_task *t = (const mv_task *)arg;
   int64_t r0, r1;
-  hm_split(t->W->rows, ith, nth, 8, &r0, &r1);
+  /* quantized matrices: whole groups of 16 rows per thread (the R16 layout) */
+  const bool q = t->W->type == HM_DT_Q8_0 || t->W->type == HM_DT_Q4_0;
+  hm_split(t->W->rows, ith, nth, q ? 16 : 8, &r0, &r1);
   if (r0 >= r1) return;
   switch (t->W->type) {
   case HM_DT_F32: t->k->mv_f32(t->W, r0, r1, t->n, t->x, t->xs, t->y, t->ys, t->bias); break;
@@ -148,20 +136,19 @@ static void mv_run(void *arg, int ith, int nth) {
 /* Fallback when no scratch can be had: dequantize row by row (slow, exact to the weights). */
 static void mv_dequant_rows(const hm_mat *W, int n, const float *x, int64_t xs, float *y, int64_t ys,
                             const float *bias) {
-  float row[HM_QBLOCK * 8];
-  const size_t bpb = hm_dtype_bytes(W->type, HM_QBLOCK);
+  float row[HM_QBLOCK];
+  uint8_t blk[HM_Q8_0_BYTES];
   const int64_t nb = W->cols / HM_QBLOCK;
   for (int64_t r = 0; r < W->rows; r++) {
-    const uint8_t *p = (const uint8_t *)W->data + (size_t)r * nb * bpb;
     for (int b = 0; b < n; b++) y[b * ys + r] = bias ? bias[r] : 0.0f;
-    for (int64_t k0 = 0; k0 < nb; k0 += 8) {
-      int64_t kn = nb - k0 < 8 ? nb - k0 : 8;
-      if (W->type == HM_DT_Q8_0) hm_dequantize_row_q8_0(p + k0 * bpb, row, kn * HM_QBLOCK);
-      else hm_dequantize_row_q4_0(p + k0 * bpb, row, kn * HM_QBLOCK);
+    for (int64_t k = 0; k < nb; k++) {
+      hm_qmat_get_block(W->type, W->data, W->rows, W->cols, r, k, blk);
+      if (W->type == HM_DT_Q8_0) hm_dequantize_row_q8_0(blk, row, HM_QBLOCK);
+      else hm_dequantize_row_q4_0(blk, row, HM_QBLOCK);
       for (int b = 0; b < n; b++) {
         float acc = 0.0f;
-        const float *xb = x + b * xs + k0 * HM_QBLOCK;
-        for (int64_t i = 0; i < kn * HM_QBLOCK; i++) acc += row[i] * xb[i];
+        const float *xb = x + b * xs + k * HM_QBLOCK;
+        for (int i = 0; i < HM_QBLOCK; i++) acc += row[i] * xb[i];
         y[b * ys + r] += acc;
       }
     }
@@ -181,11 +168,7 @@ void hm_matvec_bias(hm_pool *pool, const hm_mat *W, const float *bias, int n, co
   if (W->type == HM_DT_Q8_0 || W->type == HM_DT_Q4_0) {
     const int64_t nb = W->cols / HM_QBLOCK;
     const int64_t qs = (W->cols + 63) & ~(int64_t)63;
-    const bool q4x = t.k == hm_kernels_for(HM_ISA_AVX512) && nb >= 4 && atomic_load(&g_q4x_enabled) &&
-                     hm_q4x_available();
-    const int64_t x4s = W->type == HM_DT_Q4_0 ? (nb / 4) * 256 : (nb / 2) * 128;
-    size_t bytes = (size_t)n * qs + (size_t)n * nb * (2 * sizeof(float) + sizeof(int32_t)) + 64 +
-                   (q4x ? (size_t)n * x4s + 64 : 0);
+    size_t bytes = (size_t)n * qs + (size_t)n * nb * (2 * sizeof(float) + sizeof(int32_t)) + 64;
     uint8_t *buf = (uint8_t *)scratch_get(bytes);
     if (!buf) { mv_dequant_rows(W, n, x, x_stride, y, y_stride, bias); return; }
     xq.q = (int8_t *)buf;
@@ -193,16 +176,7 @@ void hm_matvec_bias(hm_pool *pool, const hm_mat *W, const float *bias, int n, co
     xq.d = (float *)(buf + (size_t)n * qs);
     xq.c = (int32_t *)(xq.d + (size_t)n * nb);
     xq.e = (float *)(xq.c + (size_t)n * nb);
-    xq.x4 = NULL;
-    xq.x4_stride = 0;
     t.k->quantize_act(x, x_stride, n, W->cols, &xq);
-    if (q4x) {
-      uintptr_t p = (uintptr_t)(xq.e + (size_t)n * nb);
-      xq.x4 = (uint8_t *)((p + 63) & ~(uintptr_t)63);
-      xq.x4_stride = x4s;
-      if (W->type == HM_DT_Q4_0) hm_q4x_prepare(&xq, xq.x4, x4s);
-      else hm_q8x_prepare(&xq, xq.x4, x4s);
-    }
     t.xq = &xq;
   } else if (W->type != HM_DT_F32 && W->type != HM_DT_BF16 && W->type != HM_DT_F16) {
     hm_log(HM_LOG_ERROR, "hm_matvec: unsupported weight dtype %s", hm_dtype_name(W->type));
@@ -243,12 +217,7 @@ static void mat_rows_f32(const hm_mat *W, int64_t r0, int64_t r1, float *out) {
       const uint16_t *p = (const uint16_t *)W->data + r * cols;
       for (int64_t i = 0; i < cols; i++) o[i] = hm_f16_to_f32(p[i]);
     } break;
-    case HM_DT_Q8_0:
-      hm_dequantize_row_q8_0((const uint8_t *)W->data + (size_t)r * hm_dtype_bytes(HM_DT_Q8_0, cols), o, cols);
-      break;
-    case HM_DT_Q4_0:
-      hm_dequantize_row_q4_0((const uint8_t *)W->data + (size_t)r * hm_dtype_bytes(HM_DT_Q4_0, cols), o, cols);
-      break;
+    case HM_DT_Q8_0: case HM_DT_Q4_0: hm_qmat_row_f32(W->type, W->data, W->rows, cols, r, o); break;
     default: memset(o, 0, (size_t)cols * sizeof(float)); break;
     }
   }
@@ -320,16 +289,19 @@ static void convert_run(void *arg, int ith, int nth) {
   convert_task *t = (convert_task *)arg;
   const hm_mat *W = t->W;
   int64_t r0, r1;
-  hm_split(W->rows, ith, nth, 1, &r0, &r1);
+  hm_split(W->rows, ith, nth, 16, &r0, &r1); /* whole R16 groups per thread */
   if (r0 >= r1) return;
+  const bool to_q = t->to == HM_DT_Q8_0 || t->to == HM_DT_Q4_0;
   float *tmp = NULL;
+  uint8_t *blocks = NULL; /* a row in plain blocks before it goes into the R16 layout */
   if (W->type != t->to) {
     tmp = (float *)hm_malloc_aligned((size_t)W->cols * sizeof(float));
-    if (!tmp) { atomic_store(&t->failed, 1); return; }
+    if (to_q) blocks = (uint8_t *)hm_malloc_aligned(t->row_bytes);
+    if (!tmp || (to_q && !blocks)) { hm_free_aligned(tmp); hm_free_aligned(blocks); atomic_store(&t->failed, 1); return; }
   }
   for (int64_t r = r0; r < r1; r++) {
     uint8_t *o = t->data + (size_t)r * t->row_bytes;
-    if (W->type == t->to) {
+    if (W->type == t->to) { /* a byte range: the rows [r0, r1) of plain rows, any layout when all are copied */
       memcpy(o, (const uint8_t *)W->data + (size_t)r * t->row_bytes, t->row_bytes);
       continue;
     }
@@ -342,12 +314,16 @@ static void convert_run(void *arg, int ith, int nth) {
     case HM_DT_F16:
       for (int64_t i = 0; i < W->cols; i++) ((uint16_t *)o)[i] = hm_f32_to_f16(tmp[i]);
       break;
-    case HM_DT_Q8_0: hm_quantize_row_q8_0(tmp, o, W->cols); break;
-    case HM_DT_Q4_0: hm_quantize_row_q4_0(tmp, o, W->cols); break;
+    case HM_DT_Q8_0: case HM_DT_Q4_0:
+      if (t->to == HM_DT_Q8_0) hm_quantize_row_q8_0(tmp, blocks, W->cols);
+      else hm_quantize_row_q4_0(tmp, blocks, W->cols);
+      hm_qmat_set_row(t->to, t->data, W->rows, W->cols, r, blocks);
+      break;
     default: break;
     }
   }
   hm_free_aligned(tmp);
+  hm_free_aligned(blocks);
 }
 
 hm_status hm_mat_convert_pool(hm_pool *pool, const hm_mat *W, hm_dtype to, hm_mat *out) {

@@ -48,52 +48,116 @@ static void mv_f16_ref(const hm_mat *W, int64_t r0, int64_t r1, int n, const flo
   }
 }
 
-static void mv_q8_0_ref(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, float *y,
-                        int64_t ys, const float *bias) {
-  const int64_t nb = W->cols / HM_QBLOCK;
-  for (int64_t r = r0; r < r1; r++) {
-    const uint8_t *row = (const uint8_t *)W->data + r * nb * HM_Q8_0_BYTES;
-    for (int b = 0; b < xq->n; b++) {
-      const int8_t *q = xq->q + b * xq->q_stride;
-      const float *d = xq->d + b * nb;
-      float acc = 0.0f;
-      for (int64_t k = 0; k < nb; k++) {
-        const uint8_t *blk = row + k * HM_Q8_0_BYTES;
-        uint16_t dh; memcpy(&dh, blk, 2);
-        const int8_t *wq = (const int8_t *)(blk + 2);
-        int32_t s = 0;
-        for (int j = 0; j < HM_QBLOCK; j++) s += (int32_t)wq[j] * q[k * HM_QBLOCK + j];
-        acc += (float)s * (hm_f16_to_f32(dh) * d[k]);
-      }
-      y[b * ys + r] = acc + (bias ? bias[r] : 0.0f);
-    }
+/* ---- the R16 layout of quantized matrices (kernels.h) ---- */
+
+static size_t qblock_bytes(hm_dtype t) { return t == HM_DT_Q8_0 ? HM_Q8_0_BYTES : HM_Q4_0_BYTES; }
+
+/* Byte offsets inside a group: weights of block k, chunk c, row j; scale of block k, row j. */
+static size_t q_at(hm_dtype t, int64_t k, int c, int64_t j) {
+  return (size_t)k * (t == HM_DT_Q8_0 ? 512 : 256) + (size_t)c * 64 + (size_t)j * 4;
+}
+static size_t q_scale_at(hm_dtype t, int64_t nb, int64_t k, int64_t j) {
+  return (size_t)nb * (t == HM_DT_Q8_0 ? 512 : 256) + (size_t)k * 32 + (size_t)j * 2;
+}
+
+void hm_qmat_get_block(hm_dtype t, const void *data, int64_t rows, int64_t cols, int64_t r, int64_t k, uint8_t *blk) {
+  const int64_t nb = cols / HM_QBLOCK;
+  const size_t bb = qblock_bytes(t);
+  const uint8_t *p = (const uint8_t *)data;
+  if (r >= rows / 16 * 16) { /* trailing plain rows */
+    memcpy(blk, p + ((size_t)r * nb + k) * bb, bb);
+    return;
+  }
+  const uint8_t *g = p + (size_t)(r / 16) * 16 * nb * bb;
+  const int64_t j = r % 16;
+  memcpy(blk, g + q_scale_at(t, nb, k, j), 2);
+  if (t == HM_DT_Q8_0)
+    for (int c = 0; c < 8; c++)
+      for (int i = 0; i < 4; i++) blk[2 + 4 * c + i] = (uint8_t)(g[q_at(t, k, c, j) + i] ^ 0x80);
+  else
+    for (int c = 0; c < 4; c++) memcpy(blk + 2 + 4 * c, g + q_at(t, k, c, j), 4);
+}
+
+void hm_qmat_set_row(hm_dtype t, void *data, int64_t rows, int64_t cols, int64_t r, const uint8_t *blocks) {
+  const int64_t nb = cols / HM_QBLOCK;
+  const size_t bb = qblock_bytes(t);
+  uint8_t *p = (uint8_t *)data;
+  if (r >= rows / 16 * 16) {
+    memcpy(p + (size_t)r * nb * bb, blocks, (size_t)nb * bb);
+    return;
+  }
+  uint8_t *g = p + (size_t)(r / 16) * 16 * nb * bb;
+  const int64_t j = r % 16;
+  for (int64_t k = 0; k < nb; k++) {
+    const uint8_t *blk = blocks + (size_t)k * bb;
+    memcpy(g + q_scale_at(t, nb, k, j), blk, 2);
+    if (t == HM_DT_Q8_0)
+      for (int c = 0; c < 8; c++)
+        for (int i = 0; i < 4; i++) g[q_at(t, k, c, j) + i] = (uint8_t)(blk[2 + 4 * c + i] ^ 0x80);
+    else
+      for (int c = 0; c < 4; c++) memcpy(g + q_at(t, k, c, j), blk + 2 + 4 * c, 4);
   }
 }
 
-static void mv_q4_0_ref(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, float *y,
-                        int64_t ys, const float *bias) {
+void hm_qmat_row_f32(hm_dtype t, const void *data, int64_t rows, int64_t cols, int64_t r, float *out) {
+  uint8_t blk[HM_Q8_0_BYTES];
+  for (int64_t k = 0; k < cols / HM_QBLOCK; k++) {
+    hm_qmat_get_block(t, data, rows, cols, r, k, blk);
+    if (t == HM_DT_Q8_0) hm_dequantize_row_q8_0(blk, out + k * HM_QBLOCK, HM_QBLOCK);
+    else hm_dequantize_row_q4_0(blk, out + k * HM_QBLOCK, HM_QBLOCK);
+  }
+}
+
+void hm_qmat_split(const hm_mat *W, int64_t r0, int64_t r1, int64_t *g0, int64_t *g1) {
+  const int64_t whole = W->rows / 16 * 16;
+  int64_t a = (r0 + 15) / 16 * 16, b = r1 / 16 * 16;
+  if (a > whole) a = whole;
+  if (b > whole) b = whole;
+  if (a < r0 || b <= a) a = b = r1; /* no whole group inside [r0, r1): all rows plain-path */
+  *g0 = a;
+  *g1 = b;
+}
+
+/* Integer dot product of one plain block with 32 activations. */
+static int32_t qblock_dot(hm_dtype t, const uint8_t *blk, const int8_t *q) {
+  int32_t s = 0;
+  if (t == HM_DT_Q8_0) {
+    const int8_t *w = (const int8_t *)(blk + 2);
+    for (int j = 0; j < HM_QBLOCK; j++) s += (int32_t)w[j] * q[j];
+  } else {
+    for (int j = 0; j < 16; j++) {
+      s += ((int32_t)(blk[2 + j] & 15) - 8) * q[j];
+      s += ((int32_t)(blk[2 + j] >> 4) - 8) * q[j + 16];
+    }
+  }
+  return s;
+}
+
+static void mv_quant_ref(hm_dtype t, const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, float *y,
+                         int64_t ys, const float *bias) {
   const int64_t nb = W->cols / HM_QBLOCK;
-  for (int64_t r = r0; r < r1; r++) {
-    const uint8_t *row = (const uint8_t *)W->data + r * nb * HM_Q4_0_BYTES;
+  uint8_t blk[HM_Q8_0_BYTES];
+  for (int64_t r = r0; r < r1; r++)
     for (int b = 0; b < xq->n; b++) {
       const int8_t *q = xq->q + b * xq->q_stride;
       const float *d = xq->d + b * nb;
       float acc = 0.0f;
       for (int64_t k = 0; k < nb; k++) {
-        const uint8_t *blk = row + k * HM_Q4_0_BYTES;
+        hm_qmat_get_block(t, W->data, W->rows, W->cols, r, k, blk);
         uint16_t dh; memcpy(&dh, blk, 2);
-        const uint8_t *qs = blk + 2;
-        const int8_t *qk = q + k * HM_QBLOCK;
-        int32_t s = 0;
-        for (int j = 0; j < 16; j++) {
-          s += ((int32_t)(qs[j] & 15) - 8) * qk[j];
-          s += ((int32_t)(qs[j] >> 4) - 8) * qk[j + 16];
-        }
-        acc += (float)s * (hm_f16_to_f32(dh) * d[k]);
+        acc += (float)qblock_dot(t, blk, q + k * HM_QBLOCK) * (hm_f16_to_f32(dh) * d[k]);
       }
       y[b * ys + r] = acc + (bias ? bias[r] : 0.0f);
     }
-  }
+}
+
+void hm_mv_q8_0_ref(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, float *y, int64_t ys,
+                    const float *bias) {
+  mv_quant_ref(HM_DT_Q8_0, W, r0, r1, xq, y, ys, bias);
+}
+void hm_mv_q4_0_ref(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, float *y, int64_t ys,
+                    const float *bias) {
+  mv_quant_ref(HM_DT_Q4_0, W, r0, r1, xq, y, ys, bias);
 }
 
 static float dot_ref(const float *a, const float *b, int64_t n) {
@@ -146,7 +210,7 @@ void hm_attn_pv_ref(float *o, int ng, int hd, const float *s, int64_t s_stride, 
 }
 
 const hm_kernels hm_kernels_ref = {
-  "scalar", mv_f32_ref, mv_bf16_ref, mv_f16_ref, mv_q8_0_ref, mv_q4_0_ref, dot_ref, axpy_ref, stream_read_ref,
+  "scalar", mv_f32_ref, mv_bf16_ref, mv_f16_ref, hm_mv_q8_0_ref, hm_mv_q4_0_ref, dot_ref, axpy_ref, stream_read_ref,
   hm_quantize_act, attn_scores_ref, exp_sum_ref, attn_pv_ref, hm_silu_ref, hm_swiglu_ref,
 };
 

@@ -16,7 +16,9 @@ static void usage(void) {
           "  DIR: a HeartMuLa-oss-<ver> folder (or a folder holding HeartMuLa-oss-3B).\n"
           "  Runs the prompt prefill, then N frame steps (CFG 1.5, top-k 50), and prints ms/frame,\n"
           "  the weight GB streamed per frame and GB/s, the backbone step alone, and the read bandwidth\n"
-          "  (probe, measured right after each format) with the ratio time / (bytes / bandwidth).\n"
+          "  (probe: one 1 GiB streaming pass right before each frame and one after the last) with the ratio\n"
+          "  time / (bytes / bandwidth), per frame against the larger of its two neighbouring probes (the\n"
+          "  bandwidth drifts on shared machines); the medians over the frames are reported.\n"
           "  Default: every format (bf16, q8_0, q4_0) in turn, 16 frames, all cores. --json: one object per\n"
           "  format with the keys format, ms_per_frame, gb_per_frame, bandwidth_gbs, ratio, backbone_ms_batch2.\n");
 }
@@ -54,7 +56,9 @@ static int run_format(const char *dir, const char *format, int64_t frames, int64
   int32_t *tok = calloc((size_t)(prompt_rows * C), sizeof *tok);
   int32_t *frame = calloc((size_t)C, sizeof *frame), *next = calloc((size_t)C, sizeof *next);
   double *ms = calloc((size_t)frames, sizeof *ms), *bms = calloc((size_t)frames, sizeof *bms);
-  if (!tok || !frame || !next || !ms || !bms) { fprintf(stderr, "heartmula bench: out of memory\n"); return 1; }
+  double *bw = calloc((size_t)frames + 1, sizeof *bw), *ratio = calloc((size_t)frames, sizeof *ratio);
+  hm_bw_probe *prb = NULL;
+  if (!tok || !frame || !next || !ms || !bms || !bw || !ratio) { fprintf(stderr, "heartmula bench: out of memory\n"); return 1; }
   for (int64_t r = 0; r < prompt_rows; r++) tok[r * C + C - 1] = (int32_t)((r * 7919 + 13) % info.text_vocab_size);
   hm_mula_gen_params g = hm_mula_default_gen_params();
   g.seed = 1;
@@ -62,7 +66,12 @@ static int run_format(const char *dir, const char *format, int64_t frames, int64
   double t1 = hm_time_s();
   if (hm_mula_start(ctx, tok, NULL, prompt_rows, 1, &g, frame) != HM_OK) { rc = cli_fail("bench", "prefill"); goto out; }
   const double prefill_ms = (hm_time_s() - t1) * 1e3;
+  if (probe) {
+    prb = hm_bw_probe_create(hm_mula_context_pool(ctx), (size_t)1 << 30);
+    if (!prb) { rc = cli_fail("bench", "bandwidth probe"); goto out; }
+  }
   for (int64_t f = 0; f < frames; f++) {
+    if (prb) bw[f] = hm_bw_probe_run(prb, 1);
     for (int k = 0; k < info.n_codebooks; k++)
       if (frame[k] >= info.audio_eos_id) frame[k] = 0; /* keep going past an end-of-audio code */
     double ts = hm_time_s();
@@ -73,7 +82,14 @@ static int run_format(const char *dir, const char *format, int64_t frames, int64
     bms[f] = tr.backbone_ms;
     memcpy(frame, next, (size_t)C * sizeof *frame);
   }
+  if (prb) bw[frames] = hm_bw_probe_run(prb, 1);
   {
+    const double gb = (double)info.weight_bytes_per_frame / 1e9;
+    /* per frame: time over the floor at the larger neighbouring probe */
+    for (int64_t f = 0; f < frames && prb; f++) {
+      const double b = bw[f] > bw[f + 1] ? bw[f] : bw[f + 1];
+      ratio[f] = (ms[f] / 1e3) / (gb / b);
+    }
     double sum = 0;
     for (int64_t f = 0; f < frames; f++) sum += ms[f];
     const double mean = sum / (double)frames;
@@ -81,13 +97,15 @@ static int run_format(const char *dir, const char *format, int64_t frames, int64
     const double median = ms[frames / 2], best = ms[0];
     qsort(bms, (size_t)frames, sizeof *bms, cmp_d);
     const double bb_median = bms[frames / 2];
-    const double gb = (double)info.weight_bytes_per_frame / 1e9;
     const double gbs = gb / (median / 1e3);
-    double probe_gbs = 0;
-    if (probe) {
-      hm_pool *pool = hm_pool_create((int)threads);
-      probe_gbs = hm_bandwidth_probe_gbs(pool, (size_t)1 << 30);
-      hm_pool_free(pool);
+    double probe_gbs = 0, r_med = 0, bw_min = 0, bw_max = 0;
+    if (prb) {
+      qsort(ratio, (size_t)frames, sizeof *ratio, cmp_d);
+      r_med = ratio[frames / 2];
+      qsort(bw, (size_t)frames + 1, sizeof *bw, cmp_d);
+      probe_gbs = bw[(frames + 1) / 2];
+      bw_min = bw[0];
+      bw_max = bw[frames];
     }
     const int nthreads = threads > 0 ? (int)threads : hm_num_cores();
     if (json) {
@@ -97,8 +115,7 @@ static int run_format(const char *dir, const char *format, int64_t frames, int64
              "\"probe_gb_per_s\": %.2f, \"ratio_time_over_floor\": %.3f, \"backbone_ms_batch2\": %.2f, "
              "\"ms_per_frame\": %.2f, \"bandwidth_gbs\": %.2f, \"ratio\": %.3f}\n",
              dir, format, nthreads, (long long)frames, (long long)prompt_rows, load_s, prefill_ms, median, mean, best, gb,
-             gbs, probe_gbs, probe_gbs > 0 ? (median / 1e3) / (gb / probe_gbs) : 0.0, bb_median, median, probe_gbs,
-             probe_gbs > 0 ? (median / 1e3) / (gb / probe_gbs) : 0.0);
+             gbs, probe_gbs, r_med, bb_median, median, probe_gbs, r_med);
     } else {
       printf("HeartMuLa LM bench: %s\n", dir);
       printf("  format %s, %d threads, backbone %d x %d, decoder %d x %d, CFG batch 2\n", format, nthreads,
@@ -108,13 +125,15 @@ static int run_format(const char *dir, const char *format, int64_t frames, int64
              (long long)frames);
       printf("  backbone step (both CFG rows): median %.2f ms\n", bb_median);
       printf("  weights streamed per frame: %.3f GB -> %.2f GB/s\n", gb, gbs);
-      if (probe_gbs > 0)
-        printf("  memory read bandwidth (probe): %.2f GB/s -> time / floor = %.2f\n", probe_gbs,
-               (median / 1e3) / (gb / probe_gbs));
+      if (prb)
+        printf("  memory read bandwidth (probe before each frame): median %.2f GB/s (%.2f .. %.2f)\n"
+               "  time / floor, per frame: median %.3f (%.3f .. %.3f)\n",
+               probe_gbs, bw_min, bw_max, r_med, ratio[0], ratio[frames - 1]);
     }
   }
 out:
-  free(tok); free(frame); free(next); free(ms); free(bms);
+  free(tok); free(frame); free(next); free(ms); free(bms); free(bw); free(ratio);
+  hm_bw_probe_free(prb);
   hm_mula_context_free(ctx);
   hm_mula_free(model);
   return rc;

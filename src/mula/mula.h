@@ -72,6 +72,9 @@ typedef struct hm_mula_trace {
   double backbone_ms;    /* the last hm_mula_next's backbone step (both CFG rows) */
 } hm_mula_trace;
 void hm_mula_get_trace(const hm_mula_context *ctx, hm_mula_trace *out);
+/* The context's compute pool (benches run their probes on it, so that no second
+ * set of threads competes for the cores). */
+hm_pool *hm_mula_context_pool(hm_mula_context *ctx);
 
 /* Sampler (heartlib sample_topk): logits / temperature, keep values >= the topk-th largest,
  * softmax, then argmax(probs / q) with q ~ Exp(1) drawn for each of the n entries in index

@@ -123,6 +123,8 @@ hm_status hm_mula_context_create(const hm_mula_model *m, const hm_mula_context_p
 
 int64_t hm_mula_n_past(const hm_mula_context *c) { return c ? c->n_past : 0; }
 
+hm_pool *hm_mula_context_pool(hm_mula_context *c) { return c ? c->pool : NULL; }
+
 void hm_mula_get_trace(const hm_mula_context *c, hm_mula_trace *t) {
   t->B = c->B;
   t->V = c->m->cfg.audio_vocab_size;
@@ -147,9 +149,14 @@ static void llama_forward(hm_mula_context *c, const hm_llama *L, float *x, int B
   for (int l = 0; l < cf->num_layers; l++) {
     const hm_llama_layer *y = &L->layers[l];
     for (int64_t r = 0; r < R; r++) hm_rmsnorm(c->xn + r * D, x + r * D, y->sa_norm, D, cf->norm_eps);
-    hm_linear(c->pool, &y->wq, NULL, R, c->xn, c->q);
-    hm_linear(c->pool, &y->wk, NULL, R, c->xn, c->k);
-    hm_linear(c->pool, &y->wv, NULL, R, c->xn, c->v);
+    if (R <= 4) { /* decode: one launch for q, k, v (the activations quantized once) */
+      const hm_matvec_out o[3] = {{&y->wq, NULL, c->q, qd}, {&y->wk, NULL, c->k, kvd}, {&y->wv, NULL, c->v, kvd}};
+      hm_matvec_multi(c->pool, o, 3, (int)R, c->xn, D);
+    } else {
+      hm_linear(c->pool, &y->wq, NULL, R, c->xn, c->q);
+      hm_linear(c->pool, &y->wk, NULL, R, c->xn, c->k);
+      hm_linear(c->pool, &y->wv, NULL, R, c->xn, c->v);
+    }
     for (int b = 0; b < B; b++) {
       float *kl = kc + ((int64_t)b * cf->num_layers + l) * cache_len * kvd;
       float *vl = vc + ((int64_t)b * cf->num_layers + l) * cache_len * kvd;
@@ -167,8 +174,13 @@ static void llama_forward(hm_mula_context *c, const hm_llama *L, float *x, int B
     hm_linear(c->pool, &y->wo, NULL, R, c->att, c->tmp);
     hm_add(x, x, c->tmp, R * D);
     for (int64_t r = 0; r < R; r++) hm_rmsnorm(c->xn + r * D, x + r * D, y->mlp_norm, D, cf->norm_eps);
-    hm_linear(c->pool, &y->w1, NULL, R, c->xn, c->h1);
-    hm_linear(c->pool, &y->w3, NULL, R, c->xn, c->h3);
+    if (R <= 4) {
+      const hm_matvec_out o[2] = {{&y->w1, NULL, c->h1, I}, {&y->w3, NULL, c->h3, I}};
+      hm_matvec_multi(c->pool, o, 2, (int)R, c->xn, D);
+    } else {
+      hm_linear(c->pool, &y->w1, NULL, R, c->xn, c->h1);
+      hm_linear(c->pool, &y->w3, NULL, R, c->xn, c->h3);
+    }
     hm_swiglu(c->h1, c->h1, c->h3, R * I);
     hm_linear(c->pool, &y->w2, NULL, R, c->h1, c->tmp);
     hm_add(x, x, c->tmp, R * D);

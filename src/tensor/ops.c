@@ -104,32 +104,43 @@ static void *scratch_get_slot(int slot, size_t bytes) {
 
 static void *scratch_get(size_t bytes) { return scratch_get_slot(SCRATCH_ACT, bytes); }
 
+/* One launch of up to HM_MV_MAX matrices sharing the input x: the rows of all
+ * of them are cut into chunks that the threads take in turn (an atomic
+ * counter), so a thread that started late or runs slower takes fewer chunks. */
 typedef struct mv_task {
-  const hm_mat *W;
+  int nm;
+  hm_matvec_out out[HM_MV_MAX];
+  int64_t chunk[HM_MV_MAX], first[HM_MV_MAX + 1]; /* rows per chunk; index of each matrix's first chunk */
   const hm_kernels *k;
   int n;
   const float *x;
   int64_t xs;
-  float *y;
-  int64_t ys;
-  const float *bias;
   const hm_qact *xq;
+  _Atomic int64_t next;
 } mv_task;
 
-static void mv_run(void *arg, int ith, int nth) {
-  const mv_task *t = (const mv_task *)arg;
-  int64_t r0, r1;
-  /* quantized matrices: whole groups of 16 rows per thread (the R16 layout) */
-  const bool q = t->W->type == HM_DT_Q8_0 || t->W->type == HM_DT_Q4_0;
-  hm_split(t->W->rows, ith, nth, q ? 16 : 8, &r0, &r1);
-  if (r0 >= r1) return;
-  switch (t->W->type) {
-  case HM_DT_F32: t->k->mv_f32(t->W, r0, r1, t->n, t->x, t->xs, t->y, t->ys, t->bias); break;
-  case HM_DT_BF16: t->k->mv_bf16(t->W, r0, r1, t->n, t->x, t->xs, t->y, t->ys, t->bias); break;
-  case HM_DT_F16: t->k->mv_f16(t->W, r0, r1, t->n, t->x, t->xs, t->y, t->ys, t->bias); break;
-  case HM_DT_Q8_0: t->k->mv_q8_0(t->W, r0, r1, t->xq, t->y, t->ys, t->bias); break;
-  case HM_DT_Q4_0: t->k->mv_q4_0(t->W, r0, r1, t->xq, t->y, t->ys, t->bias); break;
+static void mv_rows(const mv_task *t, const hm_matvec_out *o, int64_t r0, int64_t r1) {
+  const hm_mat *W = o->W;
+  switch (W->type) {
+  case HM_DT_F32: t->k->mv_f32(W, r0, r1, t->n, t->x, t->xs, o->y, o->y_stride, o->bias); break;
+  case HM_DT_BF16: t->k->mv_bf16(W, r0, r1, t->n, t->x, t->xs, o->y, o->y_stride, o->bias); break;
+  case HM_DT_F16: t->k->mv_f16(W, r0, r1, t->n, t->x, t->xs, o->y, o->y_stride, o->bias); break;
+  case HM_DT_Q8_0: t->k->mv_q8_0(W, r0, r1, t->xq, o->y, o->y_stride, o->bias); break;
+  case HM_DT_Q4_0: t->k->mv_q4_0(W, r0, r1, t->xq, o->y, o->y_stride, o->bias); break;
   default: break;
+  }
+}
+
+static void mv_run(void *arg, int ith, int nth) {
+  (void)ith; (void)nth;
+  mv_task *t = (mv_task *)arg;
+  for (;;) {
+    const int64_t i = atomic_fetch_add_explicit(&t->next, 1, memory_order_relaxed);
+    if (i >= t->first[t->nm]) break;
+    int m = 0;
+    while (i >= t->first[m + 1]) m++;
+    const int64_t rows = t->out[m].W->rows, r0 = (i - t->first[m]) * t->chunk[m];
+    mv_rows(t, &t->out[m], r0, r0 + t->chunk[m] < rows ? r0 + t->chunk[m] : rows);
   }
 }
 
@@ -155,35 +166,81 @@ static void mv_dequant_rows(const hm_mat *W, int n, const float *x, int64_t xs, 
   }
 }
 
-void hm_matvec_bias(hm_pool *pool, const hm_mat *W, const float *bias, int n, const float *x,
-                    int64_t x_stride, float *y, int64_t y_stride) {
-  if (!W || n <= 0 || W->rows <= 0) return;
-  if (!W->data || ((W->type == HM_DT_Q8_0 || W->type == HM_DT_Q4_0) && W->cols % HM_QBLOCK != 0)) {
-    hm_log(HM_LOG_ERROR, "hm_matvec: invalid %s matrix %lld x %lld", hm_dtype_name(W->type), (long long)W->rows,
-           (long long)W->cols);
+static bool is_quant(hm_dtype t) { return t == HM_DT_Q8_0 || t == HM_DT_Q4_0; }
+
+void hm_matvec_multi(hm_pool *pool, const hm_matvec_out *outs, int nm, int n, const float *x, int64_t x_stride) {
+  if (!outs || nm <= 0 || n <= 0) return;
+  if (nm > HM_MV_MAX) {
+    hm_log(HM_LOG_ERROR, "hm_matvec_multi: %d matrices (at most %d)", nm, HM_MV_MAX);
     return;
   }
-  mv_task t = { W, hm_kernels_active(), n, x, x_stride, y, y_stride, bias, NULL };
+  mv_task t;
+  t.nm = 0;
+  t.k = hm_kernels_active();
+  t.n = n;
+  t.x = x;
+  t.xs = x_stride;
+  t.xq = NULL;
+  int64_t cols = -1, work = 0;
+  bool quant = false;
+  for (int m = 0; m < nm; m++) {
+    const hm_mat *W = outs[m].W;
+    if (!W || W->rows <= 0) continue;
+    const bool q = is_quant(W->type);
+    if (!W->data || (q && W->cols % HM_QBLOCK != 0) || (cols >= 0 && W->cols != cols) ||
+        !(q || W->type == HM_DT_F32 || W->type == HM_DT_BF16 || W->type == HM_DT_F16)) {
+      hm_log(HM_LOG_ERROR, "hm_matvec: invalid %s matrix %lld x %lld", hm_dtype_name(W->type), (long long)W->rows,
+             (long long)W->cols);
+      return;
+    }
+    cols = W->cols;
+    quant |= q;
+    work += W->rows * W->cols;
+    t.out[t.nm++] = outs[m];
+  }
+  if (t.nm == 0) return;
   hm_qact xq;
-  if (W->type == HM_DT_Q8_0 || W->type == HM_DT_Q4_0) {
-    const int64_t nb = W->cols / HM_QBLOCK;
-    const int64_t qs = (W->cols + 63) & ~(int64_t)63;
+  if (quant) {
+    const int64_t nb = cols / HM_QBLOCK;
+    const int64_t qs = (cols + 63) & ~(int64_t)63;
     size_t bytes = (size_t)n * qs + (size_t)n * nb * (2 * sizeof(float) + sizeof(int32_t)) + 64;
     uint8_t *buf = (uint8_t *)scratch_get(bytes);
-    if (!buf) { mv_dequant_rows(W, n, x, x_stride, y, y_stride, bias); return; }
+    if (!buf) {
+      for (int m = 0; m < t.nm; m++) {
+        const hm_matvec_out *o = &t.out[m];
+        if (is_quant(o->W->type)) mv_dequant_rows(o->W, n, x, x_stride, o->y, o->y_stride, o->bias);
+        else mv_rows(&t, o, 0, o->W->rows);
+      }
+      return;
+    }
     xq.q = (int8_t *)buf;
     xq.q_stride = qs;
     xq.d = (float *)(buf + (size_t)n * qs);
     xq.c = (int32_t *)(xq.d + (size_t)n * nb);
     xq.e = (float *)(xq.c + (size_t)n * nb);
-    t.k->quantize_act(x, x_stride, n, W->cols, &xq);
+    t.k->quantize_act(x, x_stride, n, cols, &xq);
     t.xq = &xq;
-  } else if (W->type != HM_DT_F32 && W->type != HM_DT_BF16 && W->type != HM_DT_F16) {
-    hm_log(HM_LOG_ERROR, "hm_matvec: unsupported weight dtype %s", hm_dtype_name(W->type));
-    return;
   }
-  if (W->rows * W->cols < 32768) mv_run(&t, 0, 1); /* too small to be worth waking threads */
+  /* chunks: about 4 per thread and matrix, whole groups of 16 rows (the R16 layout) */
+  const int nth = work < 32768 ? 1 : hm_pool_size(pool); /* too small to be worth waking threads */
+  t.first[0] = 0;
+  for (int m = 0; m < t.nm; m++) {
+    const int64_t rows = t.out[m].W->rows;
+    int64_t ch = (rows + 4 * nth - 1) / (4 * nth);
+    ch = (ch + 15) / 16 * 16;
+    t.chunk[m] = ch;
+    t.first[m + 1] = t.first[m] + (rows + ch - 1) / ch;
+  }
+  atomic_init(&t.next, 0);
+  if (nth == 1) mv_run(&t, 0, 1);
   else hm_pool_run(pool, mv_run, &t);
+}
+
+void hm_matvec_bias(hm_pool *pool, const hm_mat *W, const float *bias, int n, const float *x,
+                    int64_t x_stride, float *y, int64_t y_stride) {
+  if (!W) return;
+  hm_matvec_out o = { W, bias, y, y_stride };
+  hm_matvec_multi(pool, &o, 1, n, x, x_stride);
 }
 
 void hm_matvec(hm_pool *pool, const hm_mat *W, int n, const float *x, int64_t x_stride, float *y,

@@ -28,6 +28,17 @@ void hm_matvec(hm_pool *pool, const hm_mat *W, int n, const float *x, int64_t x_
 /* Same, adding bias[o] (bias may be NULL). */
 void hm_matvec_bias(hm_pool *pool, const hm_mat *W, const float *bias, int n, const float *x,
                     int64_t x_stride, float *y, int64_t y_stride);
+/* Several matrices with the same column count applied to the same x in one
+ * launch (e.g. q, k, v or gate, up): the activations are quantized once and
+ * the threads share out the rows of all of them. */
+#define HM_MV_MAX 4
+typedef struct hm_matvec_out {
+  const hm_mat *W;
+  const float *bias; /* may be NULL */
+  float *y;          /* y[b * y_stride + o] */
+  int64_t y_stride;
+} hm_matvec_out;
+void hm_matvec_multi(hm_pool *pool, const hm_matvec_out *outs, int nm, int n, const float *x, int64_t x_stride);
 
 /* Compute-bound path (prefill, codec DiT, Whisper encoder):
  *   Y[t, o] = sum_i X[t, i] * W[o, i] + bias[o]    X: [n, cols], Y: [n, rows], dense.

@@ -1,6 +1,7 @@
 /* Memory-bandwidth probe (see probe.h). */
 #include "tensor/probe.h"
 #include "tensor/kernels.h"
+#include <stdlib.h>
 
 typedef struct probe_task {
   const uint8_t *buf;
@@ -24,32 +25,56 @@ static void fill_run(void *arg, int ith, int nth) {
   memset((uint8_t *)t->buf + b0, 1 + ith, (size_t)(b1 - b0));
 }
 
-double hm_bandwidth_probe_gbs(hm_pool *pool, size_t bytes) {
+struct hm_bw_probe {
+  hm_pool *pool;
+  probe_task t;
+  uint64_t sink;
+};
+
+hm_bw_probe *hm_bw_probe_create(hm_pool *pool, size_t bytes) {
   const size_t min_bytes = (size_t)1 << 30;
   if (bytes < min_bytes) bytes = min_bytes;
   bytes = (bytes + 4095) & ~(size_t)4095;
+  hm_bw_probe *p = (hm_bw_probe *)calloc(1, sizeof *p);
   uint8_t *buf = (uint8_t *)hm_alloc_big(bytes); /* huge pages, as the converted weights */
-  if (!buf) {
-    hm_error(HM_ERR_NOMEM, "hm_bandwidth_probe_gbs: cannot allocate %zu bytes", bytes);
-    return 0.0;
+  if (!p || !buf) {
+    free(p);
+    hm_free_aligned(buf);
+    hm_error(HM_ERR_NOMEM, "bandwidth probe: cannot allocate %zu bytes", bytes);
+    return NULL;
   }
-  probe_task t;
-  memset(&t, 0, sizeof t);
-  t.buf = buf;
-  t.bytes = bytes;
-  t.k = hm_kernels_active();
-  hm_pool_run(pool, fill_run, &t); /* first touch from the threads that read it */
+  p->pool = pool;
+  p->t.buf = buf;
+  p->t.bytes = bytes;
+  p->t.k = hm_kernels_active();
+  hm_pool_run(pool, fill_run, &p->t); /* first touch from the threads that read it */
+  return p;
+}
+
+double hm_bw_probe_run(hm_bw_probe *p, int passes) {
+  if (!p) return 0.0;
   double best = 0.0;
-  uint64_t sink = 0;
-  for (int pass = 0; pass < 5; pass++) {
+  for (int pass = 0; pass < (passes > 0 ? passes : 1); pass++) {
     double t0 = hm_time_s();
-    hm_pool_run(pool, probe_run, &t);
+    hm_pool_run(p->pool, probe_run, &p->t);
     double dt = hm_time_s() - t0;
-    for (int i = 0; i < 256; i++) sink += t.sums[i];
-    double gbs = dt > 0 ? (double)bytes / dt / 1e9 : 0.0;
+    for (int i = 0; i < 256; i++) p->sink += p->t.sums[i];
+    double gbs = dt > 0 ? (double)p->t.bytes / dt / 1e9 : 0.0;
     if (gbs > best) best = gbs;
   }
-  hm_free_aligned(buf);
-  if (sink == 42) hm_log(HM_LOG_DEBUG, "bandwidth probe checksum %llu", (unsigned long long)sink);
+  return best;
+}
+
+void hm_bw_probe_free(hm_bw_probe *p) {
+  if (!p) return;
+  if (p->sink == 42) hm_log(HM_LOG_DEBUG, "bandwidth probe checksum %llu", (unsigned long long)p->sink);
+  hm_free_aligned((void *)p->t.buf);
+  free(p);
+}
+
+double hm_bandwidth_probe_gbs(hm_pool *pool, size_t bytes) {
+  hm_bw_probe *p = hm_bw_probe_create(pool, bytes);
+  double best = hm_bw_probe_run(p, 5);
+  hm_bw_probe_free(p);
   return best;
 }

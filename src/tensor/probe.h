@@ -10,4 +10,12 @@
  * best of 5 passes; 0 if the buffer cannot be allocated (hm_last_error says why). */
 double hm_bandwidth_probe_gbs(hm_pool *pool, size_t bytes);
 
+/* The same probe kept allocated, for measuring next to each timed step:
+ * create (allocates and fills; NULL on failure), run = best of `passes`
+ * streaming passes in GB/s, free. */
+typedef struct hm_bw_probe hm_bw_probe;
+hm_bw_probe *hm_bw_probe_create(hm_pool *pool, size_t bytes);
+double hm_bw_probe_run(hm_bw_probe *p, int passes);
+void hm_bw_probe_free(hm_bw_probe *p);
+
 #endif

@@ -9,7 +9,9 @@
  *   - 2-D tensors whose name ends in ".weight" (Linear and embedding matrices,
  *     [rows, cols] with cols a multiple of 32 for q8_0/q4_0) become --type.
  *     Block formats keep the logical element shape in the header, the dtype
- *     string "Q8_0"/"Q4_0", and rows * cols/32 blocks of data (34 / 18 bytes).
+ *     string "Q8_0"/"Q4_0", and rows * cols/32 blocks' bytes (34 / 18 each)
+ *     in the kernels' R16 layout (src/tensor/kernels.h), marked in the header
+ *     metadata as heartmula_quant_layout = r16; loaders refuse unmarked files.
  *     --keep-embeddings leaves "*embedding*" tables (read one row per token,
  *     no per-frame bandwidth) at their source precision.
  *   - "audio_head" [n_cb-1, dim, vocab] contracts over its MIDDLE dim, so its
@@ -154,7 +156,8 @@ int cmd_quantize(int argc, char **argv) {
     hm_log(HM_LOG_WARN, "quantize: %d matrices (e.g. '%s') have a column count that is not a multiple of %d: "
            "kept at their source precision", n_odd, first_odd, HM_QBLOCK);
   if (rc == 0) {
-    const char *meta[] = { "format", "pt", "heartmula_quantized", hm_dtype_name(to), NULL };
+    const char *meta[] = { "format", "pt", "heartmula_quantized", hm_dtype_name(to), HM_QUANT_LAYOUT_KEY,
+                           HM_QUANT_LAYOUT, NULL };
     if (hm_st_write(out, entries, n, meta) != HM_OK) rc = cli_fail("quantize", out);
     if (rc == 0 && folder && cfg_src[0]) {
       char cfg_dst[4096];

@@ -59,6 +59,13 @@ static hm_status get_mat(hm_mula_model *m, const char *name, int64_t rows, int64
   const hm_tensor_view *t;
   int64_t shape[2] = {rows, cols};
   HM_TRY(hm_st_get(m->st, name, HM_DTMASK_FLOAT | HM_DTMASK(HM_DT_Q8_0) | HM_DTMASK(HM_DT_Q4_0), 2, shape, &t));
+  if (t->dtype == HM_DT_Q8_0 || t->dtype == HM_DT_Q4_0) { /* used in place: must be in the kernels' layout */
+    const char *lay = hm_st_metadata(m->st, HM_QUANT_LAYOUT_KEY);
+    if (!lay || strcmp(lay, HM_QUANT_LAYOUT))
+      return hm_error(HM_ERR_FORMAT, "%s: tensor '%s' is %s in %s%s%s layout, not '%s' (write it with heartmula quantize)",
+                      hm_st_path(m->st), name, hm_dtype_name(t->dtype), lay ? "the '" : "an unmarked",
+                      lay ? lay : "", lay ? "'" : "", HM_QUANT_LAYOUT);
+  }
   out->type = t->dtype;
   out->rows = rows;
   out->cols = cols;

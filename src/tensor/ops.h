@@ -12,6 +12,11 @@
  * BLAS setting is process-wide: the last pool created wins). */
 hm_pool *hm_compute_pool_create(int n_threads);
 
+/* Quantized safetensors files mark their block layout in the header metadata
+ * (the R16 layout of src/tensor/kernels.h); loaders refuse other layouts. */
+#define HM_QUANT_LAYOUT_KEY "heartmula_quant_layout"
+#define HM_QUANT_LAYOUT "r16"
+
 /* A weight matrix used in place (mmapped) or owned after a conversion. */
 typedef struct hm_mat {
   hm_dtype type;  /* F32, BF16, F16, Q8_0, Q4_0 */

@@ -4,6 +4,7 @@
 #include "harness.h"
 #include "mula/mula.h"
 #include "io/json.h"
+#include "tensor/ops.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -57,6 +58,59 @@ static void write_variant(const char *dir, const char *drop, const char *reshape
   hm_st_close(st);
   snprintf(dst, sizeof dst, "%s/config.json", dir);
   write_text(dst, tiny_config);
+}
+
+/* dir/model.safetensors from the fixture with backbone.layers.0.mlp.w1.weight as
+ * Q8_0 (the R16 layout); `layout`: the header's layout mark (NULL: none). */
+static void write_q8_variant(const char *dir, const char *layout) {
+  char src[1024], dst[1024];
+  hm_test_path(src, sizeof src, "fixtures/heartmula/model.safetensors");
+  hm_st *st = NULL;
+  if (hm_st_open(src, &st) != HM_OK) { fprintf(stderr, "%s\n", hm_last_error()); return; }
+  int n = hm_st_count(st);
+  hm_st_entry *e = calloc((size_t)n, sizeof *e);
+  hm_mat q = {0};
+  for (int i = 0; i < n; i++) {
+    const hm_tensor_view *t = hm_st_at(st, i);
+    e[i].name = t->name;
+    e[i].dtype = t->dtype;
+    e[i].n_dims = t->n_dims;
+    for (int d = 0; d < t->n_dims; d++) e[i].shape[d] = t->shape[d];
+    e[i].data = t->data;
+    if (!strcmp(t->name, "backbone.layers.0.mlp.w1.weight")) {
+      hm_mat f = {HM_DT_F32, t->shape[0], t->shape[1], t->data};
+      CHECK_OK(hm_mat_convert(&f, HM_DT_Q8_0, &q));
+      e[i].dtype = HM_DT_Q8_0;
+      e[i].data = q.data;
+    }
+  }
+  const char *meta[] = {HM_QUANT_LAYOUT_KEY, layout, NULL};
+  snprintf(dst, sizeof dst, "%s/model.safetensors", dir);
+  if (hm_st_write(dst, e, n, layout ? meta : NULL) != HM_OK) fprintf(stderr, "%s\n", hm_last_error());
+  free(e);
+  hm_mat_free_owned(&q);
+  hm_st_close(st);
+  snprintf(dst, sizeof dst, "%s/config.json", dir);
+  write_text(dst, tiny_config);
+}
+
+/* Quantized tensors are used in place, so a file must say they are in the kernels' layout. */
+static void test_quant_layout(void) {
+  hm_mula_model *m = NULL;
+  char d[1024];
+  mkdir_in(d, sizeof d, "q8_unmarked");
+  write_q8_variant(d, NULL);
+  CHECK_ERR(hm_mula_load(d, NULL, &m), "backbone.layers.0.mlp.w1.weight");
+  CHECK(strstr(hm_last_error(), "layout") != NULL);
+  mkdir_in(d, sizeof d, "q8_other_layout");
+  write_q8_variant(d, "rows");
+  CHECK_ERR(hm_mula_load(d, NULL, &m), "'rows' layout");
+  mkdir_in(d, sizeof d, "q8_r16");
+  write_q8_variant(d, HM_QUANT_LAYOUT);
+  hm_mula_params mp = hm_mula_default_params();
+  mp.weights = HM_MULA_WEIGHTS_AS_STORED;
+  CHECK_OK(hm_mula_load(d, &mp, &m));
+  hm_mula_free(m);
 }
 
 static void test_config_errors(void) {
@@ -199,5 +253,6 @@ static void test_make_checkpoint(void) {
 void hm_test_main(void) {
   test_config_errors();
   test_tensor_errors();
+  test_quant_layout();
   test_make_checkpoint();
 }

@@ -87,7 +87,8 @@ static hm_status write_quantized(const char *src, const char *dst, hm_dtype to) 
       e[i].data = owned[i].data;
     }
   }
-  if (s == HM_OK) s = hm_st_write(dst, e, n, NULL);
+  const char *meta[] = {HM_QUANT_LAYOUT_KEY, HM_QUANT_LAYOUT, NULL};
+  if (s == HM_OK) s = hm_st_write(dst, e, n, meta);
   for (int i = 0; i < n; i++) if (owned[i].data) hm_mat_free_owned(&owned[i]);
   free(tmp);
   free(e);

@@ -104,13 +104,15 @@ static void *scratch_get_slot(int slot, size_t bytes) {
 
 static void *scratch_get(size_t bytes) { return scratch_get_slot(SCRATCH_ACT, bytes); }
 
-/* One launch of up to HM_MV_MAX matrices sharing the input x: the rows of all
- * of them are cut into chunks that the threads take in turn (an atomic
- * counter), so a thread that started late or runs slower takes fewer chunks. */
+/* One launch of up to HM_MV_MAX matrices sharing the input x. Their rows, laid
+ * end to end, are handed out by an atomic position in guided portions (a
+ * share of what is left, in whole groups of 16 rows, within one matrix): long
+ * runs first for the prefetchers, short ones at the end so the threads finish
+ * together. */
 typedef struct mv_task {
-  int nm;
+  int nm, nth;
   hm_matvec_out out[HM_MV_MAX];
-  int64_t chunk[HM_MV_MAX], first[HM_MV_MAX + 1]; /* rows per chunk; index of each matrix's first chunk */
+  int64_t first[HM_MV_MAX + 1]; /* position of each matrix's first row */
   const hm_kernels *k;
   int n;
   const float *x;
@@ -134,13 +136,20 @@ static void mv_rows(const mv_task *t, const hm_matvec_out *o, int64_t r0, int64_
 static void mv_run(void *arg, int ith, int nth) {
   (void)ith; (void)nth;
   mv_task *t = (mv_task *)arg;
-  for (;;) {
-    const int64_t i = atomic_fetch_add_explicit(&t->next, 1, memory_order_relaxed);
-    if (i >= t->first[t->nm]) break;
+  const int64_t total = t->first[t->nm];
+  int64_t cur = atomic_load_explicit(&t->next, memory_order_relaxed);
+  while (cur < total) {
     int m = 0;
-    while (i >= t->first[m + 1]) m++;
-    const int64_t rows = t->out[m].W->rows, r0 = (i - t->first[m]) * t->chunk[m];
-    mv_rows(t, &t->out[m], r0, r0 + t->chunk[m] < rows ? r0 + t->chunk[m] : rows);
+    while (cur >= t->first[m + 1]) m++;
+    int64_t take = (total - cur) / (2 * t->nth);
+    take = take < 16 ? 16 : (take + 15) / 16 * 16;
+    if (cur + take > t->first[m + 1]) take = t->first[m + 1] - cur;
+    if (!atomic_compare_exchange_weak_explicit(&t->next, &cur, cur + take, memory_order_relaxed,
+                                               memory_order_relaxed))
+      continue; /* cur now holds the current position */
+    const int64_t r0 = cur - t->first[m];
+    mv_rows(t, &t->out[m], r0, r0 + take);
+    cur = atomic_load_explicit(&t->next, memory_order_relaxed);
   }
 }
 
@@ -221,16 +230,10 @@ void hm_matvec_multi(hm_pool *pool, const hm_matvec_out *outs, int nm, int n, co
     t.k->quantize_act(x, x_stride, n, cols, &xq);
     t.xq = &xq;
   }
-  /* chunks: about 4 per thread and matrix, whole groups of 16 rows (the R16 layout) */
   const int nth = work < 32768 ? 1 : hm_pool_size(pool); /* too small to be worth waking threads */
+  t.nth = nth;
   t.first[0] = 0;
-  for (int m = 0; m < t.nm; m++) {
-    const int64_t rows = t.out[m].W->rows;
-    int64_t ch = (rows + 4 * nth - 1) / (4 * nth);
-    ch = (ch + 15) / 16 * 16;
-    t.chunk[m] = ch;
-    t.first[m + 1] = t.first[m] + (rows + ch - 1) / ch;
-  }
+  for (int m = 0; m < t.nm; m++) t.first[m + 1] = t.first[m] + t.out[m].W->rows;
   atomic_init(&t.next, 0);
   if (nth == 1) mv_run(&t, 0, 1);
   else hm_pool_run(pool, mv_run, &t);

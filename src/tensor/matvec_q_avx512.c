@@ -17,10 +17,12 @@
 #define AI static inline __attribute__((always_inline))
 
 #ifndef HM_PF_DIST
-/* Software prefetch distance along the weight stream (bytes). Measured on the
- * 2-core box, 3072-column Q4_0 matrices from DRAM with 2 threads: no prefetch
- * 19-21 GB/s, 1 KiB 24-26.6 GB/s (stream probe 26-29). */
-#define HM_PF_DIST 1024
+/* Software prefetch (to L2) this far ahead along the weight stream (bytes).
+ * Measured on the 2-core box, Q4_0 n = 2, 3072 x 3072 and 8192 x 3072 matrices
+ * from DRAM, 2 threads, time / (bytes / adjacent probe): no prefetch 1.36 / 1.30,
+ * T0 at 1 KiB 1.20-1.28 / 1.14-1.25, T1 at 1 KiB 1.18-1.26, T1 at 2 KiB
+ * 1.16 / 1.11-1.13, T1 at 4 KiB 1.16-1.18 / 1.17-1.21, NTA 2.2-2.4. */
+#define HM_PF_DIST 2048
 #endif
 
 AI int32_t load_i32(const int8_t *p) {
@@ -53,7 +55,7 @@ AI void q_groups(const hm_mat *W, int q8, int64_t g0, int64_t g1, int NV, const 
       const uint8_t *p = base + k * wbytes;
       if (HM_PF_DIST) { /* the group's bytes in stream order: a block's share of lines */
         const char *pf = (const char *)base + (size_t)k * (wbytes + 32) + HM_PF_DIST;
-        for (int l = 0; l < (q8 ? 9 : 5); l++) _mm_prefetch(pf + 64 * l, _MM_HINT_T0);
+        for (int l = 0; l < (q8 ? 9 : 5); l++) _mm_prefetch(pf + 64 * l, _MM_HINT_T1);
       }
       __m512i s[4];
       for (int a = 0; a < NV; a++) {

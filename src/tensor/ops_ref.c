@@ -137,17 +137,21 @@ static void mv_quant_ref(hm_dtype t, const hm_mat *W, int64_t r0, int64_t r1, co
                          int64_t ys, const float *bias) {
   const int64_t nb = W->cols / HM_QBLOCK;
   uint8_t blk[HM_Q8_0_BYTES];
+  float acc[8];
   for (int64_t r = r0; r < r1; r++)
-    for (int b = 0; b < xq->n; b++) {
-      const int8_t *q = xq->q + b * xq->q_stride;
-      const float *d = xq->d + b * nb;
-      float acc = 0.0f;
+    for (int b0 = 0; b0 < xq->n; b0 += 8) { /* each block read once for up to 8 vectors */
+      const int nv = xq->n - b0 < 8 ? xq->n - b0 : 8;
+      for (int v = 0; v < nv; v++) acc[v] = 0.0f;
       for (int64_t k = 0; k < nb; k++) {
         hm_qmat_get_block(t, W->data, W->rows, W->cols, r, k, blk);
         uint16_t dh; memcpy(&dh, blk, 2);
-        acc += (float)qblock_dot(t, blk, q + k * HM_QBLOCK) * (hm_f16_to_f32(dh) * d[k]);
+        const float dw = hm_f16_to_f32(dh);
+        for (int v = 0; v < nv; v++) {
+          const int b = b0 + v;
+          acc[v] += (float)qblock_dot(t, blk, xq->q + b * xq->q_stride + k * HM_QBLOCK) * (dw * xq->d[b * nb + k]);
+        }
       }
-      y[b * ys + r] = acc + (bias ? bias[r] : 0.0f);
+      for (int v = 0; v < nv; v++) y[(b0 + v) * ys + r] = acc[v] + (bias ? bias[r] : 0.0f);
     }
 }
 

@@ -1,7 +1,7 @@
 /* heartmula bench --mode kernels [--threads N] [--cols N] [--json]
  * The decode matrix-vector kernels alone, per weight format and vector count
  * (1, 2 = CFG, 4 = the decoder's first step): throughput in cache (one thread,
- * a 256-row matrix that stays in L2: the compute ceiling of the kernel) and
+ * ~1 MB of weights that stay in L2: the compute ceiling of the kernel) and
  * from DRAM (all threads, a stream of matrices several times the caches, each
  * pass timed between two bandwidth-probe passes), in GB/s of weights and
  * GFLOP/s (2 x rows x cols x vectors per call). When the in-cache rate per
@@ -17,7 +17,7 @@ static void usage(void) {
   fprintf(stderr,
           "usage: heartmula bench --mode kernels [--threads N] [--cols N] [--json]\n"
           "  For bf16, q8_0 and q4_0 weights and 1, 2 and 4 vectors: GB/s and GFLOP/s of the matvec kernel\n"
-          "  in cache (1 thread, 256 x cols) and from DRAM (all threads, ~400 MB of cols x cols matrices),\n"
+          "  in cache (1 thread, ~1 MB of rows) and from DRAM (all threads, ~400 MB of cols x cols matrices),\n"
           "  the latter with the ratio time / (bytes / bandwidth) against probe passes right before and after.\n");
 }
 
@@ -26,7 +26,11 @@ typedef struct kres {
 } kres;
 
 static int run_one(hm_dtype ty, int n, int64_t cols, hm_pool *pool1, hm_pool *pool, hm_bw_probe *prb, kres *r) {
-  const int64_t big_rows = cols, small_rows = 256;
+  const int64_t big_rows = cols;
+  /* in cache: ~1 MB of weights (L2 holds it; large enough that the launch costs little) */
+  int64_t small_rows = (int64_t)((1 << 20) / hm_dtype_bytes(ty, cols)) / 32 * 32;
+  if (small_rows < 32) small_rows = 32;
+  if (small_rows > big_rows) small_rows = big_rows;
   const size_t mbytes = hm_dtype_bytes(ty, cols) * (size_t)big_rows;
   int nm = (int)((size_t)400e6 / mbytes);
   if (nm < 2) nm = 2;

@@ -10,19 +10,24 @@
  * Activations for the quantized dot products are quantized on the fly, per
  * block of 32, to int8 with an f32 scale: q = nearbyint(x / d), d = max|x| / 127.
  *
- * Matrix layout ("R16", in memory and in our quantized files): a Q8_0 / Q4_0
- * hm_mat takes its rows 16 at a time, so that one 512-bit vpdpbusd computes 16
+ * Matrix layout (in memory and in our quantized files): a Q8_0 / Q4_0 hm_mat
+ * interleaves its rows in groups, so that one 512-bit vpdpbusd computes 16
  * output rows (lane j = row j) from 4 consecutive weights per lane and one
- * broadcast of 4 activations. With nb = cols / 32 blocks per row, a group of
- * 16 rows is:
- *   Q4_0: nb x 256 bytes of nibbles: byte [k*256 + c*64 + 4j + t] (c, t < 4,
- *         j < 16) = qs[4c + t] of block k of row j (low nibble: element 4c+t,
- *         high nibble: element 16+4c+t); then nb x 32 bytes of scales: the f16
- *         d of block k of row j at [nb*256 + k*32 + 2j].
- *   Q8_0: nb x 512 bytes: byte [k*512 + c*64 + 4j + t] (c < 8) = q[4c + t] + 128
- *         (as uint8) of block k of row j; then nb x 32 bytes of scales as above.
- * A group is 16 rows' worth of bytes, so a matrix is rows x row bytes as with
- * plain rows; the last rows % 16 rows follow as plain rows of blocks. */
+ * broadcast of 4 activations. With nb = cols / 32 blocks per row:
+ *   Q8_0, groups of 16 rows ("R16"): nb x 512 bytes: byte [k*512 + c*64 + 4j + t]
+ *         (c < 8, j < 16, t < 4) = q[4c + t] + 128 (as uint8) of block k of row j;
+ *         then nb x 32 bytes of scales: the f16 d of block k of row j at
+ *         [nb*512 + k*32 + 2j].
+ *   Q4_0, groups of 32 rows ("R32"): nb x 512 bytes: byte [k*512 + c*64 + 4j + t]
+ *         (c < 8, j < 16, t < 4) holds element 4c+t of block k of row j in its low
+ *         nibble and the same element of row j+16 in its high nibble (nibbles are
+ *         w/d + 8 as in the plain block). One byte v = lo + 16 hi feeds two rows:
+ *         dot(lo, x) and dot(v, x) share the broadcast x, and the high rows' sum
+ *         is (dot(v, x) - dot(lo, x)) / 16, exact in int32. Then nb x 64 bytes of
+ *         scales: the f16 d of block k of row j (j < 32) at [nb*512 + k*64 + 2j].
+ * A group is (group rows) x (row bytes), so a matrix is rows x row bytes as
+ * with plain rows; the last rows % (group rows) rows follow as plain rows of
+ * blocks (34 / 18 bytes). hm_qmat_group_rows gives the group size. */
 #ifndef HM_TENSOR_KERNELS_H
 #define HM_TENSOR_KERNELS_H
 #include "tensor/ops.h"
@@ -88,7 +93,9 @@ const hm_kernels *hm_kernels_active(void);
 bool hm_isa_set(hm_isa isa);
 const hm_kernels *hm_kernels_for(hm_isa isa); /* NULL if unsupported here */
 
-/* The rows of an R16 matrix (see the top of this file): block k of row r as a
+/* Rows per interleaved group: 16 (Q8_0), 32 (Q4_0), 1 for other dtypes. */
+int hm_qmat_group_rows(hm_dtype t);
+/* The rows of a quantized matrix (see the top of this file): block k of row r as a
  * plain block (34 / 18 bytes), read or written; whole rows as plain blocks or
  * as floats. */
 void hm_qmat_get_block(hm_dtype t, const void *data, int64_t rows, int64_t cols, int64_t r, int64_t k, uint8_t *blk);
@@ -105,8 +112,8 @@ void hm_mv_q8_0_avx512(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *x
                        const float *bias);
 void hm_mv_q4_0_avx512(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, float *y, int64_t ys,
                        const float *bias);
-/* Rows [r0, r1) of an R16 matrix split into leading plain-path rows [r0, *g0),
- * whole groups [*g0, *g1) and trailing rows [*g1, r1). */
+/* Rows [r0, r1) of a quantized matrix split into leading plain-path rows
+ * [r0, *g0), whole groups [*g0, *g1) and trailing rows [*g1, r1). */
 void hm_qmat_split(const hm_mat *W, int64_t r0, int64_t r1, int64_t *g0, int64_t *g1);
 
 /* Scalar attention pieces (the reference table's), reused by the AVX2 table. */

@@ -91,9 +91,9 @@ static void mv_f16_avx2(const hm_mat *W, int64_t r0, int64_t r1, int n, const fl
   mv_float(W, r0, r1, n, x, xs, y, ys, bias, K_F16);
 }
 
-/* ---- Q8_0 / Q4_0 on the R16 layout (kernels.h): 8 rows per 256-bit register ----
- * Half h of a group (rows 8h .. 8h+7) is the 32 bytes at 32h of each 64-byte
- * chunk. u8 x s8 products go through maddubs (pairs to int16) and madd with
+/* ---- Q8_0 / Q4_0 on the interleaved layouts (kernels.h): 8 lanes per 256-bit register ----
+ * Half h of a group (lanes 8h .. 8h+7) is the 32 bytes at 32h of each 64-byte
+ * chunk; a Q4_0 lane holds two rows (low and high nibble). u8 x s8 products go through maddubs (pairs to int16) and madd with
  * ones (to int32): exact for Q4_0 nibbles (2 * 15 * 127 fits int16); Q8_0
  * weights go back to signed (xor 128) and use |w| x sign(q, w), exact as well.
  * Q4_0 sums start from the seed -8 * sum(q) like the other tables. */
@@ -108,47 +108,33 @@ AI int32_t load_i32(const int8_t *p) {
   return v;
 }
 
-/* Rows 8h .. 8h+7 of groups [g0, g1), NV (1..4) vectors from b0. */
-AI void q_half_groups(const hm_mat *W, int q8, int64_t g0, int64_t g1, int h, int NV, const hm_qact *xq, int b0,
-                      float *y, int64_t ys, const float *bias) {
-  const int64_t nb = W->cols / HM_QBLOCK, wbytes = q8 ? 512 : 256;
-  const size_t gbytes = (size_t)nb * (wbytes + 32);
-  const int8_t *q[4];
-  const float *d[4];
-  const int32_t *c[4];
+/* Q8_0: rows 8h .. 8h+7 of 16-row groups [g0, g1), NV (1..2) vectors from b0. */
+AI void q8_half_groups(const hm_mat *W, int64_t g0, int64_t g1, int h, int NV, const hm_qact *xq, int b0, float *y,
+                       int64_t ys, const float *bias) {
+  const int64_t nb = W->cols / HM_QBLOCK;
+  const size_t gbytes = (size_t)nb * (512 + 32);
+  const int8_t *q[2];
+  const float *d[2];
   for (int a = 0; a < NV; a++) {
     q[a] = xq->q + (int64_t)(b0 + a) * xq->q_stride;
     d[a] = xq->d + (int64_t)(b0 + a) * nb;
-    c[a] = xq->c + (int64_t)(b0 + a) * nb;
   }
-  const __m256i m4 = _mm256_set1_epi8(15), off = _mm256_set1_epi8((char)0x80);
+  const __m256i off = _mm256_set1_epi8((char)0x80);
   for (int64_t g = g0; g < g1; g++) {
-    const uint8_t *base = (const uint8_t *)W->data + (size_t)g * gbytes + 32 * h;
-    const uint8_t *sc = (const uint8_t *)W->data + (size_t)g * gbytes + nb * wbytes + 16 * h;
-    __m256 acc[4];
+    const uint8_t *base = (const uint8_t *)W->data + (size_t)g * gbytes;
+    const uint8_t *sc = base + nb * 512 + 16 * h;
+    __m256 acc[2];
     for (int a = 0; a < NV; a++) acc[a] = _mm256_setzero_ps();
     for (int64_t k = 0; k < nb; k++) {
-      const uint8_t *p = base + k * wbytes;
-      __m256i s[4];
-      for (int a = 0; a < NV; a++) s[a] = q8 ? _mm256_setzero_si256() : _mm256_set1_epi32(c[a][k]);
-      if (q8) {
-        for (int ch = 0; ch < 8; ch++) {
-          const __m256i w = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(p + 64 * ch)), off);
-          const __m256i aw = _mm256_abs_epi8(w);
-          for (int a = 0; a < NV; a++) {
-            const __m256i x = _mm256_set1_epi32(load_i32(q[a] + k * HM_QBLOCK + 4 * ch));
-            s[a] = _mm256_add_epi32(s[a], dot_u8s8(aw, _mm256_sign_epi8(x, w)));
-          }
-        }
-      } else {
-        for (int ch = 0; ch < 4; ch++) {
-          const __m256i v = _mm256_loadu_si256((const __m256i *)(p + 64 * ch));
-          const __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-          for (int a = 0; a < NV; a++) {
-            const int8_t *qa = q[a] + k * HM_QBLOCK + 4 * ch;
-            s[a] = _mm256_add_epi32(s[a], dot_u8s8(lo, _mm256_set1_epi32(load_i32(qa))));
-            s[a] = _mm256_add_epi32(s[a], dot_u8s8(hi, _mm256_set1_epi32(load_i32(qa + 16))));
-          }
+      const uint8_t *p = base + k * 512 + 32 * h;
+      __m256i s[2];
+      for (int a = 0; a < NV; a++) s[a] = _mm256_setzero_si256();
+      for (int ch = 0; ch < 8; ch++) {
+        const __m256i w = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(p + 64 * ch)), off);
+        const __m256i aw = _mm256_abs_epi8(w);
+        for (int a = 0; a < NV; a++) {
+          const __m256i x = _mm256_set1_epi32(load_i32(q[a] + k * HM_QBLOCK + 4 * ch));
+          s[a] = _mm256_add_epi32(s[a], dot_u8s8(aw, _mm256_sign_epi8(x, w)));
         }
       }
       const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sc + k * 32)));
@@ -161,17 +147,75 @@ AI void q_half_groups(const hm_mat *W, int q8, int64_t g0, int64_t g1, int h, in
   }
 }
 
+/* Q4_0: lanes 8h .. 8h+7 of 32-row groups, i.e. rows 8h.. (low nibbles) and
+ * 16+8h.. (high nibbles), NV (1..2) vectors from b0. */
+AI void q4_half_groups(const hm_mat *W, int64_t g0, int64_t g1, int h, int NV, const hm_qact *xq, int b0, float *y,
+                       int64_t ys, const float *bias) {
+  const int64_t nb = W->cols / HM_QBLOCK;
+  const size_t gbytes = (size_t)nb * (512 + 64);
+  const int8_t *q[2];
+  const float *d[2];
+  const int32_t *c[2];
+  for (int a = 0; a < NV; a++) {
+    q[a] = xq->q + (int64_t)(b0 + a) * xq->q_stride;
+    d[a] = xq->d + (int64_t)(b0 + a) * nb;
+    c[a] = xq->c + (int64_t)(b0 + a) * nb;
+  }
+  const __m256i m4 = _mm256_set1_epi8(15);
+  for (int64_t g = g0; g < g1; g++) {
+    const uint8_t *base = (const uint8_t *)W->data + (size_t)g * gbytes;
+    const uint8_t *sc = base + nb * 512 + 16 * h;
+    __m256 al[2], ah[2];
+    for (int a = 0; a < NV; a++) al[a] = ah[a] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < nb; k++) {
+      const uint8_t *p = base + k * 512 + 32 * h;
+      __m256i sl[2], sh[2];
+      for (int a = 0; a < NV; a++) sl[a] = sh[a] = _mm256_set1_epi32(c[a][k]);
+      for (int ch = 0; ch < 8; ch++) {
+        const __m256i v = _mm256_loadu_si256((const __m256i *)(p + 64 * ch));
+        const __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+        for (int a = 0; a < NV; a++) {
+          const __m256i x = _mm256_set1_epi32(load_i32(q[a] + k * HM_QBLOCK + 4 * ch));
+          sl[a] = _mm256_add_epi32(sl[a], dot_u8s8(lo, x));
+          sh[a] = _mm256_add_epi32(sh[a], dot_u8s8(hi, x));
+        }
+      }
+      const __m256 dl = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sc + k * 64)));
+      const __m256 dh = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(sc + k * 64 + 32)));
+      for (int a = 0; a < NV; a++) {
+        const __m256 dx = _mm256_set1_ps(d[a][k]);
+        al[a] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sl[a]), _mm256_mul_ps(dl, dx), al[a]);
+        ah[a] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sh[a]), _mm256_mul_ps(dh, dx), ah[a]);
+      }
+    }
+    const int64_t rl = g * 32 + 8 * h, rh = rl + 16;
+    const __m256 bl = bias ? _mm256_loadu_ps(bias + rl) : _mm256_setzero_ps();
+    const __m256 bh = bias ? _mm256_loadu_ps(bias + rh) : _mm256_setzero_ps();
+    for (int a = 0; a < NV; a++) {
+      _mm256_storeu_ps(y + (int64_t)(b0 + a) * ys + rl, _mm256_add_ps(al[a], bl));
+      _mm256_storeu_ps(y + (int64_t)(b0 + a) * ys + rh, _mm256_add_ps(ah[a], bh));
+    }
+  }
+}
+
+AI void q_half_groups(const hm_mat *W, int q8, int64_t g0, int64_t g1, int h, int NV, const hm_qact *xq, int b0,
+                      float *y, int64_t ys, const float *bias) {
+  if (q8) q8_half_groups(W, g0, g1, h, NV, xq, b0, y, ys, bias);
+  else q4_half_groups(W, g0, g1, h, NV, xq, b0, y, ys, bias);
+}
+
 AI void mv_q(const hm_mat *W, int q8, int64_t r0, int64_t r1, const hm_qact *xq, float *y, int64_t ys,
              const float *bias) {
   int64_t a, b;
   hm_qmat_split(W, r0, r1, &a, &b);
   if (r0 < a) (q8 ? hm_mv_q8_0_ref : hm_mv_q4_0_ref)(W, r0, a, xq, y, ys, bias);
   if (b < r1) (q8 ? hm_mv_q8_0_ref : hm_mv_q4_0_ref)(W, b, r1, xq, y, ys, bias);
+  const int64_t G = q8 ? 16 : 32;
   for (int v = 0; v < xq->n; v += 2) {
     const int nv = xq->n - v < 2 ? 1 : 2;
     for (int h = 0; h < 2; h++) {
-      if (nv == 2) q_half_groups(W, q8, a / 16, b / 16, h, 2, xq, v, y, ys, bias);
-      else q_half_groups(W, q8, a / 16, b / 16, h, 1, xq, v, y, ys, bias);
+      if (nv == 2) q_half_groups(W, q8, a / G, b / G, h, 2, xq, v, y, ys, bias);
+      else q_half_groups(W, q8, a / G, b / G, h, 1, xq, v, y, ys, bias);
     }
   }
 }

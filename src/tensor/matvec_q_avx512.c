@@ -1,8 +1,9 @@
-/* Q8_0 / Q4_0 x int8 matrix-vector rows for AVX-512 VNNI on the R16 layout
- * (kernels.h): lane j of a 512-bit register is output row j of a group of 16,
+/* Q8_0 / Q4_0 x int8 matrix-vector rows for AVX-512 VNNI on the interleaved
+ * layouts (kernels.h): lane j of a 512-bit register is output row j of a group,
  * so one vpdpbusd does 4 weights of 16 rows against one broadcast of 4
- * activations, and a block's result is a whole vector of 16 rows: no
- * horizontal sums, no gathers or permutes. Up to 4 activation vectors (the CFG
+ * activations, and a block's result is a whole vector of rows: no horizontal
+ * sums, no gathers or permutes. Q4_0 takes 32 rows per byte vector (one
+ * mask and two vpdpbusd per 64 bytes instead of shift, two masks and two). Up to 4 activation vectors (the CFG
  * pair, or 2 x 2 rows of the decoder's first step) share each weight load.
  *
  * Per block and vector: the int32 sums start from a seed that applies the
@@ -31,12 +32,11 @@ AI int32_t load_i32(const int8_t *p) {
   return v;
 }
 
-/* Groups [g0, g1) of 16 rows for NV (1..4) vectors starting at vector b0. */
-AI void q_groups(const hm_mat *W, int q8, int64_t g0, int64_t g1, int NV, const hm_qact *xq, int b0, float *y,
-                 int64_t ys, const float *bias) {
+/* Q8_0 groups [g0, g1) of 16 rows for NV (1..4) vectors starting at vector b0. */
+AI void q8_groups(const hm_mat *W, int64_t g0, int64_t g1, int NV, const hm_qact *xq, int b0, float *y, int64_t ys,
+                  const float *bias) {
   const int64_t nb = W->cols / HM_QBLOCK;
-  const int64_t wbytes = q8 ? 512 : 256;          /* weight bytes per block of a group */
-  const size_t gbytes = (size_t)nb * (wbytes + 32); /* bytes per group */
+  const size_t gbytes = (size_t)nb * (512 + 32);
   const int8_t *q[4];
   const float *d[4];
   const int32_t *c[4];
@@ -45,39 +45,22 @@ AI void q_groups(const hm_mat *W, int q8, int64_t g0, int64_t g1, int NV, const 
     d[a] = xq->d + (int64_t)(b0 + a) * nb;
     c[a] = xq->c + (int64_t)(b0 + a) * nb;
   }
-  const __m512i m4 = _mm512_set1_epi8(15);
   for (int64_t g = g0; g < g1; g++) {
-    const uint8_t *base = (const uint8_t *)W->data + (size_t)g * gbytes;
-    const uint8_t *sc = base + nb * wbytes;
+    const uint8_t *base = (const uint8_t *)W->data + (size_t)g * gbytes, *sc = base + nb * 512;
     __m512 acc[4];
     for (int a = 0; a < NV; a++) acc[a] = _mm512_setzero_ps();
     for (int64_t k = 0; k < nb; k++) {
-      const uint8_t *p = base + k * wbytes;
+      const uint8_t *p = base + k * 512;
       if (HM_PF_DIST) { /* the group's bytes in stream order: a block's share of lines */
-        const char *pf = (const char *)base + (size_t)k * (wbytes + 32) + HM_PF_DIST;
-        for (int l = 0; l < (q8 ? 9 : 5); l++) _mm_prefetch(pf + 64 * l, _MM_HINT_T1);
+        const char *pf = (const char *)base + (size_t)k * (512 + 32) + HM_PF_DIST;
+        for (int l = 0; l < 9; l++) _mm_prefetch(pf + 64 * l, _MM_HINT_T1);
       }
       __m512i s[4];
-      for (int a = 0; a < NV; a++) {
-        s[a] = _mm512_set1_epi32(c[a][k]);
-        if (q8) s[a] = _mm512_slli_epi32(s[a], 4); /* -8 sum(q) -> -128 sum(q) */
-      }
-      if (q8) {
-        for (int ch = 0; ch < 8; ch++) {
-          const __m512i w = _mm512_loadu_si512(p + 64 * ch);
-          for (int a = 0; a < NV; a++)
-            s[a] = _mm512_dpbusd_epi32(s[a], w, _mm512_set1_epi32(load_i32(q[a] + k * HM_QBLOCK + 4 * ch)));
-        }
-      } else {
-        for (int ch = 0; ch < 4; ch++) {
-          const __m512i v = _mm512_loadu_si512(p + 64 * ch);
-          const __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-          for (int a = 0; a < NV; a++) {
-            const int8_t *qa = q[a] + k * HM_QBLOCK + 4 * ch;
-            s[a] = _mm512_dpbusd_epi32(s[a], lo, _mm512_set1_epi32(load_i32(qa)));
-            s[a] = _mm512_dpbusd_epi32(s[a], hi, _mm512_set1_epi32(load_i32(qa + 16)));
-          }
-        }
+      for (int a = 0; a < NV; a++) s[a] = _mm512_slli_epi32(_mm512_set1_epi32(c[a][k]), 4); /* -128 sum(q) */
+      for (int ch = 0; ch < 8; ch++) {
+        const __m512i w = _mm512_loadu_si512(p + 64 * ch);
+        for (int a = 0; a < NV; a++)
+          s[a] = _mm512_dpbusd_epi32(s[a], w, _mm512_set1_epi32(load_i32(q[a] + k * HM_QBLOCK + 4 * ch)));
       }
       const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sc + k * 32)));
       for (int a = 0; a < NV; a++)
@@ -88,6 +71,69 @@ AI void q_groups(const hm_mat *W, int q8, int64_t g0, int64_t g1, int NV, const 
   }
 }
 
+/* Q4_0 groups [g0, g1) of 32 rows: per byte v = lo + 16 hi (rows j, j + 16),
+ * s_lo = seed + dot(lo, x), s_v = 17 seed + dot(v, x), high rows = (s_v - s_lo) >> 4. */
+AI void q4_groups(const hm_mat *W, int64_t g0, int64_t g1, int NV, const hm_qact *xq, int b0, float *y, int64_t ys,
+                  const float *bias) {
+  const int64_t nb = W->cols / HM_QBLOCK;
+  const size_t gbytes = (size_t)nb * (512 + 64);
+  const int8_t *q[4];
+  const float *d[4];
+  const int32_t *c[4];
+  for (int a = 0; a < NV; a++) {
+    q[a] = xq->q + (int64_t)(b0 + a) * xq->q_stride;
+    d[a] = xq->d + (int64_t)(b0 + a) * nb;
+    c[a] = xq->c + (int64_t)(b0 + a) * nb;
+  }
+  const __m512i m4 = _mm512_set1_epi8(15);
+  for (int64_t g = g0; g < g1; g++) {
+    const uint8_t *base = (const uint8_t *)W->data + (size_t)g * gbytes, *sc = base + nb * 512;
+    __m512 acc[8];
+    for (int a = 0; a < 2 * NV; a++) acc[a] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < nb; k++) {
+      const uint8_t *p = base + k * 512;
+      if (HM_PF_DIST) {
+        const char *pf = (const char *)base + (size_t)k * (512 + 64) + HM_PF_DIST;
+        for (int l = 0; l < 9; l++) _mm_prefetch(pf + 64 * l, _MM_HINT_T1);
+      }
+      __m512i sl[4], sv[4];
+      for (int a = 0; a < NV; a++) {
+        sl[a] = _mm512_set1_epi32(c[a][k]); /* -8 sum(q) */
+        sv[a] = _mm512_add_epi32(sl[a], _mm512_slli_epi32(sl[a], 4));
+      }
+      for (int ch = 0; ch < 8; ch++) {
+        const __m512i v = _mm512_loadu_si512(p + 64 * ch), lo = _mm512_and_si512(v, m4);
+        for (int a = 0; a < NV; a++) {
+          const __m512i x = _mm512_set1_epi32(load_i32(q[a] + k * HM_QBLOCK + 4 * ch));
+          sl[a] = _mm512_dpbusd_epi32(sl[a], lo, x);
+          sv[a] = _mm512_dpbusd_epi32(sv[a], v, x);
+        }
+      }
+      const __m512 dl = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sc + k * 64)));
+      const __m512 dh = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sc + k * 64 + 32)));
+      for (int a = 0; a < NV; a++) {
+        const __m512 dx = _mm512_set1_ps(d[a][k]);
+        const __m512i sh = _mm512_srai_epi32(_mm512_sub_epi32(sv[a], sl[a]), 4);
+        acc[2 * a] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sl[a]), _mm512_mul_ps(dl, dx), acc[2 * a]);
+        acc[2 * a + 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sh), _mm512_mul_ps(dh, dx), acc[2 * a + 1]);
+      }
+    }
+    const __m512 bl = bias ? _mm512_loadu_ps(bias + g * 32) : _mm512_setzero_ps();
+    const __m512 bh = bias ? _mm512_loadu_ps(bias + g * 32 + 16) : _mm512_setzero_ps();
+    for (int a = 0; a < NV; a++) {
+      float *o = y + (int64_t)(b0 + a) * ys + g * 32;
+      _mm512_storeu_ps(o, _mm512_add_ps(acc[2 * a], bl));
+      _mm512_storeu_ps(o + 16, _mm512_add_ps(acc[2 * a + 1], bh));
+    }
+  }
+}
+
+AI void q_groups(const hm_mat *W, int q8, int64_t g0, int64_t g1, int NV, const hm_qact *xq, int b0, float *y,
+                 int64_t ys, const float *bias) {
+  if (q8) q8_groups(W, g0, g1, NV, xq, b0, y, ys, bias);
+  else q4_groups(W, g0, g1, NV, xq, b0, y, ys, bias);
+}
+
 AI void mv_q(const hm_mat *W, int q8, int64_t r0, int64_t r1, const hm_qact *xq, float *y, int64_t ys,
              const float *bias) {
   int64_t a, b;
@@ -96,14 +142,14 @@ AI void mv_q(const hm_mat *W, int q8, int64_t r0, int64_t r1, const hm_qact *xq,
       q8 ? hm_mv_q8_0_ref : hm_mv_q4_0_ref;
   if (r0 < a) ref(W, r0, a, xq, y, ys, bias);
   if (b < r1) ref(W, b, r1, xq, y, ys, bias);
-  /* whole groups; the y and bias pointers are offset so rows are g * 16 */
+  const int64_t G = q8 ? 16 : 32;
   for (int v = 0; v < xq->n; v += 4) {
     const int nv = xq->n - v < 4 ? xq->n - v : 4;
     switch (nv) {
-    case 1: q_groups(W, q8, a / 16, b / 16, 1, xq, v, y, ys, bias); break;
-    case 2: q_groups(W, q8, a / 16, b / 16, 2, xq, v, y, ys, bias); break;
-    case 3: q_groups(W, q8, a / 16, b / 16, 3, xq, v, y, ys, bias); break;
-    default: q_groups(W, q8, a / 16, b / 16, 4, xq, v, y, ys, bias); break;
+    case 1: q_groups(W, q8, a / G, b / G, 1, xq, v, y, ys, bias); break;
+    case 2: q_groups(W, q8, a / G, b / G, 2, xq, v, y, ys, bias); break;
+    case 3: q_groups(W, q8, a / G, b / G, 3, xq, v, y, ys, bias); break;
+    default: q_groups(W, q8, a / G, b / G, 4, xq, v, y, ys, bias); break;
     }
   }
 }

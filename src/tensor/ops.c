@@ -106,13 +106,14 @@ static void *scratch_get(size_t bytes) { return scratch_get_slot(SCRATCH_ACT, by
 
 /* One launch of up to HM_MV_MAX matrices sharing the input x. Their rows, laid
  * end to end, are handed out by an atomic position in guided portions (a
- * share of what is left, in whole groups of 16 rows, within one matrix): long
+ * share of what is left, within one matrix): long
  * runs first for the prefetchers, short ones at the end so the threads finish
- * together. */
+ * together. Portions are whole groups of a quantized matrix's interleaved rows. */
 typedef struct mv_task {
   int nm, nth;
   hm_matvec_out out[HM_MV_MAX];
   int64_t first[HM_MV_MAX + 1]; /* position of each matrix's first row */
+  int64_t group[HM_MV_MAX];     /* portions in multiples of this many rows (the quantized layouts' groups) */
   const hm_kernels *k;
   int n;
   const float *x;
@@ -141,8 +142,9 @@ static void mv_run(void *arg, int ith, int nth) {
   while (cur < total) {
     int m = 0;
     while (cur >= t->first[m + 1]) m++;
+    const int64_t G = t->group[m];
     int64_t take = (total - cur) / (2 * t->nth);
-    take = take < 16 ? 16 : (take + 15) / 16 * 16;
+    take = take < G ? G : (take + G - 1) / G * G;
     if (cur + take > t->first[m + 1]) take = t->first[m + 1] - cur;
     if (!atomic_compare_exchange_weak_explicit(&t->next, &cur, cur + take, memory_order_relaxed,
                                                memory_order_relaxed))
@@ -233,7 +235,10 @@ void hm_matvec_multi(hm_pool *pool, const hm_matvec_out *outs, int nm, int n, co
   const int nth = work < 32768 ? 1 : hm_pool_size(pool); /* too small to be worth waking threads */
   t.nth = nth;
   t.first[0] = 0;
-  for (int m = 0; m < t.nm; m++) t.first[m + 1] = t.first[m] + t.out[m].W->rows;
+  for (int m = 0; m < t.nm; m++) {
+    t.first[m + 1] = t.first[m] + t.out[m].W->rows;
+    t.group[m] = is_quant(t.out[m].W->type) ? hm_qmat_group_rows(t.out[m].W->type) : 16;
+  }
   atomic_init(&t.next, 0);
   if (nth == 1) mv_run(&t, 0, 1);
   else hm_pool_run(pool, mv_run, &t);
@@ -349,7 +354,7 @@ static void convert_run(void *arg, int ith, int nth) {
   convert_task *t = (convert_task *)arg;
   const hm_mat *W = t->W;
   int64_t r0, r1;
-  hm_split(W->rows, ith, nth, 16, &r0, &r1); /* whole R16 groups per thread */
+  hm_split(W->rows, ith, nth, 32, &r0, &r1); /* whole interleaved groups per thread (Q4_0 bytes hold 2 rows) */
   if (r0 >= r1) return;
   const bool to_q = t->to == HM_DT_Q8_0 || t->to == HM_DT_Q4_0;
   float *tmp = NULL;

@@ -13,9 +13,10 @@
 hm_pool *hm_compute_pool_create(int n_threads);
 
 /* Quantized safetensors files mark their block layout in the header metadata
- * (the R16 layout of src/tensor/kernels.h); loaders refuse other layouts. */
+ * (the interleaved layouts of src/tensor/kernels.h: Q8_0 in groups of 16 rows,
+ * Q4_0 in groups of 32); loaders refuse other layouts. */
 #define HM_QUANT_LAYOUT_KEY "heartmula_quant_layout"
-#define HM_QUANT_LAYOUT "r16"
+#define HM_QUANT_LAYOUT "q8r16-q4r32"
 
 /* A weight matrix used in place (mmapped) or owned after a conversion. */
 typedef struct hm_mat {

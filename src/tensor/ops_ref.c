@@ -48,54 +48,66 @@ static void mv_f16_ref(const hm_mat *W, int64_t r0, int64_t r1, int n, const flo
   }
 }
 
-/* ---- the R16 layout of quantized matrices (kernels.h) ---- */
+/* ---- the interleaved layouts of quantized matrices (kernels.h) ---- */
 
 static size_t qblock_bytes(hm_dtype t) { return t == HM_DT_Q8_0 ? HM_Q8_0_BYTES : HM_Q4_0_BYTES; }
 
-/* Byte offsets inside a group: weights of block k, chunk c, row j; scale of block k, row j. */
-static size_t q_at(hm_dtype t, int64_t k, int c, int64_t j) {
-  return (size_t)k * (t == HM_DT_Q8_0 ? 512 : 256) + (size_t)c * 64 + (size_t)j * 4;
-}
+int hm_qmat_group_rows(hm_dtype t) { return t == HM_DT_Q8_0 ? 16 : t == HM_DT_Q4_0 ? 32 : 1; }
+
+/* Byte offsets inside a group: weights of block k, chunk c, lane j; scale of block k, row j. */
+static size_t q_at(int64_t k, int c, int64_t j) { return (size_t)k * 512 + (size_t)c * 64 + (size_t)j * 4; }
 static size_t q_scale_at(hm_dtype t, int64_t nb, int64_t k, int64_t j) {
-  return (size_t)nb * (t == HM_DT_Q8_0 ? 512 : 256) + (size_t)k * 32 + (size_t)j * 2;
+  const size_t per = t == HM_DT_Q8_0 ? 32 : 64;
+  return (size_t)nb * 512 + (size_t)k * per + (size_t)j * 2;
 }
 
 void hm_qmat_get_block(hm_dtype t, const void *data, int64_t rows, int64_t cols, int64_t r, int64_t k, uint8_t *blk) {
-  const int64_t nb = cols / HM_QBLOCK;
+  const int64_t nb = cols / HM_QBLOCK, G = hm_qmat_group_rows(t);
   const size_t bb = qblock_bytes(t);
   const uint8_t *p = (const uint8_t *)data;
-  if (r >= rows / 16 * 16) { /* trailing plain rows */
+  if (r >= rows / G * G) { /* trailing plain rows */
     memcpy(blk, p + ((size_t)r * nb + k) * bb, bb);
     return;
   }
-  const uint8_t *g = p + (size_t)(r / 16) * 16 * nb * bb;
-  const int64_t j = r % 16;
+  const uint8_t *g = p + (size_t)(r / G) * G * nb * bb;
+  const int64_t j = r % G;
   memcpy(blk, g + q_scale_at(t, nb, k, j), 2);
-  if (t == HM_DT_Q8_0)
+  if (t == HM_DT_Q8_0) {
     for (int c = 0; c < 8; c++)
-      for (int i = 0; i < 4; i++) blk[2 + 4 * c + i] = (uint8_t)(g[q_at(t, k, c, j) + i] ^ 0x80);
-  else
-    for (int c = 0; c < 4; c++) memcpy(blk + 2 + 4 * c, g + q_at(t, k, c, j), 4);
+      for (int i = 0; i < 4; i++) blk[2 + 4 * c + i] = (uint8_t)(g[q_at(k, c, j) + i] ^ 0x80);
+    return;
+  }
+  memset(blk + 2, 0, 16);
+  for (int e = 0; e < HM_QBLOCK; e++) {
+    const uint8_t byte = g[q_at(k, e / 4, j % 16) + e % 4];
+    const uint8_t nib = (uint8_t)(j < 16 ? byte & 15 : byte >> 4);
+    blk[2 + e % 16] |= (uint8_t)(e < 16 ? nib : nib << 4);
+  }
 }
 
 void hm_qmat_set_row(hm_dtype t, void *data, int64_t rows, int64_t cols, int64_t r, const uint8_t *blocks) {
-  const int64_t nb = cols / HM_QBLOCK;
+  const int64_t nb = cols / HM_QBLOCK, G = hm_qmat_group_rows(t);
   const size_t bb = qblock_bytes(t);
   uint8_t *p = (uint8_t *)data;
-  if (r >= rows / 16 * 16) {
+  if (r >= rows / G * G) {
     memcpy(p + (size_t)r * nb * bb, blocks, (size_t)nb * bb);
     return;
   }
-  uint8_t *g = p + (size_t)(r / 16) * 16 * nb * bb;
-  const int64_t j = r % 16;
+  uint8_t *g = p + (size_t)(r / G) * G * nb * bb;
+  const int64_t j = r % G;
   for (int64_t k = 0; k < nb; k++) {
     const uint8_t *blk = blocks + (size_t)k * bb;
     memcpy(g + q_scale_at(t, nb, k, j), blk, 2);
-    if (t == HM_DT_Q8_0)
+    if (t == HM_DT_Q8_0) {
       for (int c = 0; c < 8; c++)
-        for (int i = 0; i < 4; i++) g[q_at(t, k, c, j) + i] = (uint8_t)(blk[2 + 4 * c + i] ^ 0x80);
-    else
-      for (int c = 0; c < 4; c++) memcpy(g + q_at(t, k, c, j), blk + 2 + 4 * c, 4);
+        for (int i = 0; i < 4; i++) g[q_at(k, c, j) + i] = (uint8_t)(blk[2 + 4 * c + i] ^ 0x80);
+      continue;
+    }
+    for (int e = 0; e < HM_QBLOCK; e++) { /* one nibble of a byte shared with row j +- 16 */
+      const uint8_t nib = (uint8_t)(e < 16 ? blk[2 + e] & 15 : blk[2 + e - 16] >> 4);
+      uint8_t *byte = &g[q_at(k, e / 4, j % 16) + e % 4];
+      *byte = (uint8_t)(j < 16 ? (*byte & 0xF0) | nib : (*byte & 0x0F) | (nib << 4));
+    }
   }
 }
 
@@ -109,8 +121,8 @@ void hm_qmat_row_f32(hm_dtype t, const void *data, int64_t rows, int64_t cols, i
 }
 
 void hm_qmat_split(const hm_mat *W, int64_t r0, int64_t r1, int64_t *g0, int64_t *g1) {
-  const int64_t whole = W->rows / 16 * 16;
-  int64_t a = (r0 + 15) / 16 * 16, b = r1 / 16 * 16;
+  const int64_t G = hm_qmat_group_rows(W->type), whole = W->rows / G * G;
+  int64_t a = (r0 + G - 1) / G * G, b = r1 / G * G;
   if (a > whole) a = whole;
   if (b > whole) b = whole;
   if (a < r0 || b <= a) a = b = r1; /* no whole group inside [r0, r1): all rows plain-path */

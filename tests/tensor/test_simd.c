@@ -1,7 +1,7 @@
 /* Every SIMD kernel table this CPU supports against the scalar reference:
  * all weight dtypes, n = 1 .. 6 vectors, odd row counts and column tails;
- * quantized matrices in the R16 layout: whole groups of 16 rows, trailing
- * plain rows, row ranges that start or end inside a group. */
+ * quantized matrices in their interleaved layouts: whole groups (16 / 32
+ * rows), trailing plain rows, row ranges that start or end inside a group. */
 #include "harness.h"
 #include "tensor/kernels.h"
 #include <stdlib.h>
@@ -17,7 +17,7 @@ static void run_isa(hm_isa isa, hm_pool *pool) {
   const hm_kernels *K = hm_kernels_for(isa);
   if (!K) { printf("ISA %d not supported here: skipped\n", (int)isa); return; }
   printf("checking %s against scalar\n", K->name);
-  const int64_t shapes[][2] = { { 1, 32 }, { 5, 33 }, { 9, 96 }, { 13, 17 }, { 67, 160 }, { 130, 1056 }, { 3, 3072 }, { 6, 4096 + 96 }, { 16, 32 }, { 37, 96 }, { 48, 64 } };
+  const int64_t shapes[][2] = { { 1, 32 }, { 5, 33 }, { 9, 96 }, { 13, 17 }, { 67, 160 }, { 130, 1056 }, { 3, 3072 }, { 6, 4096 + 96 }, { 16, 32 }, { 37, 96 }, { 48, 64 }, { 71, 64 } };
   const hm_dtype types[] = { HM_DT_F32, HM_DT_BF16, HM_DT_F16, HM_DT_Q8_0, HM_DT_Q4_0 };
   for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
     const int64_t rows = shapes[si][0], cols = shapes[si][1];
@@ -30,7 +30,7 @@ static void run_isa(hm_isa isa, hm_pool *pool) {
       CHECK_OK(hm_mat_convert(&W32, types[ti], &Wt));
       float *wd = (float *)malloc((size_t)(rows * cols) * sizeof(float));
       for (int64_t r = 0; r < rows; r++) hm_mat_row_f32(&Wt, r, wd + r * cols);
-      if (quant) { /* the R16 rows read back exactly as a plain quantize -> dequantize of each row */
+      if (quant) { /* the interleaved rows read back exactly as a plain quantize -> dequantize of each row */
         uint8_t *blk = malloc(hm_dtype_bytes(types[ti], cols));
         float *ref = malloc((size_t)cols * sizeof(float));
         int bad = 0;
@@ -39,7 +39,7 @@ static void run_isa(hm_isa isa, hm_pool *pool) {
           else { hm_quantize_row_q4_0(w + r * cols, blk, cols); hm_dequantize_row_q4_0(blk, ref, cols); }
           bad += memcmp(ref, wd + r * cols, (size_t)cols * sizeof(float)) != 0;
         }
-        CHECK_MSG(bad == 0, "%s %lldx%lld: %d R16 rows differ from plain blocks", hm_dtype_name(types[ti]),
+        CHECK_MSG(bad == 0, "%s %lldx%lld: %d interleaved rows differ from plain blocks", hm_dtype_name(types[ti]),
                   (long long)rows, (long long)cols, bad);
         free(blk); free(ref);
       }
@@ -66,7 +66,7 @@ static void run_isa(hm_isa isa, hm_pool *pool) {
                     (long long)rows, (long long)cols, n, ub, err);
         }
         if (quant && rows > 20) { /* the table's kernel on row ranges cut inside groups */
-          const int64_t cuts[][2] = { { 3, 35 }, { 5, 12 }, { 16, rows }, { 0, 17 } };
+          const int64_t cuts[][2] = { { 3, 35 }, { 5, 12 }, { 16, rows }, { 0, 17 }, { 32, rows }, { 0, 64 } };
           hm_mv_quant_fn fk = types[ti] == HM_DT_Q8_0 ? K->mv_q8_0 : K->mv_q4_0;
           hm_mv_quant_fn fr = types[ti] == HM_DT_Q8_0 ? hm_mv_q8_0_ref : hm_mv_q4_0_ref;
           const int64_t nb = cols / 32, qs = (cols + 63) & ~63;
@@ -74,7 +74,7 @@ static void run_isa(hm_isa isa, hm_pool *pool) {
           float *db = malloc(sizeof(float) * n * nb * 3);
           hm_qact A = { 0, 0, 0, qs, qb, db, (int32_t *)(db + n * nb), db + 2 * n * nb };
           hm_quantize_act(x, xs, n, cols, &A);
-          for (size_t ci = 0; ci < 4; ci++) {
+          for (size_t ci = 0; ci < sizeof cuts / sizeof cuts[0]; ci++) {
             const int64_t r0 = cuts[ci][0], r1 = cuts[ci][1] < rows ? cuts[ci][1] : rows;
             for (int64_t i = 0; i < n * ys; i++) ya[i] = yb[i] = -7.0f;
             fr(&Wt, r0, r1, &A, ya, ys, bias);

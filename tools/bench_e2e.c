@@ -31,7 +31,7 @@ int bench_e2e(int argc, char **argv) {
     else if (cli_opt(argc, argv, &i, "--seconds", NULL, &v)) { if (!cli_float("--seconds", v, &seconds)) return 2; }
     else if (cli_opt(argc, argv, &i, "--threads", "-t", &v)) { if (!cli_int("--threads", v, &n)) return 2; p.n_threads = (int)n; }
     else if (cli_opt(argc, argv, &i, "--codec-steps", NULL, &v)) { if (!cli_int("--codec-steps", v, &n)) return 2; p.codec_steps = (int)n; }
-    else if (cli_opt(argc, argv, &i, "--mula-dtype", NULL, &v)) {
+    else if (cli_opt(argc, argv, &i, "--mula-dtype", "--quant", &v)) {
       if (!strcasecmp(v, "bf16")) p.mula_weights = HM_MULA_WEIGHTS_BF16;
       else if (!strcasecmp(v, "f32")) p.mula_weights = HM_MULA_WEIGHTS_F32;
       else if (!strcasecmp(v, "q8_0")) p.mula_weights = HM_MULA_WEIGHTS_Q8_0;

@@ -26,6 +26,7 @@ static void usage(FILE *f) {
     "  --seed N                  random seed (default: a fresh one, printed)\n"
     "  -t, --threads N           threads (default: all cores)\n"
     "  --mula-dtype T            LM weights in memory: bf16 (default), f32, q8_0, q4_0\n"
+    "                            (--quant q8_0|q4_0 is the same; a quantized model folder loads as stored)\n"
     "  --codec-dtype T           codec weights: f32 (default), bf16\n"
     "  --save-codes FILE.npy     also save the audio codes [8, frames] (int32)\n"
     "  --continue-from FILE.npy  continue a song from earlier codes [8, frames]\n"
@@ -100,7 +101,7 @@ int cmd_generate(int argc, char **argv) {
       have_seed = true;
     }
     else if (cli_opt(argc, argv, &i, "--threads", "-t", &v)) { if (!cli_int("--threads", v, &n)) return 2; p.n_threads = (int)n; }
-    else if (cli_opt(argc, argv, &i, "--mula-dtype", NULL, &v)) {
+    else if (cli_opt(argc, argv, &i, "--mula-dtype", "--quant", &v)) {
       if (!parse_mula_dtype(v, &p.mula_weights)) { fprintf(stderr, "heartmula generate: error: --mula-dtype: unknown '%s' (bf16, f32, q8_0, q4_0)\n", v); return 2; }
     }
     else if (cli_opt(argc, argv, &i, "--codec-dtype", NULL, &v)) {

@@ -101,6 +101,8 @@ int hm_qmat_group_rows(hm_dtype t);
 void hm_qmat_get_block(hm_dtype t, const void *data, int64_t rows, int64_t cols, int64_t r, int64_t k, uint8_t *blk);
 void hm_qmat_set_row(hm_dtype t, void *data, int64_t rows, int64_t cols, int64_t r, const uint8_t *blocks);
 void hm_qmat_row_f32(hm_dtype t, const void *data, int64_t rows, int64_t cols, int64_t r, float *out);
+/* Rows [r0, r1) as floats (whole groups decoded in one pass), out: (r1 - r0) x cols. */
+void hm_qmat_rows_f32(hm_dtype t, const void *data, int64_t rows, int64_t cols, int64_t r0, int64_t r1, float *out);
 /* The scalar reference rows of the quantized matvec, also used by the SIMD
  * tables for the rows outside whole groups of 16. */
 void hm_mv_q8_0_ref(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, float *y, int64_t ys,

@@ -270,6 +270,10 @@ void hm_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float
 /* Rows [r0, r1) of W as f32 into out (row-major, W->cols wide). */
 static void mat_rows_f32(const hm_mat *W, int64_t r0, int64_t r1, float *out) {
   const int64_t cols = W->cols;
+  if (W->type == HM_DT_Q8_0 || W->type == HM_DT_Q4_0) {
+    hm_qmat_rows_f32(W->type, W->data, W->rows, cols, r0, r1, out);
+    return;
+  }
   for (int64_t r = r0; r < r1; r++) {
     float *o = out + (r - r0) * cols;
     switch (W->type) {
@@ -290,6 +294,21 @@ static void mat_rows_f32(const hm_mat *W, int64_t r0, int64_t r1, float *out) {
 
 void hm_mat_row_f32(const hm_mat *W, int64_t r, float *out) { mat_rows_f32(W, r, r + 1, out); }
 
+typedef struct tile_task {
+  const hm_mat *W;
+  int64_t r0, r1;
+  float *out;
+} tile_task;
+
+static void mat_rows_f32(const hm_mat *W, int64_t r0, int64_t r1, float *out);
+
+static void tile_run(void *arg, int ith, int nth) {
+  const tile_task *t = (const tile_task *)arg;
+  int64_t a, b;
+  hm_split(t->r1 - t->r0, ith, nth, 32, &a, &b);
+  if (a < b) mat_rows_f32(t->W, t->r0 + a, t->r0 + b, t->out + a * t->W->cols);
+}
+
 void hm_linear(hm_pool *pool, const hm_mat *W, const float *bias, int64_t n, const float *X, float *Y) {
   if (!W || n <= 0 || W->rows <= 0) return;
   const int64_t rows = W->rows, cols = W->cols;
@@ -301,7 +320,8 @@ void hm_linear(hm_pool *pool, const hm_mat *W, const float *bias, int64_t n, con
     hm_sgemm(false, true, n, rows, cols, 1.0f, X, cols, (const float *)W->data, cols, 0.0f, Y, rows);
   } else {
     int64_t tile = (int64_t)(4 << 20) / (cols * (int64_t)sizeof(float)); /* ~4 MiB of f32 */
-    if (tile < 16) tile = 16;
+    tile = tile / 32 * 32; /* whole groups of the quantized layouts */
+    if (tile < 32) tile = 32;
     if (tile > rows) tile = rows;
     /* per-thread, grow-only tile buffer (<= ~4 MiB): no allocation per call once warm */
     float *buf = (float *)scratch_get_slot(SCRATCH_TILE, (size_t)tile * cols * sizeof(float));
@@ -314,7 +334,8 @@ void hm_linear(hm_pool *pool, const hm_mat *W, const float *bias, int64_t n, con
     }
     for (int64_t r0 = 0; r0 < rows; r0 += tile) {
       int64_t r1 = r0 + tile < rows ? r0 + tile : rows;
-      mat_rows_f32(W, r0, r1, buf);
+      tile_task tt = { W, r0, r1, buf };
+      hm_pool_run(pool, tile_run, &tt); /* the decode of the tile, split over the threads */
       hm_sgemm(false, true, n, r1 - r0, cols, 1.0f, X, cols, buf, cols, 0.0f, Y + r0, rows);
     }
   }

@@ -120,6 +120,47 @@ void hm_qmat_row_f32(hm_dtype t, const void *data, int64_t rows, int64_t cols, i
   }
 }
 
+/* Whole group gi of G rows (16 or 32) into out (G rows of cols floats). */
+static void qmat_group_f32(hm_dtype t, const uint8_t *data, int64_t cols, int64_t gi, float *out) {
+  const int64_t nb = cols / HM_QBLOCK, G = hm_qmat_group_rows(t);
+  const uint8_t *g = data + (size_t)gi * G * nb * qblock_bytes(t);
+  for (int64_t k = 0; k < nb; k++) {
+    float d[32];
+    for (int64_t j = 0; j < G; j++) {
+      uint16_t h;
+      memcpy(&h, g + q_scale_at(t, nb, k, j), 2);
+      d[j] = hm_f16_to_f32(h);
+    }
+    for (int c = 0; c < 8; c++)
+      for (int64_t j = 0; j < 16; j++) {
+        const uint8_t *b = g + q_at(k, c, j);
+        float *lo = out + j * cols + k * HM_QBLOCK + 4 * c;
+        if (t == HM_DT_Q8_0) {
+          for (int i = 0; i < 4; i++) lo[i] = d[j] * (float)((int)b[i] - 128);
+        } else {
+          float *hi = lo + 16 * cols;
+          for (int i = 0; i < 4; i++) {
+            lo[i] = d[j] * (float)((b[i] & 15) - 8);
+            hi[i] = d[j + 16] * (float)((b[i] >> 4) - 8);
+          }
+        }
+      }
+  }
+}
+
+void hm_qmat_rows_f32(hm_dtype t, const void *data, int64_t rows, int64_t cols, int64_t r0, int64_t r1, float *out) {
+  const int64_t G = hm_qmat_group_rows(t), whole = rows / G * G;
+  for (int64_t r = r0; r < r1;) {
+    if (r % G == 0 && r + G <= r1 && r + G <= whole) {
+      qmat_group_f32(t, (const uint8_t *)data, cols, r / G, out + (r - r0) * cols);
+      r += G;
+    } else {
+      hm_qmat_row_f32(t, data, rows, cols, r, out + (r - r0) * cols);
+      r++;
+    }
+  }
+}
+
 void hm_qmat_split(const hm_mat *W, int64_t r0, int64_t r1, int64_t *g0, int64_t *g1) {
   const int64_t G = hm_qmat_group_rows(W->type), whole = W->rows / G * G;
   int64_t a = (r0 + G - 1) / G * G, b = r1 / G * G;

@@ -37,6 +37,13 @@ cmp -s "$T/a.wav" "$T/d.wav" && ok || bad "decode of saved codes differs from ge
   --max_audio_length_ms 1200 --cfg_scale 1.5 --save_path "$T/u.wav" --seed 9 -q -t 2 && ok || bad "underscore flags"
 cmp -s "$T/a.wav" "$T/u.wav" && ok || bad "underscore flags changed the result"
 
+# quantized LM weights at load (--quant is --mula-dtype), same seed twice: same codes
+"${G[@]}" --seed 9 --quant q4_0 -o "$T/q1.wav" --save-codes "$T/q1.npy" && ok || bad "--quant q4_0"
+"${G[@]}" --seed 9 --mula-dtype=q4_0 -o "$T/q2.wav" --save-codes "$T/q2.npy" && ok || bad "--mula-dtype=q4_0"
+cmp -s "$T/q1.npy" "$T/q2.npy" && ok || bad "--quant and --mula-dtype differ"
+"${G[@]}" --seed 9 --quant q8_0 -o "$T/q3.wav" && ok || bad "--quant q8_0"
+expect_fail "unknown 'q3_k'" "${G[@]}" --seed 9 --quant q3_k -o "$T/q4.wav"
+
 # --codes-only and --continue-from: the continued song starts with the old codes
 "${G[@]}" --seed 4 --codes-only --save-codes "$T/e.npy" && ok || bad "codes-only"
 [ ! -e "$T/output.mp3" ] && ok || bad "codes-only wrote audio"

@@ -39,6 +39,14 @@ static void run_isa(hm_isa isa, hm_pool *pool) {
           else { hm_quantize_row_q4_0(w + r * cols, blk, cols); hm_dequantize_row_q4_0(blk, ref, cols); }
           bad += memcmp(ref, wd + r * cols, (size_t)cols * sizeof(float)) != 0;
         }
+        /* whole-group decoding, also for ranges that start and end inside groups */
+        for (int64_t r0 = 0; r0 < 4 && r0 < rows; r0 += 3) {
+          const int64_t r1 = rows - r0 / 3;
+          float *o = malloc((size_t)((r1 - r0) * cols) * sizeof(float));
+          hm_qmat_rows_f32(types[ti], Wt.data, rows, cols, r0, r1, o);
+          bad += memcmp(o, wd + r0 * cols, (size_t)((r1 - r0) * cols) * sizeof(float)) != 0;
+          free(o);
+        }
         CHECK_MSG(bad == 0, "%s %lldx%lld: %d interleaved rows differ from plain blocks", hm_dtype_name(types[ti]),
                   (long long)rows, (long long)cols, bad);
         free(blk); free(ref);

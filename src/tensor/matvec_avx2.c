@@ -211,13 +211,14 @@ AI void mv_q(const hm_mat *W, int q8, int64_t r0, int64_t r1, const hm_qact *xq,
   if (r0 < a) (q8 ? hm_mv_q8_0_ref : hm_mv_q4_0_ref)(W, r0, a, xq, y, ys, bias);
   if (b < r1) (q8 ? hm_mv_q8_0_ref : hm_mv_q4_0_ref)(W, b, r1, xq, y, ys, bias);
   const int64_t G = q8 ? 16 : 32;
-  for (int v = 0; v < xq->n; v += 2) {
-    const int nv = xq->n - v < 2 ? 1 : 2;
-    for (int h = 0; h < 2; h++) {
-      if (nv == 2) q_half_groups(W, q8, a / G, b / G, h, 2, xq, v, y, ys, bias);
-      else q_half_groups(W, q8, a / G, b / G, h, 1, xq, v, y, ys, bias);
+  for (int64_t g = a / G; g < b / G; g++) /* all vectors while the group is in L1 */
+    for (int v = 0; v < xq->n; v += 2) {
+      const int nv = xq->n - v < 2 ? 1 : 2;
+      for (int h = 0; h < 2; h++) {
+        if (nv == 2) q_half_groups(W, q8, g, g + 1, h, 2, xq, v, y, ys, bias);
+        else q_half_groups(W, q8, g, g + 1, h, 1, xq, v, y, ys, bias);
+      }
     }
-  }
 }
 
 static void mv_q8_0_avx2(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, float *y, int64_t ys,

@@ -142,16 +142,19 @@ AI void mv_q(const hm_mat *W, int q8, int64_t r0, int64_t r1, const hm_qact *xq,
       q8 ? hm_mv_q8_0_ref : hm_mv_q4_0_ref;
   if (r0 < a) ref(W, r0, a, xq, y, ys, bias);
   if (b < r1) ref(W, b, r1, xq, y, ys, bias);
+  /* group by group, all vectors (4 at a time) while the group's weights are in L1:
+   * one pass over the matrix also for the prefill's many rows */
   const int64_t G = q8 ? 16 : 32;
-  for (int v = 0; v < xq->n; v += 4) {
-    const int nv = xq->n - v < 4 ? xq->n - v : 4;
-    switch (nv) {
-    case 1: q_groups(W, q8, a / G, b / G, 1, xq, v, y, ys, bias); break;
-    case 2: q_groups(W, q8, a / G, b / G, 2, xq, v, y, ys, bias); break;
-    case 3: q_groups(W, q8, a / G, b / G, 3, xq, v, y, ys, bias); break;
-    default: q_groups(W, q8, a / G, b / G, 4, xq, v, y, ys, bias); break;
+  for (int64_t g = a / G; g < b / G; g++)
+    for (int v = 0; v < xq->n; v += 4) {
+      const int nv = xq->n - v < 4 ? xq->n - v : 4;
+      switch (nv) {
+      case 1: q_groups(W, q8, g, g + 1, 1, xq, v, y, ys, bias); break;
+      case 2: q_groups(W, q8, g, g + 1, 2, xq, v, y, ys, bias); break;
+      case 3: q_groups(W, q8, g, g + 1, 3, xq, v, y, ys, bias); break;
+      default: q_groups(W, q8, g, g + 1, 4, xq, v, y, ys, bias); break;
+      }
     }
-  }
 }
 
 void hm_mv_q8_0_avx512(const hm_mat *W, int64_t r0, int64_t r1, const hm_qact *xq, float *y, int64_t ys,

@@ -312,7 +312,10 @@ static void tile_run(void *arg, int ith, int nth) {
 void hm_linear(hm_pool *pool, const hm_mat *W, const float *bias, int64_t n, const float *X, float *Y) {
   if (!W || n <= 0 || W->rows <= 0) return;
   const int64_t rows = W->rows, cols = W->cols;
-  if (n <= 4) { /* memory-bound: the matvec path reads each weight once for all rows */
+  /* memory-bound (n <= 4): the matvec path reads each weight once for all rows;
+   * quantized weights at any n: the int8 kernels take every row group by group
+   * while its weights are in L1 (faster than decoding to f32 for sgemm) */
+  if (n <= 4 || ((W->type == HM_DT_Q8_0 || W->type == HM_DT_Q4_0) && n <= INT32_MAX)) {
     hm_matvec_bias(pool, W, bias, (int)n, X, cols, Y, rows);
     return;
   }

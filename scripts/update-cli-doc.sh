@@ -25,6 +25,11 @@ heartmula decode --codec ./ckpt/HeartCodec-oss --codes song.npy --seed 42 -o son
 heartmula generate --model-path ./ckpt --lyrics more.txt --tags tags.txt --continue-from song.npy -o longer.mp3
 # lyrics of a song as LRC
 heartmula transcribe --model ./ckpt/HeartTranscriptor-oss song.mp3 -o song.lrc
+# 4-bit LM weights: quantize once (memory-mapped afterwards), then use the folder
+heartmula quantize ./ckpt/HeartMuLa-oss-3B ./ckpt/HeartMuLa-oss-3B-q4_0 --type q4_0
+heartmula generate --model-path ./ckpt --version 3B-q4_0 --lyrics lyrics.txt --tags tags.txt -o song.mp3
+# LM speed against the machine's memory bandwidth (see docs/performance.md)
+heartmula bench --model-path ./ckpt --format q4_0 --frames 32
 # check this build against a reference-fixture folder
 heartmula parity ../shared/fixtures --strict
 ```
@@ -38,7 +43,7 @@ for c in generate decode transcribe tokenize parity bench make-checkpoint quanti
   echo '```'
   echo
   if [ "$c" = bench ]; then
-    for m in codec transcribe e2e; do echo '```'; "$CLI" bench --mode "$m" --help 2>&1; echo '```'; echo; done
+    for m in codec transcribe e2e kernels; do echo '```'; "$CLI" bench --mode "$m" --help 2>&1; echo '```'; echo; done
   fi
 done
 } > "$out"

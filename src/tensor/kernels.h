@@ -93,6 +93,17 @@ const hm_kernels *hm_kernels_active(void);
 bool hm_isa_set(hm_isa isa);
 const hm_kernels *hm_kernels_for(hm_isa isa); /* NULL if unsupported here */
 
+/* The activation rows b0 .. b0+nv-1 of xq as pointers (quantized values, block
+ * scales, block seeds -8 * sum(q)), for the SIMD kernels' inner loops. */
+static inline void hm_qact_rows(const hm_qact *xq, int b0, int nv, const int8_t **q, const float **d,
+                                const int32_t **c) {
+  for (int a = 0; a < nv; a++) {
+    q[a] = xq->q + (int64_t)(b0 + a) * xq->q_stride;
+    d[a] = xq->d + (int64_t)(b0 + a) * xq->nb;
+    c[a] = xq->c + (int64_t)(b0 + a) * xq->nb;
+  }
+}
+
 /* Rows per interleaved group: 16 (Q8_0), 32 (Q4_0), 1 for other dtypes. */
 int hm_qmat_group_rows(hm_dtype t);
 /* The rows of a quantized matrix (see the top of this file): block k of row r as a

@@ -115,10 +115,8 @@ AI void q8_half_groups(const hm_mat *W, int64_t g0, int64_t g1, int h, int NV, c
   const size_t gbytes = (size_t)nb * (512 + 32);
   const int8_t *q[2];
   const float *d[2];
-  for (int a = 0; a < NV; a++) {
-    q[a] = xq->q + (int64_t)(b0 + a) * xq->q_stride;
-    d[a] = xq->d + (int64_t)(b0 + a) * nb;
-  }
+  const int32_t *c[2];
+  hm_qact_rows(xq, b0, NV, q, d, c);
   const __m256i off = _mm256_set1_epi8((char)0x80);
   for (int64_t g = g0; g < g1; g++) {
     const uint8_t *base = (const uint8_t *)W->data + (size_t)g * gbytes;
@@ -156,11 +154,7 @@ AI void q4_half_groups(const hm_mat *W, int64_t g0, int64_t g1, int h, int NV, c
   const int8_t *q[2];
   const float *d[2];
   const int32_t *c[2];
-  for (int a = 0; a < NV; a++) {
-    q[a] = xq->q + (int64_t)(b0 + a) * xq->q_stride;
-    d[a] = xq->d + (int64_t)(b0 + a) * nb;
-    c[a] = xq->c + (int64_t)(b0 + a) * nb;
-  }
+  hm_qact_rows(xq, b0, NV, q, d, c);
   const __m256i m4 = _mm256_set1_epi8(15);
   for (int64_t g = g0; g < g1; g++) {
     const uint8_t *base = (const uint8_t *)W->data + (size_t)g * gbytes;

@@ -40,11 +40,7 @@ AI void q8_groups(const hm_mat *W, int64_t g0, int64_t g1, int NV, const hm_qact
   const int8_t *q[4];
   const float *d[4];
   const int32_t *c[4];
-  for (int a = 0; a < NV; a++) {
-    q[a] = xq->q + (int64_t)(b0 + a) * xq->q_stride;
-    d[a] = xq->d + (int64_t)(b0 + a) * nb;
-    c[a] = xq->c + (int64_t)(b0 + a) * nb;
-  }
+  hm_qact_rows(xq, b0, NV, q, d, c);
   for (int64_t g = g0; g < g1; g++) {
     const uint8_t *base = (const uint8_t *)W->data + (size_t)g * gbytes, *sc = base + nb * 512;
     __m512 acc[4];
@@ -80,11 +76,7 @@ AI void q4_groups(const hm_mat *W, int64_t g0, int64_t g1, int NV, const hm_qact
   const int8_t *q[4];
   const float *d[4];
   const int32_t *c[4];
-  for (int a = 0; a < NV; a++) {
-    q[a] = xq->q + (int64_t)(b0 + a) * xq->q_stride;
-    d[a] = xq->d + (int64_t)(b0 + a) * nb;
-    c[a] = xq->c + (int64_t)(b0 + a) * nb;
-  }
+  hm_qact_rows(xq, b0, NV, q, d, c);
   const __m512i m4 = _mm512_set1_epi8(15);
   for (int64_t g = g0; g < g1; g++) {
     const uint8_t *base = (const uint8_t *)W->data + (size_t)g * gbytes, *sc = base + nb * 512;

@@ -89,7 +89,9 @@ void hm_mula_get_info(const hm_mula_model *model, hm_mula_info *out);
 
 typedef struct hm_mula_context_params {
   int n_threads;   /* <= 0: all cores (default) */
-  int n_ctx;       /* backbone rows to allocate KV cache for; <= 0: the model's max_seq_len (default) */
+  int n_ctx;       /* backbone rows to allocate KV cache for; <= 0: the model's max_seq_len (default).
+                      The cache is F16 when the LM weights are quantized (q8_0 / q4_0), else F32;
+                      pages become resident only as rows are filled. */
   int n_batch;     /* rows per prompt-prefill chunk; <= 0: 128 (default) */
 } hm_mula_context_params;
 hm_mula_context_params hm_mula_context_default_params(void);

@@ -11,8 +11,10 @@ struct hm_mula_context {
   hm_pool *pool;
   int n_ctx, n_batch;
   int64_t backbone_us; /* time of the last hm_mula_next's backbone step */
-  /* KV caches: backbone [2][layers][n_ctx][kv_dim], decoder [2][layers][n_cb][kv_dim] */
-  float *bk, *bv, *dk, *dv;
+  /* KV caches: backbone [2][layers][n_ctx][kv_dim], decoder [2][layers][n_cb][kv_dim];
+   * F16 with quantized weights (half the cache reads of long songs), else F32 */
+  void *bk, *bv, *dk, *dv;
+  hm_dtype kv_type;
   /* scratch for up to r_max rows */
   int64_t r_max;
   float *x, *xn, *q, *k, *v, *att, *h1, *h3, *tmp;
@@ -57,7 +59,11 @@ hm_mula_gen_params hm_mula_default_gen_params(void) {
 
 void hm_mula_context_free(hm_mula_context *c) {
   if (!c) return;
-  float **bufs[] = {&c->bk, &c->bv, &c->dk, &c->dv, &c->x, &c->xn, &c->q, &c->k, &c->v, &c->att, &c->h1,
+  hm_free_aligned(c->bk);
+  hm_free_aligned(c->bv);
+  hm_free_aligned(c->dk);
+  hm_free_aligned(c->dv);
+  float **bufs[] = {&c->x, &c->xn, &c->q, &c->k, &c->v, &c->att, &c->h1,
                     &c->h3, &c->tmp, &c->last_h, &c->dec_h, &c->dec_in, &c->muq_out, &c->muq_zero,
                     &c->c0, &c->ci, &c->guided, &c->sscratch};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) hm_free_aligned(*bufs[i]);
@@ -98,23 +104,32 @@ hm_status hm_mula_context_create(const hm_mula_model *m, const hm_mula_context_p
   const int64_t kvmax = bkv > dkv ? bkv : dkv;
   c->r_max = 2 * (int64_t)p.n_batch;
   const int64_t R = c->r_max;
+  const hm_dtype wt = m->backbone.layers[0].wq.type;
+  c->kv_type = wt == HM_DT_Q8_0 || wt == HM_DT_Q4_0 ? HM_DT_F16 : HM_DT_F32;
+  const size_t kv_es = c->kv_type == HM_DT_F16 ? 2 : 4;
+  const int64_t bkv_n = 2 * bb->num_layers * (int64_t)p.n_ctx * bkv, dkv_n = 2 * dc->num_layers * ncb * dkv;
+  /* KV caches are only read where written: left untouched so that the pages of a
+   * large n_ctx become resident only as rows are filled */
+  void **kv[] = {&c->bk, &c->bv, &c->dk, &c->dv};
+  for (int i = 0; i < 4; i++) {
+    *kv[i] = hm_malloc_aligned((size_t)(i < 2 ? bkv_n : dkv_n) * kv_es);
+    if (!*kv[i]) {
+      hm_mula_context_free(c);
+      return hm_error(HM_ERR_NOMEM, "out of memory for a HeartMuLa context (n_ctx %d: %.1f MB of KV cache)", p.n_ctx,
+                      (double)bkv_n * 2 * (double)kv_es / 1e6);
+    }
+  }
   struct { float **p; int64_t n; } al[] = {
-    {&c->bk, 2 * bb->num_layers * (int64_t)p.n_ctx * bkv}, {&c->bv, 2 * bb->num_layers * (int64_t)p.n_ctx * bkv},
-    {&c->dk, 2 * dc->num_layers * ncb * dkv}, {&c->dv, 2 * dc->num_layers * ncb * dkv},
     {&c->x, R * wmax}, {&c->xn, R * wmax}, {&c->q, R * wmax}, {&c->k, R * kvmax}, {&c->v, R * kvmax},
     {&c->att, R * wmax}, {&c->h1, R * imx}, {&c->h3, R * imx}, {&c->tmp, R * wmax},
     {&c->last_h, 2 * D}, {&c->dec_h, 2 * Dd}, {&c->dec_in, 4 * D}, {&c->muq_out, D}, {&c->muq_zero, cf->muq_dim},
     {&c->c0, 2 * V}, {&c->ci, (ncb - 1) * 2 * V}, {&c->guided, ncb * V}, {&c->sscratch, V},
   };
   for (size_t i = 0; i < sizeof al / sizeof al[0]; i++) {
-    /* KV caches (the first 4) are only read where written: left untouched so that the
-     * pages of a large n_ctx become resident only as rows are filled */
-    *al[i].p = i < 4 ? hm_malloc_aligned((size_t)al[i].n * sizeof(float))
-                     : hm_calloc_aligned((size_t)al[i].n * sizeof(float));
+    *al[i].p = hm_calloc_aligned((size_t)al[i].n * sizeof(float));
     if (!*al[i].p) {
       hm_mula_context_free(c);
-      return hm_error(HM_ERR_NOMEM, "out of memory for a HeartMuLa context (n_ctx %d: %.1f MB of KV cache)", p.n_ctx,
-                      (double)al[0].n * 8 / 1e6);
+      return hm_error(HM_ERR_NOMEM, "out of memory for a HeartMuLa context");
     }
   }
   *out = c;
@@ -141,7 +156,7 @@ void hm_mula_get_trace(const hm_mula_context *c, hm_mula_trace *t) {
  * [2][layers][cache_len][kv_dim]. x is updated in place to the last layer's output
  * (without the final norm). */
 static void llama_forward(hm_mula_context *c, const hm_llama *L, float *x, int B, int64_t n, int64_t pos0,
-                          float *kc, float *vc, int64_t cache_len) {
+                          void *kc, void *vc, int64_t cache_len) {
   const hm_llama_config *cf = &L->cfg;
   const int64_t D = cf->embed_dim, hd = cf->head_dim, H = cf->num_heads, KH = cf->num_kv_heads;
   const int64_t qd = H * hd, kvd = KH * hd, I = cf->intermediate_dim, R = (int64_t)B * n, half = hd / 2;
@@ -158,18 +173,25 @@ static void llama_forward(hm_mula_context *c, const hm_llama *L, float *x, int B
       hm_linear(c->pool, &y->wv, NULL, R, c->xn, c->v);
     }
     for (int b = 0; b < B; b++) {
-      float *kl = kc + ((int64_t)b * cf->num_layers + l) * cache_len * kvd;
-      float *vl = vc + ((int64_t)b * cf->num_layers + l) * cache_len * kvd;
+      const bool f16 = c->kv_type == HM_DT_F16;
+      const size_t es = f16 ? 2 : 4, off = (size_t)(((int64_t)b * cf->num_layers + l) * cache_len * kvd) * es;
+      uint8_t *kl = (uint8_t *)kc + off, *vl = (uint8_t *)vc + off;
       for (int64_t t = 0; t < n; t++) {
         const int64_t r = (int64_t)b * n + t, pos = pos0 + t;
         const float *cs = L->rope_cos + pos * half, *sn = L->rope_sin + pos * half;
         hm_rope(c->q + r * qd, (int)H, (int)hd, cs, sn, true);
         hm_rope(c->k + r * kvd, (int)KH, (int)hd, cs, sn, true);
-        memcpy(kl + pos * kvd, c->k + r * kvd, (size_t)kvd * sizeof(float));
-        memcpy(vl + pos * kvd, c->v + r * kvd, (size_t)kvd * sizeof(float));
+        const float *kr = c->k + r * kvd, *vr = c->v + r * kvd;
+        if (f16) {
+          uint16_t *kd = (uint16_t *)kl + pos * kvd, *vd = (uint16_t *)vl + pos * kvd;
+          for (int64_t i = 0; i < kvd; i++) { kd[i] = hm_f32_to_f16(kr[i]); vd[i] = hm_f32_to_f16(vr[i]); }
+        } else {
+          memcpy((float *)kl + pos * kvd, kr, (size_t)kvd * sizeof(float));
+          memcpy((float *)vl + pos * kvd, vr, (size_t)kvd * sizeof(float));
+        }
       }
-      hm_attention(c->pool, c->q + (int64_t)b * n * qd, n, qd, kl, vl, pos0 + n, kvd, (int)H, (int)KH, (int)hd,
-                   scale, pos0, c->att + (int64_t)b * n * qd, qd);
+      hm_attention_kv(c->pool, c->q + (int64_t)b * n * qd, n, qd, kl, vl, c->kv_type, pos0 + n, kvd, (int)H, (int)KH,
+                      (int)hd, scale, pos0, c->att + (int64_t)b * n * qd, qd);
     }
     hm_linear(c->pool, &y->wo, NULL, R, c->att, c->tmp);
     hm_add(x, x, c->tmp, R * D);

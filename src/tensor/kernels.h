@@ -74,6 +74,11 @@ typedef struct hm_kernels {
   float (*exp_sum)(float *s, int64_t n, float m);
   void (*attn_pv)(float *o, int ng, int hd, const float *s, int64_t s_stride, const float *v, int64_t kv_stride,
                   int64_t jn);
+  /* the same two with an F16 key / value cache */
+  void (*attn_scores_f16)(const float *q, int ng, int hd, const uint16_t *k, int64_t kv_stride, int64_t jn,
+                          float scale, float *s, int64_t s_stride);
+  void (*attn_pv_f16)(float *o, int ng, int hd, const float *s, int64_t s_stride, const uint16_t *v,
+                      int64_t kv_stride, int64_t jn);
   /* hm_silu / hm_swiglu bodies */
   void (*silu)(float *x, int64_t n);
   void (*swiglu)(float *out, const float *gate, const float *up, int64_t n);
@@ -135,6 +140,11 @@ void hm_attn_scores_ref(const float *q, int ng, int hd, const float *k, int64_t 
 float hm_exp_sum_ref(float *s, int64_t n, float m);
 void hm_attn_pv_ref(float *o, int ng, int hd, const float *s, int64_t s_stride, const float *v, int64_t kv_stride,
                     int64_t jn);
+
+void hm_attn_scores_f16_ref(const float *q, int ng, int hd, const uint16_t *k, int64_t kv_stride, int64_t jn,
+                            float scale, float *s, int64_t s_stride);
+void hm_attn_pv_f16_ref(float *o, int ng, int hd, const float *s, int64_t s_stride, const uint16_t *v,
+                        int64_t kv_stride, int64_t jn);
 
 void hm_silu_ref(float *x, int64_t n);
 void hm_swiglu_ref(float *out, const float *gate, const float *up, int64_t n);

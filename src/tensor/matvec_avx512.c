@@ -232,25 +232,44 @@ static void quantize_act_avx512(const float *x, int64_t x_stride, int n, int64_t
 
 AI __mmask16 tail_mask(int64_t rem) { return rem >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << rem) - 1); }
 
-static void attn_scores_avx512(const float *q, int ng, int hd, const float *k, int64_t kv_stride, int64_t jn,
-                               float scale, float *s, int64_t s_stride) {
+/* 16 keys / values from an F32 or an F16 cache */
+AI __m512 load_kv(const void *p, int64_t i, int f16) {
+  return f16 ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)p + i)))
+             : _mm512_loadu_ps((const float *)p + i);
+}
+AI __m512 load_kv_mask(const void *p, int64_t i, __mmask16 m, int f16) {
+  return f16 ? _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)p + i))
+             : _mm512_maskz_loadu_ps(m, (const float *)p + i);
+}
+
+AI void attn_scores_kv(const float *q, int ng, int hd, const void *k, int64_t kv_stride, int64_t jn, float scale,
+                       float *s, int64_t s_stride, int f16) {
   for (int64_t j = 0; j < jn; j++) {
-    const float *kr = k + j * kv_stride;
+    const int64_t kr = j * kv_stride;
     for (int g = 0; g < ng; g++) {
       const float *qg = q + (int64_t)g * hd;
       __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
       int d = 0;
       for (; d + 32 <= hd; d += 32) {
-        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(qg + d), _mm512_loadu_ps(kr + d), a0);
-        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(qg + d + 16), _mm512_loadu_ps(kr + d + 16), a1);
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(qg + d), load_kv(k, kr + d, f16), a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(qg + d + 16), load_kv(k, kr + d + 16, f16), a1);
       }
       for (; d < hd; d += 16) {
         __mmask16 m = tail_mask(hd - d);
-        a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, qg + d), _mm512_maskz_loadu_ps(m, kr + d), a0);
+        a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, qg + d), load_kv_mask(k, kr + d, m, f16), a0);
       }
       s[g * s_stride + j] = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) * scale;
     }
   }
+}
+
+static void attn_scores_avx512(const float *q, int ng, int hd, const float *k, int64_t kv_stride, int64_t jn,
+                               float scale, float *s, int64_t s_stride) {
+  attn_scores_kv(q, ng, hd, k, kv_stride, jn, scale, s, s_stride, 0);
+}
+static void attn_scores_f16_avx512(const float *q, int ng, int hd, const uint16_t *k, int64_t kv_stride, int64_t jn,
+                                   float scale, float *s, int64_t s_stride) {
+  attn_scores_kv(q, ng, hd, k, kv_stride, jn, scale, s, s_stride, 1);
 }
 
 /* exp(x): 2^n * p(r), r = x - n ln2 in [-ln2/2, ln2/2], p the degree-6 Taylor
@@ -304,8 +323,8 @@ static void swiglu_avx512(float *out, const float *gate, const float *up, int64_
 
 /* o[g] += sum_j s[g][j] v_j, over 64-wide column tiles and up to 4 heads at once
  * so the output tile stays in registers for the whole chunk of keys. */
-static void attn_pv_avx512(float *o, int ng, int hd, const float *s, int64_t s_stride, const float *v,
-                           int64_t kv_stride, int64_t jn) {
+AI void attn_pv_kv(float *o, int ng, int hd, const float *s, int64_t s_stride, const void *v, int64_t kv_stride,
+                   int64_t jn, int f16) {
   for (int g0 = 0; g0 < ng; g0 += 4) {
     const int gn = ng - g0 < 4 ? ng - g0 : 4;
     for (int d0 = 0; d0 < hd; d0 += 64) {
@@ -315,9 +334,9 @@ static void attn_pv_avx512(float *o, int ng, int hd, const float *s, int64_t s_s
       for (int g = 0; g < gn; g++)
         for (int t = 0; t < 4; t++) acc[g][t] = _mm512_maskz_loadu_ps(m[t], o + (int64_t)(g0 + g) * hd + d0 + 16 * t);
       for (int64_t j = 0; j < jn; j++) {
-        const float *vr = v + j * kv_stride + d0;
+        const int64_t vr = j * kv_stride + d0;
         __m512 vv[4];
-        for (int t = 0; t < 4; t++) vv[t] = _mm512_maskz_loadu_ps(m[t], vr + 16 * t);
+        for (int t = 0; t < 4; t++) vv[t] = load_kv_mask(v, vr + 16 * t, m[t], f16);
         for (int g = 0; g < gn; g++) {
           const __m512 p = _mm512_set1_ps(s[(int64_t)(g0 + g) * s_stride + j]);
           for (int t = 0; t < 4; t++) acc[g][t] = _mm512_fmadd_ps(p, vv[t], acc[g][t]);
@@ -329,10 +348,19 @@ static void attn_pv_avx512(float *o, int ng, int hd, const float *s, int64_t s_s
   }
 }
 
+static void attn_pv_avx512(float *o, int ng, int hd, const float *s, int64_t s_stride, const float *v,
+                           int64_t kv_stride, int64_t jn) {
+  attn_pv_kv(o, ng, hd, s, s_stride, v, kv_stride, jn, 0);
+}
+static void attn_pv_f16_avx512(float *o, int ng, int hd, const float *s, int64_t s_stride, const uint16_t *v,
+                               int64_t kv_stride, int64_t jn) {
+  attn_pv_kv(o, ng, hd, s, s_stride, v, kv_stride, jn, 1);
+}
+
 const hm_kernels hm_kernels_avx512 = {
   "avx512", mv_f32_avx512, mv_bf16_avx512, mv_f16_avx512, hm_mv_q8_0_avx512, hm_mv_q4_0_avx512, dot_avx512, axpy_avx512,
-  stream_read_avx512, quantize_act_avx512, attn_scores_avx512, exp_sum_avx512, attn_pv_avx512, silu_avx512,
-  swiglu_avx512,
+  stream_read_avx512, quantize_act_avx512, attn_scores_avx512, exp_sum_avx512, attn_pv_avx512,
+  attn_scores_f16_avx512, attn_pv_f16_avx512, silu_avx512, swiglu_avx512,
 };
 
 #endif /* x86 */

@@ -468,7 +468,9 @@ void hm_mat_free_owned(hm_mat *W) {
 /* ---- attention ---- */
 
 typedef struct attn_task {
-  const float *q, *k, *v;
+  const float *q;
+  const void *k, *v; /* F32 or F16 (f16) */
+  int f16;
   int64_t n_q, q_stride, n_kv, kv_stride, out_stride, causal_offset;
   int n_heads, n_kv_heads, head_dim;
   float scale;
@@ -509,8 +511,12 @@ static void attn_run(void *arg, int ith, int nth) {
       }
       for (int64_t j0 = 0; j0 < n_vis; j0 += ATTN_CHUNK) {
         const int64_t jn = n_vis - j0 < ATTN_CHUNK ? n_vis - j0 : ATTN_CHUNK;
-        K->attn_scores(q, ng, hd, t->k + j0 * t->kv_stride + (int64_t)kh * hd, t->kv_stride, jn, t->scale, &s[0][0],
-                       ATTN_CHUNK);
+        const int64_t kv_off = j0 * t->kv_stride + (int64_t)kh * hd; /* elements */
+        if (t->f16)
+          K->attn_scores_f16(q, ng, hd, (const uint16_t *)t->k + kv_off, t->kv_stride, jn, t->scale, &s[0][0],
+                             ATTN_CHUNK);
+        else
+          K->attn_scores(q, ng, hd, (const float *)t->k + kv_off, t->kv_stride, jn, t->scale, &s[0][0], ATTN_CHUNK);
         for (int g = 0; g < ng; g++) {
           float cm = -INFINITY;
           for (int64_t j = 0; j < jn; j++) cm = s[g][j] > cm ? s[g][j] : cm;
@@ -524,7 +530,8 @@ static void attn_run(void *arg, int ith, int nth) {
           }
           sum[g] += K->exp_sum(s[g], jn, m[g]);
         }
-        K->attn_pv(o, ng, hd, &s[0][0], ATTN_CHUNK, t->v + j0 * t->kv_stride + (int64_t)kh * hd, t->kv_stride, jn);
+        if (t->f16) K->attn_pv_f16(o, ng, hd, &s[0][0], ATTN_CHUNK, (const uint16_t *)t->v + kv_off, t->kv_stride, jn);
+        else K->attn_pv(o, ng, hd, &s[0][0], ATTN_CHUNK, (const float *)t->v + kv_off, t->kv_stride, jn);
       }
       for (int g = 0; g < ng; g++) {
         const float inv = sum[g] > 0.0f ? 1.0f / sum[g] : 0.0f;
@@ -538,8 +545,19 @@ void hm_attention(hm_pool *pool, const float *q, int64_t n_q, int64_t q_stride,
                   const float *k, const float *v, int64_t n_kv, int64_t kv_stride,
                   int n_heads, int n_kv_heads, int head_dim, float scale, int64_t causal_offset,
                   float *out, int64_t out_stride) {
+  hm_attention_kv(pool, q, n_q, q_stride, k, v, HM_DT_F32, n_kv, kv_stride, n_heads, n_kv_heads, head_dim, scale,
+                  causal_offset, out, out_stride);
+}
+
+void hm_attention_kv(hm_pool *pool, const float *q, int64_t n_q, int64_t q_stride, const void *k, const void *v,
+                     hm_dtype kv_type, int64_t n_kv, int64_t kv_stride, int n_heads, int n_kv_heads, int head_dim,
+                     float scale, int64_t causal_offset, float *out, int64_t out_stride) {
   if (n_q <= 0 || n_heads <= 0 || n_kv_heads <= 0 || head_dim <= 0 || n_heads % n_kv_heads != 0) return;
-  attn_task t = { q, k, v, n_q, q_stride, n_kv, kv_stride, out_stride, causal_offset,
+  if (kv_type != HM_DT_F32 && kv_type != HM_DT_F16) {
+    hm_log(HM_LOG_ERROR, "hm_attention: unsupported key/value dtype %s", hm_dtype_name(kv_type));
+    return;
+  }
+  attn_task t = { q, k, v, kv_type == HM_DT_F16, n_q, q_stride, n_kv, kv_stride, out_stride, causal_offset,
                   n_heads, n_kv_heads, head_dim, scale, out, hm_kernels_active() };
   if (n_q * n_kv_heads < 2 || n_q * n_heads * n_kv * head_dim < 16384) attn_run(&t, 0, 1);
   else hm_pool_run(pool, attn_run, &t);

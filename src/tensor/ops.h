@@ -97,6 +97,11 @@ void hm_attention(hm_pool *pool, const float *q, int64_t n_q, int64_t q_stride,
                   const float *k, const float *v, int64_t n_kv, int64_t kv_stride,
                   int n_heads, int n_kv_heads, int head_dim, float scale, int64_t causal_offset,
                   float *out, int64_t out_stride);
+/* Same with keys / values stored as kv_type: HM_DT_F32 or HM_DT_F16 (a half-size
+ * KV cache); kv_stride in elements. */
+void hm_attention_kv(hm_pool *pool, const float *q, int64_t n_q, int64_t q_stride, const void *k, const void *v,
+                     hm_dtype kv_type, int64_t n_kv, int64_t kv_stride, int n_heads, int n_kv_heads, int head_dim,
+                     float scale, int64_t causal_offset, float *out, int64_t out_stride);
 
 /* ---- 1-D convolutions, channel-first [C, T], via im2col + sgemm ----
  * w: [c_out, c_in/groups, k]. Zero padding pad_l / pad_r. Output length

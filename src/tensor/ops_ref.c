@@ -266,9 +266,32 @@ void hm_attn_pv_ref(float *o, int ng, int hd, const float *s, int64_t s_stride, 
   attn_pv_ref(o, ng, hd, s, s_stride, v, kv_stride, jn);
 }
 
+void hm_attn_scores_f16_ref(const float *q, int ng, int hd, const uint16_t *k, int64_t kv_stride, int64_t jn,
+                            float scale, float *s, int64_t s_stride) {
+  for (int64_t j = 0; j < jn; j++)
+    for (int g = 0; g < ng; g++) {
+      const float *qg = q + (int64_t)g * hd;
+      const uint16_t *kr = k + j * kv_stride;
+      float acc = 0.0f;
+      for (int d = 0; d < hd; d++) acc += qg[d] * hm_f16_to_f32(kr[d]);
+      s[g * s_stride + j] = acc * scale;
+    }
+}
+
+void hm_attn_pv_f16_ref(float *o, int ng, int hd, const float *s, int64_t s_stride, const uint16_t *v,
+                        int64_t kv_stride, int64_t jn) {
+  for (int64_t j = 0; j < jn; j++)
+    for (int g = 0; g < ng; g++) {
+      const float p = s[g * s_stride + j];
+      const uint16_t *vr = v + j * kv_stride;
+      for (int d = 0; d < hd; d++) o[(int64_t)g * hd + d] += p * hm_f16_to_f32(vr[d]);
+    }
+}
+
 const hm_kernels hm_kernels_ref = {
   "scalar", mv_f32_ref, mv_bf16_ref, mv_f16_ref, hm_mv_q8_0_ref, hm_mv_q4_0_ref, dot_ref, axpy_ref, stream_read_ref,
-  hm_quantize_act, attn_scores_ref, exp_sum_ref, attn_pv_ref, hm_silu_ref, hm_swiglu_ref,
+  hm_quantize_act, attn_scores_ref, exp_sum_ref, attn_pv_ref, hm_attn_scores_f16_ref, hm_attn_pv_f16_ref,
+  hm_silu_ref, hm_swiglu_ref,
 };
 
 /* ---- block quantization ---- */

@@ -143,6 +143,19 @@ static void run_isa(hm_isa isa, hm_pool *pool) {
       double e = 0;
       for (int64_t i = 0; i < nq * qs; i++) e = fmax(e, fabs(oa[i] - ob[i]));
       CHECK_MSG(e < 2e-6, "%s attention case %zu: max diff %g", K->name, ci, e);
+      /* F16 key / value cache: SIMD against scalar, and close to the F32 result */
+      uint16_t *kh = malloc(sizeof(uint16_t) * (size_t)(nkv * kvs)), *vh = malloc(sizeof(uint16_t) * (size_t)(nkv * kvs));
+      for (int64_t i = 0; i < nkv * kvs; i++) { kh[i] = hm_f32_to_f16(k[i]); vh[i] = hm_f32_to_f16(v[i]); }
+      float *oc = randv(nq * qs, 1), *od = randv(nq * qs, 1);
+      CHECK(hm_isa_set(HM_ISA_SCALAR));
+      hm_attention_kv(pool, q, nq, qs, kh, vh, HM_DT_F16, nkv, kvs, nh, nkvh, hd, sc, cs[ci].causal, oc, qs);
+      CHECK(hm_isa_set(isa));
+      hm_attention_kv(pool, q, nq, qs, kh, vh, HM_DT_F16, nkv, kvs, nh, nkvh, hd, sc, cs[ci].causal, od, qs);
+      double e16 = 0, e32 = 0;
+      for (int64_t i = 0; i < nq * qs; i++) { e16 = fmax(e16, fabs(oc[i] - od[i])); e32 = fmax(e32, fabs(oa[i] - od[i])); }
+      CHECK_MSG(e16 < 2e-6, "%s attention f16 case %zu: max diff %g", K->name, ci, e16);
+      CHECK_MSG(e32 < 5e-3, "%s attention f16 vs f32 case %zu: max diff %g", K->name, ci, e32);
+      free(kh); free(vh); free(oc); free(od);
       free(q); free(k); free(v); free(oa); free(ob);
     }
     /* exp over the softmax range */

@@ -267,6 +267,10 @@ AI void attn_scores_kv(const float *q, int ng, int hd, const void *k, int64_t kv
       for (int i = 0; i < 16; i++) a[i] = _mm512_setzero_ps();
       for (int i = 0; i < jb; i++) {
         const int64_t kr = (j0 + i) * kv_stride;
+        if (g == 0 && j0 + i + 16 < jn) { /* a kv head's rows are kv_stride apart: too sparse for the hardware prefetcher */
+          const char *nx = (const char *)k + (kr + 16 * kv_stride) * (f16 ? 2 : 4);
+          for (int l = 0; l < hd * (f16 ? 2 : 4); l += 64) _mm_prefetch(nx + l, _MM_HINT_T0);
+        }
         __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
         int d = 0;
         for (; d + 32 <= hd; d += 32) {
@@ -356,6 +360,11 @@ AI void attn_pv_kv(float *o, int ng, int hd, const float *s, int64_t s_stride, c
         for (int t = 0; t < 4; t++) acc[g][t] = _mm512_maskz_loadu_ps(m[t], o + (int64_t)(g0 + g) * hd + d0 + 16 * t);
       for (int64_t j = 0; j < jn; j++) {
         const int64_t vr = j * kv_stride + d0;
+        if (j + 16 < jn) { /* this pass's part of the value row 16 keys ahead */
+          const int es = f16 ? 2 : 4, w = (hd - d0 < 64 ? hd - d0 : 64) * es;
+          const char *nx = (const char *)v + (vr + 16 * kv_stride) * es;
+          for (int l = 0; l < w; l += 64) _mm_prefetch(nx + l, _MM_HINT_T0);
+        }
         __m512 vv[4];
         for (int t = 0; t < 4; t++) vv[t] = load_kv_mask(v, vr + 16 * t, m[t], f16);
         for (int g = 0; g < gn; g++) {

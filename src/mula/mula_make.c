@@ -134,7 +134,9 @@ hm_status hm_mula_make_checkpoint(const char *root, const char *flavor, uint64_t
     ver = flavor;
     special_scale = demo ? 0.05f : 0.5f;
     tiny_llama(&cf.backbone, 64, 128, demo ? 2048 : 128);
-    tiny_llama(&cf.decoder, 48, 96, 16);
+    /* tiny: the fixture's shapes; demo: decoder dim 64, so that its audio heads take the
+     * quantized formats too (--quant on the demo exercises every quantized path) */
+    tiny_llama(&cf.decoder, demo ? 64 : 48, 96, 16);
     cf.text_vocab_size = 1024; cf.audio_vocab_size = 517; cf.audio_num_codebooks = 8; cf.muq_dim = 512;
     cf.text_bos_id = 1000; cf.text_eos_id = 1001; cf.audio_eos_id = 513; cf.empty_id = 0;
     snprintf(cf.backbone_flavor, sizeof cf.backbone_flavor, "llama-tiny-backbone");

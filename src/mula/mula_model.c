@@ -180,10 +180,23 @@ static hm_status load_audio_head(hm_mula_model *m, hm_mula_weights w) {
     if (st != HM_OK) hm_free_aligned(tr);
     return st;
   }
-  st = convert_mat(m, &f, to, "audio_head");
+  /* one codebook's slice (V rows) at a time: frame_step uses each slice as a matrix of
+   * its own, so each must be whole in the quantized layouts' row groups */
+  const size_t slice_bytes = hm_dtype_bytes(to, Dd) * (size_t)V;
+  uint8_t *all = hm_alloc_big(slice_bytes * (size_t)K);
+  if (!all) { hm_free_aligned(tr); return hm_error(HM_ERR_NOMEM, "out of memory for audio_head"); }
+  for (int64_t k = 0; k < K && st == HM_OK; k++) {
+    hm_mat sf = {HM_DT_F32, V, Dd, tr + (size_t)(k * V * Dd)}, q;
+    st = hm_mat_convert_pool(m->load_pool, &sf, to, &q);
+    if (st != HM_OK) { st = hm_error_context(st, "%s: tensor 'audio_head'", hm_st_path(m->st)); break; }
+    memcpy(all + (size_t)k * slice_bytes, q.data, slice_bytes);
+    hm_mat_free_owned(&q);
+  }
   hm_free_aligned(tr);
-  if (st == HM_OK) m->audio_head_t = f;
-  return st;
+  if (st == HM_OK) st = track(m, all);
+  if (st != HM_OK) { hm_free_aligned(all); return st; }
+  m->audio_head_t = (hm_mat){to, K * V, Dd, all};
+  return HM_OK;
 }
 
 static hm_status load_all(hm_mula_model *m, const char *dir, const hm_mula_params *p) {

@@ -149,9 +149,6 @@ void hm_attn_pv_f16_ref(float *o, int ng, int hd, const float *s, int64_t s_stri
 void hm_silu_ref(float *x, int64_t n);
 void hm_swiglu_ref(float *out, const float *gate, const float *up, int64_t n);
 
-/* 2 MiB-aligned, MADV_HUGEPAGE allocation for buffers >= 4 MiB (else
- * hm_malloc_aligned); free with hm_free_aligned. */
-void *hm_alloc_big(size_t bytes);
 
 /* Weight quantization of one row of cols (multiple of 32) floats. */
 void hm_quantize_row_q8_0(const float *x, void *out, int64_t cols);

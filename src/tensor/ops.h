@@ -59,6 +59,9 @@ void hm_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float
  * -> Q8_0/Q4_0). *out->data is owned: free with hm_mat_free_owned. */
 hm_status hm_mat_convert(const hm_mat *W, hm_dtype to, hm_mat *out);
 void hm_mat_free_owned(hm_mat *W);
+/* 2 MiB-aligned, MADV_HUGEPAGE allocation for buffers >= 4 MiB (else
+ * hm_malloc_aligned); free with hm_free_aligned. */
+void *hm_alloc_big(size_t bytes);
 /* hm_mat_convert with the rows split over the pool's threads (pool NULL: one thread). */
 hm_status hm_mat_convert_pool(hm_pool *pool, const hm_mat *W, hm_dtype to, hm_mat *out);
 /* Row r of W as f32 (embedding lookup of any dtype). */

@@ -115,11 +115,7 @@ int cmd_quantize(int argc, char **argv) {
   for (int i = 0; i < n && rc == 0; i++) {
     const hm_tensor_view *t = hm_st_at(st, i);
     hm_st_entry *e = &entries[i];
-    e->name = t->name;
-    e->dtype = t->dtype;
-    e->n_dims = t->n_dims;
-    memcpy(e->shape, t->shape, sizeof e->shape);
-    e->data = t->data;
+    *e = hm_st_entry_of(t);
     bytes_in += t->nbytes;
     hm_dtype want = t->dtype;
     const bool is_head = !strcmp(t->name, "audio_head");

@@ -311,6 +311,17 @@ const hm_tensor_view *hm_st_find(const hm_st *st, const char *name) {
   return bsearch(&key, st->tensors, (size_t)st->n_tensors, sizeof key, cmp_view);
 }
 
+hm_st_entry hm_st_entry_of(const hm_tensor_view *t) {
+  hm_st_entry e;
+  memset(&e, 0, sizeof e);
+  e.name = t->name;
+  e.dtype = t->dtype;
+  e.n_dims = t->n_dims;
+  for (int d = 0; d < t->n_dims && d < HM_MAX_DIMS; d++) e.shape[d] = t->shape[d];
+  e.data = t->data;
+  return e;
+}
+
 const char *hm_st_metadata(const hm_st *st, const char *key) {
   if (!st || !st->metadata) return NULL;
   json_t *v = json_object_get(st->metadata, key);

@@ -59,6 +59,9 @@ typedef struct hm_st_entry {
   int64_t shape[HM_MAX_DIMS];
   const void *data; /* hm_dtype_bytes(dtype, n_elems) bytes */
 } hm_st_entry;
+/* An entry that writes tensor t as it is (name, dtype, shape, data): the start of
+ * a modified copy of a checkpoint. */
+hm_st_entry hm_st_entry_of(const hm_tensor_view *t);
 /* Writes one .safetensors file (to path.tmp, then renamed). metadata: NULL or
  * NULL-terminated key, value, key, value, ... list of strings. */
 hm_status hm_st_write(const char *path, const hm_st_entry *entries, int n, const char *const *metadata);

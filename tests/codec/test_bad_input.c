@@ -43,11 +43,7 @@ static const char *variant(const char *src_dir, const char *sub, const char *dro
   for (int i = 0; i < n; i++) {
     const hm_tensor_view *t = hm_st_at(st, i);
     if (drop && !strcmp(t->name, drop)) continue;
-    e[k].name = t->name;
-    e[k].dtype = t->dtype;
-    e[k].n_dims = t->n_dims;
-    for (int d = 0; d < t->n_dims; d++) e[k].shape[d] = t->shape[d];
-    e[k].data = t->data;
+    e[k] = hm_st_entry_of(t);
     if (reshape && !strcmp(t->name, reshape) && t->n_dims == 2) { /* [a, b] -> [a/2, b] using the first half */
       e[k].shape[0] = t->shape[0] / 2;
     }

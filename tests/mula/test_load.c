@@ -43,13 +43,9 @@ static void write_variant(const char *dir, const char *drop, const char *reshape
   for (int i = 0; i < n; i++) {
     const hm_tensor_view *t = hm_st_at(st, i);
     if (drop && !strcmp(t->name, drop)) continue;
-    e[k].name = t->name;
-    e[k].dtype = t->dtype;
-    e[k].n_dims = t->n_dims;
-    for (int d = 0; d < t->n_dims; d++) e[k].shape[d] = t->shape[d];
+    e[k] = hm_st_entry_of(t);
     if (reshape && !strcmp(t->name, reshape) && t->n_dims == 2) { e[k].shape[0] = t->shape[1]; e[k].shape[1] = t->shape[0]; }
     if (to_i32 && !strcmp(t->name, to_i32)) e[k].dtype = HM_DT_I32;
-    e[k].data = t->data;
     k++;
   }
   snprintf(dst, sizeof dst, "%s/model.safetensors", dir);
@@ -72,11 +68,7 @@ static void write_q8_variant(const char *dir, const char *layout) {
   hm_mat q = {0};
   for (int i = 0; i < n; i++) {
     const hm_tensor_view *t = hm_st_at(st, i);
-    e[i].name = t->name;
-    e[i].dtype = t->dtype;
-    e[i].n_dims = t->n_dims;
-    for (int d = 0; d < t->n_dims; d++) e[i].shape[d] = t->shape[d];
-    e[i].data = t->data;
+    e[i] = hm_st_entry_of(t);
     if (!strcmp(t->name, "backbone.layers.0.mlp.w1.weight")) {
       hm_mat f = {HM_DT_F32, t->shape[0], t->shape[1], t->data};
       CHECK_OK(hm_mat_convert(&f, HM_DT_Q8_0, &q));

@@ -75,11 +75,7 @@ static hm_status write_quantized(const char *src, const char *dst, hm_dtype to) 
   hm_status s = e && owned ? HM_OK : hm_error(HM_ERR_NOMEM, "oom");
   for (int i = 0; i < n && s == HM_OK; i++) {
     const hm_tensor_view *t = hm_st_at(st, i);
-    e[i].name = t->name;
-    e[i].dtype = t->dtype;
-    e[i].n_dims = t->n_dims;
-    memcpy(e[i].shape, t->shape, sizeof t->shape);
-    e[i].data = t->data;
+    e[i] = hm_st_entry_of(t);
     if (t->n_dims == 2 && t->shape[1] % HM_QBLOCK == 0 && !strstr(t->name, "embedding") && !strstr(t->name, "muq")) {
       hm_mat W = {t->dtype, t->shape[0], t->shape[1], t->data};
       s = hm_mat_convert(&W, to, &owned[i]);

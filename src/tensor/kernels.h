@@ -36,15 +36,14 @@
 #define HM_Q4_0_BYTES 18
 
 /* Activations quantized per block: for vector b, q + b*q_stride holds cols int8,
- * d + b*nb the block scales, c + b*nb = -8 * sum(q) of each block and
- * e + b*nb = d * sum(q) (both used by the Q4_0 offset of 8). */
+ * d + b*nb the block scales and c + b*nb = -8 * sum(q) of each block (the seed
+ * that applies the weights' offset: 8 for Q4_0 nibbles, 128 = 16 x 8 for Q8_0). */
 typedef struct hm_qact {
   int n;
   int64_t cols, nb, q_stride;
   int8_t *q;
   float *d;
   int32_t *c;
-  float *e;
 } hm_qact;
 
 /* Rows [r0, r1) of y = W x (+ bias) for n vectors. */

@@ -223,7 +223,6 @@ static void quantize_act_avx512(const float *x, int64_t x_stride, int n, int64_t
       const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
       xq->d[b * nb + k] = d;
       xq->c[b * nb + k] = -8 * sum;
-      xq->e[b * nb + k] = d * (float)sum;
     }
   }
 }

@@ -214,7 +214,7 @@ void hm_matvec_multi(hm_pool *pool, const hm_matvec_out *outs, int nm, int n, co
   if (quant) {
     const int64_t nb = cols / HM_QBLOCK;
     const int64_t qs = (cols + 63) & ~(int64_t)63;
-    size_t bytes = (size_t)n * qs + (size_t)n * nb * (2 * sizeof(float) + sizeof(int32_t)) + 64;
+    size_t bytes = (size_t)n * qs + (size_t)n * nb * (sizeof(float) + sizeof(int32_t)) + 64;
     uint8_t *buf = (uint8_t *)scratch_get(bytes);
     if (!buf) {
       for (int m = 0; m < t.nm; m++) {
@@ -228,7 +228,6 @@ void hm_matvec_multi(hm_pool *pool, const hm_matvec_out *outs, int nm, int n, co
     xq.q_stride = qs;
     xq.d = (float *)(buf + (size_t)n * qs);
     xq.c = (int32_t *)(xq.d + (size_t)n * nb);
-    xq.e = (float *)(xq.c + (size_t)n * nb);
     t.k->quantize_act(x, x_stride, n, cols, &xq);
     t.xq = &xq;
   }

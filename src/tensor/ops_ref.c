@@ -383,7 +383,6 @@ void hm_quantize_act(const float *x, int64_t x_stride, int n, int64_t cols, hm_q
       }
       xq->d[b * nb + k] = d;
       xq->c[b * nb + k] = -8 * sum;
-      xq->e[b * nb + k] = d * (float)sum;
     }
   }
 }

@@ -3,6 +3,7 @@
  * load stays close, the sampler's rule, argument errors, abort and progress. */
 #include "harness.h"
 #include "mula/mula.h"
+#include "tensor/ops.h"
 #include "io/npy.h"
 #include <math.h>
 #include <stdlib.h>
@@ -170,14 +171,9 @@ static void test_bf16(void) {
     CHECK_OK(hm_mula_start(ctx, a.data, NULL, a.shape[1], 7, &g, frame));
     hm_mula_trace tr;
     hm_mula_get_trace(ctx, &tr);
-    double mx = 0, me = 0;
-    for (int64_t i = 0; i < 2 * info.audio_vocab_size; i++) {
-      double r = fabs(((float *)ref.data)[i]), e = fabs(tr.c0_logits[i] - ((float *)ref.data)[i]);
-      mx = r > mx ? r : mx;
-      me = e > me ? e : me;
-    }
-    CHECK_MSG(me / mx < 1e-2, "bf16 rel err %g", me / mx);
-    CHECK_MSG(me / mx > 1e-7, "bf16 rel err %g: weights were not converted?", me / mx);
+    const double rel = hm_max_rel_err(tr.c0_logits, (const float *)ref.data, 2 * info.audio_vocab_size);
+    CHECK_MSG(rel < 1e-2, "bf16 rel err %g", rel);
+    CHECK_MSG(rel > 1e-7, "bf16 rel err %g: weights were not converted?", rel);
   }
   hm_mula_context_free(ctx);
   hm_npy_free(&a);
@@ -204,13 +200,8 @@ static void test_chunked_prefill(hm_mula_model *m) {
     CHECK(hm_mula_n_past(ctx) == a.shape[1]);
     hm_mula_trace tr;
     hm_mula_get_trace(ctx, &tr);
-    double mx = 0, me = 0;
-    for (int64_t i = 0; i < 2 * tr.V; i++) {
-      double r = fabs(((float *)ref.data)[i]), e = fabs(tr.c0_logits[i] - ((float *)ref.data)[i]);
-      mx = r > mx ? r : mx;
-      me = e > me ? e : me;
-    }
-    CHECK_MSG(me / mx < 1e-4, "chunked prefill rel err %g", me / mx);
+    const double rel = hm_max_rel_err(tr.c0_logits, (const float *)ref.data, 2 * tr.V);
+    CHECK_MSG(rel < 1e-4, "chunked prefill rel err %g", rel);
     int32_t *codes = NULL;
     int64_t nf = 0;
     g.max_audio_ms = (fr.shape[1] - 1) * 80;

@@ -44,14 +44,8 @@ static hm_status run(const char *dir, hm_mula_weights w, const char *file, drift
     hm_mula_get_trace(ctx, &tr);
     /* codebook 0's logits of both CFG rows: the first output of each frame step, before any
      * code of the frame is sampled (later codebooks follow the frame's own earlier codes) */
-    const float *ref = (const float *)c0.data + c * 2 * V;
-    double e = 0, mx = 0;
-    for (int64_t i = 0; i < 2 * V; i++) {
-      double a = fabs(tr.c0_logits[i] - ref[i]);
-      if (a > e) e = a;
-      if (fabs(ref[i]) > mx) mx = fabs(ref[i]);
-    }
-    if (e / mx > d->max_rel) d->max_rel = e / mx;
+    const double rel = hm_max_rel_err(tr.c0_logits, (const float *)c0.data + c * 2 * V, 2 * V);
+    if (rel > d->max_rel) d->max_rel = rel;
     for (int q = 0; q < 8; q++) {
       d->codes++;
       d->changed += out[q] != ((int32_t *)samples.data)[c * 8 + q];

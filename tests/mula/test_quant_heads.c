@@ -6,6 +6,7 @@
  * close to the F32 ones (a slice read across group boundaries gives noise). */
 #include "harness.h"
 #include "mula/mula.h"
+#include "tensor/ops.h"
 #include <stdlib.h>
 
 typedef struct run_out { int32_t codes[8]; float *logits; /* [8][V] row 0 (conditional) */ int V; } run_out;
@@ -58,13 +59,9 @@ void hm_test_main(void) {
     if (!q.logits) continue;
     int compared = 0;
     for (int i = 0; i < 8; i++) {
-      double e = 0, mx = 0;
-      for (int v = 0; v < ref.V; v++) {
-        e = fmax(e, fabs(q.logits[(size_t)i * ref.V + v] - ref.logits[(size_t)i * ref.V + v]));
-        mx = fmax(mx, fabs(ref.logits[(size_t)i * ref.V + v]));
-      }
-      printf("%s codebook %d: logits rel err %.3g (codes %d / %d)\n", fm[f].name, i, e / mx, q.codes[i], ref.codes[i]);
-      CHECK_MSG(e / mx < fm[f].tol, "%s codebook %d logits rel err %g", fm[f].name, i, e / mx);
+      const double rel = hm_max_rel_err(q.logits + (size_t)i * ref.V, ref.logits + (size_t)i * ref.V, ref.V);
+      printf("%s codebook %d: logits rel err %.3g (codes %d / %d)\n", fm[f].name, i, rel, q.codes[i], ref.codes[i]);
+      CHECK_MSG(rel < fm[f].tol, "%s codebook %d logits rel err %g", fm[f].name, i, rel);
       compared++;
       if (q.codes[i] != ref.codes[i]) break; /* later codebooks see other inputs */
     }

@@ -79,8 +79,8 @@ static void run_isa(hm_isa isa, hm_pool *pool) {
           hm_mv_quant_fn fr = types[ti] == HM_DT_Q8_0 ? hm_mv_q8_0_ref : hm_mv_q4_0_ref;
           const int64_t nb = cols / 32, qs = (cols + 63) & ~63;
           int8_t *qb = hm_malloc_aligned((size_t)(n * qs));
-          float *db = malloc(sizeof(float) * n * nb * 3);
-          hm_qact A = { 0, 0, 0, qs, qb, db, (int32_t *)(db + n * nb), db + 2 * n * nb };
+          float *db = malloc(sizeof(float) * n * nb * 2);
+          hm_qact A = { 0, 0, 0, qs, qb, db, (int32_t *)(db + n * nb) };
           hm_quantize_act(x, xs, n, cols, &A);
           for (size_t ci = 0; ci < sizeof cuts / sizeof cuts[0]; ci++) {
             const int64_t r0 = cuts[ci][0], r1 = cuts[ci][1] < rows ? cuts[ci][1] : rows;
@@ -114,13 +114,13 @@ static void run_isa(hm_isa isa, hm_pool *pool) {
     x[40] = 1e4f; x[41] = -3e-4f; x[70] = 127.0f; x[71] = 63.5f; x[72] = -0.5f;
     const int64_t nb = cols / 32, qs = (cols + 63) & ~63;
     int8_t *qa = hm_malloc_aligned((size_t)(n * qs)), *qb = hm_malloc_aligned((size_t)(n * qs));
-    float *da = malloc(sizeof(float) * n * nb * 4), *db = malloc(sizeof(float) * n * nb * 4);
-    hm_qact A = { 0, 0, 0, qs, qa, da, (int32_t *)(da + n * nb), da + 2 * n * nb };
-    hm_qact B = { 0, 0, 0, qs, qb, db, (int32_t *)(db + n * nb), db + 2 * n * nb };
+    float *da = malloc(sizeof(float) * n * nb * 2), *db = malloc(sizeof(float) * n * nb * 2);
+    hm_qact A = { 0, 0, 0, qs, qa, da, (int32_t *)(da + n * nb) };
+    hm_qact B = { 0, 0, 0, qs, qb, db, (int32_t *)(db + n * nb) };
     memset(qa, 0, (size_t)(n * qs)); memset(qb, 0, (size_t)(n * qs));
     hm_quantize_act(x, cols, n, cols, &A);
     K->quantize_act(x, cols, n, cols, &B);
-    CHECK_MSG(!memcmp(qa, qb, (size_t)(n * qs)) && !memcmp(da, db, sizeof(float) * n * nb * 3),
+    CHECK_MSG(!memcmp(qa, qb, (size_t)(n * qs)) && !memcmp(da, db, sizeof(float) * n * nb * 2),
               "%s quantize_act differs from the reference (cols %lld)", K->name, (long long)cols);
     if (cols >= 128) CHECK(qa[40] == 127 && qa[41] == 0 && qa[70] == 127);
     hm_free_aligned(qa); hm_free_aligned(qb); free(da); free(db); free(x);

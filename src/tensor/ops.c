@@ -322,7 +322,7 @@ void hm_linear(hm_pool *pool, const hm_mat *W, const float *bias, int64_t n, con
     hm_sgemm(false, true, n, rows, cols, 1.0f, X, cols, (const float *)W->data, cols, 0.0f, Y, rows);
   } else {
     int64_t tile = (int64_t)(4 << 20) / (cols * (int64_t)sizeof(float)); /* ~4 MiB of f32 */
-    tile = tile / 32 * 32; /* whole groups of the quantized layouts */
+    tile = tile / 32 * 32; /* (bf16 / f16 here) 32-row tiles split evenly over the threads */
     if (tile < 32) tile = 32;
     if (tile > rows) tile = rows;
     /* per-thread, grow-only tile buffer (<= ~4 MiB): no allocation per call once warm */

@@ -81,6 +81,12 @@ typedef struct hm_kernels {
   /* hm_silu / hm_swiglu bodies */
   void (*silu)(float *x, int64_t n);
   void (*swiglu)(float *out, const float *gate, const float *up, int64_t n);
+  /* GEMM micro-kernel (src/tensor/gemm.h): for r < mr, j < nr,
+   *   c[r * ldc + j] = (acc ? c[r * ldc + j] : 0) + sum_{k < kc} a[r][k] * b[k * gemm_nr + j]
+   * summed in k order. a: gemm_mr row pointers (rows >= mr repeat a valid row and
+   * are not stored); b: a packed panel of kc x gemm_nr floats. */
+  void (*gemm_ukr)(int64_t kc, const float *const *a, const float *b, float *c, int64_t ldc, int mr, int nr, int acc);
+  int gemm_mr, gemm_nr;
 } hm_kernels;
 
 extern const hm_kernels hm_kernels_ref;
@@ -146,6 +152,11 @@ void hm_attn_pv_f16_ref(float *o, int ng, int hd, const float *s, int64_t s_stri
                         int64_t kv_stride, int64_t jn);
 
 void hm_silu_ref(float *x, int64_t n);
+/* The AVX2 GEMM micro-kernel (6 x 16), also used by the AVX-512 table. */
+void hm_gemm_ukr_avx2(int64_t kc, const float *const *a, const float *b, float *c, int64_t ldc, int mr, int nr, int acc);
+float hm_exp_sum_avx2(float *s, int64_t n, float m);
+#define HM_GEMM_AVX2_MR 6
+#define HM_GEMM_AVX2_NR 16
 void hm_swiglu_ref(float *out, const float *gate, const float *up, int64_t n);
 
 

@@ -389,7 +389,8 @@ static void attn_pv_f16_avx512(float *o, int ng, int hd, const float *s, int64_t
 const hm_kernels hm_kernels_avx512 = {
   "avx512", mv_f32_avx512, mv_bf16_avx512, mv_f16_avx512, hm_mv_q8_0_avx512, hm_mv_q4_0_avx512, dot_avx512, axpy_avx512,
   stream_read_avx512, quantize_act_avx512, attn_scores_avx512, exp_sum_avx512, attn_pv_avx512,
-  attn_scores_f16_avx512, attn_pv_f16_avx512, silu_avx512, swiglu_avx512,
+  attn_scores_f16_avx512, attn_pv_f16_avx512, silu_avx512, swiglu_avx512, hm_gemm_ukr_avx2, HM_GEMM_AVX2_MR,
+  HM_GEMM_AVX2_NR,
 };
 
 #endif /* x86 */

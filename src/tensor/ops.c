@@ -1,8 +1,8 @@
 /* Public dispatch of ops.h: kernel-table selection, thread splitting of the
  * matrix x vector path, BLAS-backed GEMM, dtype conversion, attention and the
  * 1-D convolutions. */
+#include "tensor/gemm.h"
 #include "tensor/kernels.h"
-#include <cblas.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -43,11 +43,7 @@ const hm_kernels *hm_kernels_for(hm_isa isa) {
   return NULL;
 }
 
-hm_pool *hm_compute_pool_create(int n_threads) {
-  hm_pool *pool = hm_pool_create(n_threads);
-  if (pool) openblas_set_num_threads(hm_pool_size(pool));
-  return pool;
-}
+hm_pool *hm_compute_pool_create(int n_threads) { return hm_pool_create(n_threads); }
 
 const hm_kernels *hm_kernels_active(void) {
   const hm_kernels *k = atomic_load_explicit(&g_kernels, memory_order_acquire);
@@ -68,41 +64,9 @@ bool hm_isa_set(hm_isa isa) {
 
 /* ---- matrix x vector ---- */
 
-/* Per-thread, grow-only scratch buffers (quantized activations; hm_linear's
- * weight tiles): no allocation per call once warm. Kept under a pthread key so
- * they are freed when the thread exits. */
-#include <pthread.h>
-enum { SCRATCH_ACT = 0, SCRATCH_TILE = 1, SCRATCH_N = 2 };
-typedef struct scratch_set { void *buf[SCRATCH_N]; size_t cap[SCRATCH_N]; } scratch_set;
-static pthread_key_t g_scratch_key;
-static pthread_once_t g_scratch_once = PTHREAD_ONCE_INIT;
-
-static void scratch_destroy(void *p) {
-  scratch_set *s = (scratch_set *)p;
-  for (int i = 0; i < SCRATCH_N; i++) hm_free_aligned(s->buf[i]);
-  free(s);
-}
-static void scratch_key_init(void) { (void)pthread_key_create(&g_scratch_key, scratch_destroy); }
-
-static void *scratch_get_slot(int slot, size_t bytes) {
-  pthread_once(&g_scratch_once, scratch_key_init);
-  scratch_set *s = (scratch_set *)pthread_getspecific(g_scratch_key);
-  if (!s) {
-    s = (scratch_set *)calloc(1, sizeof *s);
-    if (!s) return NULL;
-    if (pthread_setspecific(g_scratch_key, s) != 0) { free(s); return NULL; }
-  }
-  if (bytes > s->cap[slot]) {
-    void *p = hm_malloc_aligned(bytes);
-    if (!p) return NULL;
-    hm_free_aligned(s->buf[slot]);
-    s->buf[slot] = p;
-    s->cap[slot] = bytes;
-  }
-  return s->buf[slot];
-}
-
-static void *scratch_get(size_t bytes) { return scratch_get_slot(SCRATCH_ACT, bytes); }
+/* Per-thread, grow-only scratch (gemm.c's hm_scratch): the quantized
+ * activations here, no allocation per call once warm. */
+static void *scratch_get(size_t bytes) { return hm_scratch(HM_SCRATCH_ACT, bytes); }
 
 /* One launch of up to HM_MV_MAX matrices sharing the input x. Their rows, laid
  * end to end, are handed out by an atomic position in guided portions (a
@@ -257,13 +221,30 @@ void hm_matvec(hm_pool *pool, const hm_mat *W, int n, const float *x, int64_t x_
 
 float hm_dot_f32(const float *a, const float *b, int64_t n) { return hm_kernels_active()->dot(a, b, n); }
 
-/* ---- BLAS ---- */
+/* ---- general GEMM (on hm_gemm) ---- */
 
 void hm_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
               const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
   if (m <= 0 || n <= 0) return;
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-              (blasint)m, (blasint)n, (blasint)k, alpha, A, (blasint)lda, B, (blasint)ldb, beta, C, (blasint)ldc);
+  /* op(A) rows must be contiguous in k for the micro-kernel: a transposed A is copied */
+  float *At = NULL;
+  if (trans_a) {
+    At = (float *)hm_malloc_aligned((size_t)m * (k > 0 ? k : 1) * sizeof(float));
+    if (!At) { hm_log(HM_LOG_ERROR, "hm_sgemm: out of memory for op(A)"); return; }
+    for (int64_t i = 0; i < m; i++)
+      for (int64_t p = 0; p < k; p++) At[i * k + p] = A[p * lda + i];
+    A = At;
+    lda = k;
+  }
+  hm_gemm_b b = trans_b ? hm_gemm_b_nk(HM_DT_F32, B, n, k, ldb) : hm_gemm_b_kn(B, k, n, ldb);
+  float *T = (float *)hm_malloc_aligned((size_t)m * n * sizeof(float));
+  if (!T) { hm_free_aligned(At); hm_log(HM_LOG_ERROR, "hm_sgemm: out of memory"); return; }
+  hm_gemm(NULL, m, A, lda, &b, NULL, T, n);
+  for (int64_t i = 0; i < m; i++)
+    for (int64_t j = 0; j < n; j++)
+      C[i * ldc + j] = alpha * T[i * n + j] + (beta != 0.0f ? beta * C[i * ldc + j] : 0.0f);
+  hm_free_aligned(T);
+  hm_free_aligned(At);
 }
 
 /* Rows [r0, r1) of W as f32 into out (row-major, W->cols wide). */
@@ -293,59 +274,19 @@ static void mat_rows_f32(const hm_mat *W, int64_t r0, int64_t r1, float *out) {
 
 void hm_mat_row_f32(const hm_mat *W, int64_t r, float *out) { mat_rows_f32(W, r, r + 1, out); }
 
-typedef struct tile_task {
-  const hm_mat *W;
-  int64_t r0, r1;
-  float *out;
-} tile_task;
-
-static void mat_rows_f32(const hm_mat *W, int64_t r0, int64_t r1, float *out);
-
-static void tile_run(void *arg, int ith, int nth) {
-  const tile_task *t = (const tile_task *)arg;
-  int64_t a, b;
-  hm_split(t->r1 - t->r0, ith, nth, 32, &a, &b);
-  if (a < b) mat_rows_f32(t->W, t->r0 + a, t->r0 + b, t->out + a * t->W->cols);
-}
-
 void hm_linear(hm_pool *pool, const hm_mat *W, const float *bias, int64_t n, const float *X, float *Y) {
   if (!W || n <= 0 || W->rows <= 0) return;
   const int64_t rows = W->rows, cols = W->cols;
   /* memory-bound (n <= 4): the matvec path reads each weight once for all rows;
    * quantized weights at any n: the int8 kernels take every row group by group
-   * while its weights are in L1 (faster than decoding to f32 for sgemm) */
+   * while its weights are in L1 (faster than decoding to f32) */
   if (n <= 4 || ((W->type == HM_DT_Q8_0 || W->type == HM_DT_Q4_0) && n <= INT32_MAX)) {
     hm_matvec_bias(pool, W, bias, (int)n, X, cols, Y, rows);
     return;
   }
-  if (W->type == HM_DT_F32) {
-    hm_sgemm(false, true, n, rows, cols, 1.0f, X, cols, (const float *)W->data, cols, 0.0f, Y, rows);
-  } else {
-    int64_t tile = (int64_t)(4 << 20) / (cols * (int64_t)sizeof(float)); /* ~4 MiB of f32 */
-    tile = tile / 32 * 32; /* (bf16 / f16 here) 32-row tiles split evenly over the threads */
-    if (tile < 32) tile = 32;
-    if (tile > rows) tile = rows;
-    /* per-thread, grow-only tile buffer (<= ~4 MiB): no allocation per call once warm */
-    float *buf = (float *)scratch_get_slot(SCRATCH_TILE, (size_t)tile * cols * sizeof(float));
-    if (!buf) { /* no memory for a tile: fall back to the matvec path, a few rows at a time */
-      for (int64_t t = 0; t < n; t += 4) {
-        int m = (int)(n - t < 4 ? n - t : 4);
-        hm_matvec_bias(pool, W, bias, m, X + t * cols, cols, Y + t * rows, rows);
-      }
-      return;
-    }
-    for (int64_t r0 = 0; r0 < rows; r0 += tile) {
-      int64_t r1 = r0 + tile < rows ? r0 + tile : rows;
-      tile_task tt = { W, r0, r1, buf };
-      hm_pool_run(pool, tile_run, &tt); /* the decode of the tile, split over the threads */
-      hm_sgemm(false, true, n, r1 - r0, cols, 1.0f, X, cols, buf, cols, 0.0f, Y + r0, rows);
-    }
-  }
-  if (bias)
-    for (int64_t t = 0; t < n; t++) {
-      float *y = Y + t * rows;
-      for (int64_t o = 0; o < rows; o++) y[o] += bias[o];
-    }
+  /* f32 / bf16 / f16 rows in place, packed block by block inside the GEMM */
+  hm_gemm_b b = hm_gemm_b_nk(W->type, W->data, rows, cols, cols);
+  hm_gemm(pool, n, X, cols, &b, bias, Y, rows);
 }
 
 /* ---- conversion ---- */
@@ -540,6 +481,80 @@ static void attn_run(void *arg, int ith, int nth) {
   }
 }
 
+/* Attention over many queries (prefill, the codec DiT, the transcriber's
+ * encoder) as GEMMs with the softmax fused per tile: a work item is one query
+ * head x ATTN_QT queries; S = Q K^T for the tile (ATTN_QT x keys, thread-local),
+ * scaled, masked, softmax row by row, then O = P V. No T x T x heads matrix. */
+#define ATTN_GEMM_MIN_Q 16
+#define ATTN_QT 48
+
+typedef struct attn_gemm_task {
+  const float *q, *k, *v;
+  int64_t n_q, q_stride, n_kv, kv_stride, causal_offset, out_stride;
+  int n_heads, n_kv_heads, head_dim;
+  float scale;
+  float *out;
+  int64_t n_qt, n_items;
+  _Atomic int64_t next;
+  _Atomic int failed;
+} attn_gemm_task;
+
+static void attn_gemm_run(void *arg, int ith, int nth) {
+  (void)ith; (void)nth;
+  attn_gemm_task *t = (attn_gemm_task *)arg;
+  const hm_kernels *K = hm_kernels_active();
+  const int group = t->n_heads / t->n_kv_heads, hd = t->head_dim;
+  const int64_t ld = (t->n_kv + 15) & ~(int64_t)15;
+  float *S = NULL;
+  for (;;) {
+    const int64_t it = atomic_fetch_add_explicit(&t->next, 1, memory_order_relaxed);
+    if (it >= t->n_items) break;
+    if (!S) {
+      S = (float *)hm_scratch(HM_SCRATCH_ATTN, (size_t)ATTN_QT * ld * sizeof(float));
+      if (!S) { atomic_store(&t->failed, 1); return; }
+    }
+    const int h = (int)(it / t->n_qt);
+    const int64_t q0 = (it % t->n_qt) * ATTN_QT, qn = t->n_q - q0 < ATTN_QT ? t->n_q - q0 : ATTN_QT;
+    const int kh = h / group;
+    int64_t n_vis = t->n_kv; /* keys any row of the tile sees */
+    if (t->causal_offset >= 0 && t->causal_offset + q0 + qn < n_vis) n_vis = t->causal_offset + q0 + qn;
+    if (n_vis <= 0) {
+      for (int64_t i = 0; i < qn; i++) memset(t->out + (q0 + i) * t->out_stride + (int64_t)h * hd, 0, (size_t)hd * sizeof(float));
+      continue;
+    }
+    hm_gemm_b kb = hm_gemm_b_nk(HM_DT_F32, t->k + (int64_t)kh * hd, n_vis, hd, t->kv_stride);
+    hm_gemm(NULL, qn, t->q + q0 * t->q_stride + (int64_t)h * hd, t->q_stride, &kb, NULL, S, ld);
+    for (int64_t i = 0; i < qn; i++) {
+      float *row = S + i * ld;
+      int64_t vis = n_vis;
+      if (t->causal_offset >= 0 && t->causal_offset + q0 + i + 1 < vis) vis = t->causal_offset + q0 + i + 1;
+      float m = -INFINITY;
+      for (int64_t j = 0; j < vis; j++) {
+        row[j] *= t->scale;
+        m = row[j] > m ? row[j] : m;
+      }
+      const float sum = vis > 0 ? K->exp_sum(row, vis, m) : 0.0f;
+      const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+      for (int64_t j = 0; j < vis; j++) row[j] *= inv;
+      for (int64_t j = vis; j < n_vis; j++) row[j] = 0.0f;
+    }
+    hm_gemm_b vb = hm_gemm_b_kn(t->v + (int64_t)kh * hd, n_vis, hd, t->kv_stride);
+    hm_gemm(NULL, qn, S, ld, &vb, NULL, t->out + q0 * t->out_stride + (int64_t)h * hd, t->out_stride);
+  }
+}
+
+static bool attn_gemm(hm_pool *pool, const float *q, int64_t n_q, int64_t q_stride, const float *k, const float *v,
+                      int64_t n_kv, int64_t kv_stride, int n_heads, int n_kv_heads, int head_dim, float scale,
+                      int64_t causal_offset, float *out, int64_t out_stride) {
+  attn_gemm_task t = {q, k, v, n_q, q_stride, n_kv, kv_stride, causal_offset, out_stride, n_heads, n_kv_heads,
+                      head_dim, scale, out, (n_q + ATTN_QT - 1) / ATTN_QT, 0, 0, 0};
+  t.n_items = t.n_qt * n_heads;
+  atomic_init(&t.next, 0);
+  atomic_init(&t.failed, 0);
+  hm_pool_run(pool, attn_gemm_run, &t);
+  return !atomic_load(&t.failed);
+}
+
 void hm_attention(hm_pool *pool, const float *q, int64_t n_q, int64_t q_stride,
                   const float *k, const float *v, int64_t n_kv, int64_t kv_stride,
                   int n_heads, int n_kv_heads, int head_dim, float scale, int64_t causal_offset,
@@ -556,6 +571,11 @@ void hm_attention_kv(hm_pool *pool, const float *q, int64_t n_q, int64_t q_strid
     hm_log(HM_LOG_ERROR, "hm_attention: unsupported key/value dtype %s", hm_dtype_name(kv_type));
     return;
   }
+  /* many queries: the GEMM form (the per-query loop below when no score tile can be had) */
+  if (kv_type == HM_DT_F32 && n_q >= ATTN_GEMM_MIN_Q &&
+      attn_gemm(pool, q, n_q, q_stride, (const float *)k, (const float *)v, n_kv, kv_stride, n_heads, n_kv_heads,
+                head_dim, scale, causal_offset, out, out_stride))
+    return;
   attn_task t = { q, k, v, kv_type == HM_DT_F16, n_q, q_stride, n_kv, kv_stride, out_stride, causal_offset,
                   n_heads, n_kv_heads, head_dim, scale, out, hm_kernels_active() };
   if (n_q * n_kv_heads < 2 || n_q * n_heads * n_kv * head_dim < 16384) attn_run(&t, 0, 1);
@@ -621,7 +641,8 @@ void hm_conv1d(hm_pool *pool, const float *x, int64_t c_in, int64_t t, const flo
   const int64_t cig = c_in / groups, cog = c_out / groups;
   if (cog * cig <= 4) { hm_pool_run(pool, conv_direct_run, &c); return; }
   if (k == 1 && stride == 1 && pad_l == 0 && groups == 1 && t_out == t) {
-    hm_sgemm(false, false, c_out, t_out, c_in, 1.0f, w, c_in, x, t, 0.0f, y, t_out);
+    hm_gemm_b xb = hm_gemm_b_kn(x, c_in, t_out, t);
+    hm_gemm(pool, c_out, w, c_in, &xb, NULL, y, t_out);
   } else {
     const int64_t rows = cig * k;
     float *col = (float *)hm_malloc_aligned((size_t)rows * t_out * sizeof(float));
@@ -638,8 +659,8 @@ void hm_conv1d(hm_pool *pool, const float *x, int64_t c_in, int64_t t, const flo
           }
         }
       }
-      hm_sgemm(false, false, cog, t_out, rows, 1.0f, w + g * cog * rows, rows, col, t_out, 0.0f,
-               y + g * cog * t_out, t_out);
+      hm_gemm_b cb = hm_gemm_b_kn(col, rows, t_out, t_out);
+      hm_gemm(pool, cog, w + g * cog * rows, rows, &cb, NULL, y + g * cog * t_out, t_out);
     }
     hm_free_aligned(col);
   }

@@ -288,10 +288,29 @@ void hm_attn_pv_f16_ref(float *o, int ng, int hd, const float *s, int64_t s_stri
     }
 }
 
+/* The reference GEMM micro-kernel: 4 x 8, one plain multiply-add chain per element. */
+#define REF_MR 4
+#define REF_NR 8
+static void gemm_ukr_ref(int64_t kc, const float *const *a, const float *b, float *c, int64_t ldc, int mr, int nr,
+                         int acc) {
+  float t[REF_MR][REF_NR];
+  for (int r = 0; r < REF_MR; r++)
+    for (int j = 0; j < REF_NR; j++) t[r][j] = (acc && r < mr && j < nr) ? c[r * ldc + j] : 0.0f;
+  for (int64_t k = 0; k < kc; k++) {
+    const float *bk = b + k * REF_NR;
+    for (int r = 0; r < REF_MR; r++) {
+      const float av = a[r][k];
+      for (int j = 0; j < REF_NR; j++) t[r][j] += av * bk[j];
+    }
+  }
+  for (int r = 0; r < mr; r++)
+    for (int j = 0; j < nr; j++) c[r * ldc + j] = t[r][j];
+}
+
 const hm_kernels hm_kernels_ref = {
   "scalar", mv_f32_ref, mv_bf16_ref, mv_f16_ref, hm_mv_q8_0_ref, hm_mv_q4_0_ref, dot_ref, axpy_ref, stream_read_ref,
   hm_quantize_act, attn_scores_ref, exp_sum_ref, attn_pv_ref, hm_attn_scores_f16_ref, hm_attn_pv_f16_ref,
-  hm_silu_ref, hm_swiglu_ref,
+  hm_silu_ref, hm_swiglu_ref, gemm_ukr_ref, REF_MR, REF_NR,
 };
 
 /* ---- block quantization ---- */

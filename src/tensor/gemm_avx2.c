@@ -1,0 +1,108 @@
+/* AVX2 + FMA pieces of the GEMM owner (gemm.h): the 6 x 16 f32 micro-kernel
+ * (12 ymm accumulators, two 8-float halves of a packed panel row against six
+ * broadcast A elements per k) and the vector exp of the fused attention. */
+#include "tensor/kernels.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#define MR HM_GEMM_AVX2_MR
+#define NR HM_GEMM_AVX2_NR
+
+void hm_gemm_ukr_avx2(int64_t kc, const float *const *a, const float *b, float *c, int64_t ldc, int mr, int nr,
+                      int acc) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  float tmp[MR * NR];
+  float *cc = c;
+  int64_t ldcc = ldc;
+  if (nr < NR) { /* partial panel: through a full-width tile */
+    cc = tmp;
+    ldcc = NR;
+    if (acc)
+      for (int r = 0; r < mr; r++)
+        for (int j = 0; j < NR; j++) tmp[r * NR + j] = j < nr ? c[r * ldc + j] : 0.0f;
+  }
+  if (acc) {
+#define LOADC(r, x0, x1)                                \
+  if (mr > r) {                                         \
+    x0 = _mm256_loadu_ps(cc + (int64_t)(r) * ldcc);     \
+    x1 = _mm256_loadu_ps(cc + (int64_t)(r) * ldcc + 8); \
+  }
+    LOADC(0, c00, c01) LOADC(1, c10, c11) LOADC(2, c20, c21) LOADC(3, c30, c31) LOADC(4, c40, c41)
+    LOADC(5, c50, c51)
+#undef LOADC
+  }
+  const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
+  for (int64_t k = 0; k < kc; k++) {
+    const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+    __m256 av;
+    av = _mm256_broadcast_ss(a0 + k); c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);
+    av = _mm256_broadcast_ss(a1 + k); c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);
+    av = _mm256_broadcast_ss(a2 + k); c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);
+    av = _mm256_broadcast_ss(a3 + k); c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);
+    av = _mm256_broadcast_ss(a4 + k); c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);
+    av = _mm256_broadcast_ss(a5 + k); c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);
+    b += NR;
+  }
+#define STOREC(r, x0, x1)                              \
+  if (mr > r) {                                        \
+    _mm256_storeu_ps(cc + (int64_t)(r) * ldcc, x0);     \
+    _mm256_storeu_ps(cc + (int64_t)(r) * ldcc + 8, x1); \
+  }
+  STOREC(0, c00, c01) STOREC(1, c10, c11) STOREC(2, c20, c21) STOREC(3, c30, c31) STOREC(4, c40, c41)
+  STOREC(5, c50, c51)
+#undef STOREC
+  if (nr < NR)
+    for (int r = 0; r < mr; r++)
+      for (int j = 0; j < nr; j++) c[r * ldc + j] = tmp[r * NR + j];
+}
+
+/* exp(x) = 2^n p(r), r = x - n ln2 (two-part ln2), p the degree-6 Taylor
+ * polynomial (relative error < 2e-7); clamped to [-104, 88.7]: 0 below. */
+static inline __m256 exp256(__m256 x) {
+  const __m256 lo = _mm256_set1_ps(-104.0f);
+  const __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+  x = _mm256_min_ps(_mm256_max_ps(x, lo), _mm256_set1_ps(88.7f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187045e-06f), r);
+  __m256 p = _mm256_set1_ps(1.0f / 720.0f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  /* 2^n in two halves so that n down to -150 stays finite-exact: 2^(n/2) 2^(n - n/2) */
+  const __m256i ni = _mm256_cvtps_epi32(n);
+  const __m256i h1 = _mm256_srai_epi32(ni, 1), h2 = _mm256_sub_epi32(ni, h1);
+  const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h1, _mm256_set1_epi32(127)), 23));
+  const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h2, _mm256_set1_epi32(127)), 23));
+  return _mm256_andnot_ps(under, _mm256_mul_ps(_mm256_mul_ps(p, s1), s2));
+}
+
+float hm_exp_sum_avx2(float *s, int64_t n, float m) {
+  const __m256 mv = _mm256_set1_ps(m);
+  __m256 acc = _mm256_setzero_ps();
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(s + j), mv));
+    _mm256_storeu_ps(s + j, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  float t[8];
+  _mm256_storeu_ps(t, acc);
+  float sum = ((t[0] + t[4]) + (t[1] + t[5])) + ((t[2] + t[6]) + (t[3] + t[7]));
+  if (j < n) {
+    float in[8] = {0}, out[8];
+    for (int64_t i = j; i < n; i++) in[i - j] = s[i] - m;
+    _mm256_storeu_ps(out, exp256(_mm256_loadu_ps(in)));
+    for (int64_t i = j; i < n; i++) { s[i] = out[i - j]; sum += out[i - j]; }
+  }
+  return sum;
+}
+
+#endif /* x86 */

@@ -17,6 +17,7 @@ int cmd_info(int argc, char **argv);
 int bench_lm(int argc, char **argv);         /* tools/bench_lm.c (src/mula owner) */
 int bench_codec(int argc, char **argv);      /* tools/bench_codec.c (src/codec owner) */
 int bench_transcribe(int argc, char **argv); /* tools/bench_transcribe.c (src/transcriptor owner) */
+int bench_gemm(int argc, char **argv);       /* tools/bench_gemm.c */
 int bench_kernels(int argc, char **argv);    /* tools/bench_kernels.c (src/tensor owner) */
 int bench_e2e(int argc, char **argv);        /* tools/bench_e2e.c (src/pipeline owner) */
 

@@ -125,7 +125,10 @@ static const uint16_t *to_b(const hm_codec_model *m, cx_work *w, const float *X,
 /* Y = X W^T + b: AMX tiles when packed (Xb = to_b(X)), else hm_linear. */
 static void lin(hm_pool *pool, const cx_linear *L, int64_t n, const float *X, const uint16_t *Xb, float *Y) {
   if (L->bm && Xb) hm_bgemm(pool, L->bm, Xb, n, L->bm->K, L->b, Y, L->bm->N);
-  else hm_linear(pool, &L->w, L->b, n, X, Y);
+  else if (L->pm) {
+    hm_gemm_b b = hm_gemm_b_packed(L->pm);
+    hm_gemm(pool, n, X, L->pm->K, &b, L->b, Y, L->pm->N);
+  } else hm_linear(pool, &L->w, L->b, n, X, Y);
 }
 
 /* ProjectLayer: conv1d(k, pad k/2) on padded time-major input, * k^-0.5, then Linear.
@@ -138,6 +141,11 @@ static void project(const hm_codec_model *m, hm_pool *pool, cx_work *w, const cx
   for (int b = 0; b < B; b++) {
     const float *xb = xpad + (int64_t)b * (T + 2 * pad) * c->c_in;
     float *yb = conv + (int64_t)b * T * c->c_out;
+    if (c->pm) { /* row t of the im2col is rows t..t+k-1 of the padded input: overlapping A rows */
+      hm_gemm_b wb = hm_gemm_b_packed(c->pm);
+      hm_gemm(pool, T, xb, c->c_in, &wb, NULL, yb, c->c_out);
+      continue;
+    }
     if (c->bm && m->amx) {
       /* row t of the im2col is rows t..t+k-1 of the padded input: contiguous */
       const uint16_t *xh = to_b(m, w, xb, T + 2 * pad, c->c_in);
@@ -221,12 +229,8 @@ static void attention(hm_pool *pool, cx_work *w, int T, int D, int H, int hd, fl
     }
     return;
   }
-  /* F32: BLAS runs its own threads; the pool's workers would only spin against them */
-  for (int h = 0; h < H; h++) {
-    hm_sgemm(false, true, T, T, hd, scale, q + h * hd, D, k + h * hd, D, 0.0f, S, T);
-    softmax_rows(&st, 0, 1);
-    hm_sgemm(false, false, T, hd, T, 1.0f, S, T, v + h * hd, D, 0.0f, out + h * hd, D);
-  }
+  /* F32: the tensor layer's attention (tiled GEMMs, softmax fused per tile) */
+  hm_attention(pool, q, T, D, k, v, T, D, H, H, hd, scale, -1, out, D);
 }
 
 /* x [B*T][D] through one LlamaTransformerBlock with ada_norm_single. */

@@ -8,6 +8,7 @@
 #include "base/base.h"
 #include "io/safetensors.h"
 #include "tensor/ops.h"
+#include "tensor/gemm.h"
 #include "tensor/gemm_amx.h"
 
 #define CX_MAX_UP 8
@@ -22,12 +23,19 @@ typedef struct cx_config {
   bool causal;
 } cx_config;
 
-/* A Linear: w used by hm_linear; bm (BF16 AMX tiles) instead when packed. */
-typedef struct cx_linear { hm_mat w; const float *b; hm_bmat *bm; } cx_linear;
+/* A Linear: pm (packed for hm_gemm) when packed at load, else w through
+ * hm_linear; bm (BF16 AMX tiles) instead on the AMX path. */
+typedef struct cx_linear { hm_mat w; const float *b; hm_bmat *bm; hm_pmat *pm; } cx_linear;
 
 /* Conv1d on time-major rows [T][c_in] (ProjectLayer.ffn_1), padding k/2:
  * w[j] = weight[:, :, j] as [c_out][c_in]. */
-typedef struct cx_conv_tm { int c_in, c_out, k; float *w; const float *b; hm_bmat *bm; /* [c_out][k*c_in] */ } cx_conv_tm;
+typedef struct cx_conv_tm {
+  int c_in, c_out, k;
+  float *w;
+  const float *b;
+  hm_bmat *bm;   /* [c_out][k*c_in] AMX tiles */
+  hm_pmat *pm;   /* [c_out][k*c_in] packed for hm_gemm: one GEMM over overlapping time-major rows */
+} cx_conv_tm;
 typedef struct cx_project { cx_conv_tm conv; cx_linear lin; } cx_project;
 
 typedef struct cx_block {
@@ -76,6 +84,8 @@ struct hm_codec_model {
   hm_mat *owned_mats; int n_owned_mats, cap_owned_mats;
   bool amx;              /* DiT GEMMs in BF16 on AMX tiles */
   hm_bmat **bmats; int n_bmats, cap_bmats;
+  hm_pmat **pmats; int n_pmats, cap_pmats; /* the DiT's matrices packed for hm_gemm (F32 or BF16) */
+  hm_pool *load_pool;    /* packing threads, during hm_codec_load only */
 };
 
 /* Estimator scratch for batch B and T frames (allocated once, reused every step). */

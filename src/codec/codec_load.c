@@ -43,6 +43,8 @@ void hm_codec_free(hm_codec_model *m) {
   for (int i = 0; i < m->n_owned_mats; i++) hm_mat_free_owned(&m->owned_mats[i]);
   for (int i = 0; i < m->n_bmats; i++) { hm_bmat_free(m->bmats[i]); free(m->bmats[i]); }
   free(m->bmats);
+  for (int i = 0; i < m->n_pmats; i++) { hm_pmat_free(m->pmats[i]); free(m->pmats[i]); }
+  free(m->pmats);
   free(m->owned);
   free(m->owned_mats);
   free(m->s1.blocks);
@@ -69,6 +71,23 @@ static hm_status pack(hm_codec_model *m, const float *W, int64_t N, int64_t K, h
   return HM_OK;
 }
 
+/* Packs W (any dtype) for hm_gemm as `to`, owned by the model. */
+static hm_status pack_gemm(hm_codec_model *m, const hm_mat *W, hm_dtype to, hm_pmat **out) {
+  if (m->n_pmats == m->cap_pmats) {
+    int cap = m->cap_pmats ? m->cap_pmats * 2 : 64;
+    hm_pmat **p = realloc(m->pmats, (size_t)cap * sizeof *p);
+    if (!p) return hm_error(HM_ERR_NOMEM, "codec: out of memory");
+    m->pmats = p;
+    m->cap_pmats = cap;
+  }
+  hm_pmat *b = calloc(1, sizeof *b);
+  if (!b) return hm_error(HM_ERR_NOMEM, "codec: out of memory");
+  hm_status st = hm_pmat_pack(m->load_pool, W, to, b);
+  if (st) { free(b); return st; }
+  m->pmats[m->n_pmats++] = b;
+  *out = b;
+  return HM_OK;
+}
 
 /* ---- tensor getters ---- */
 
@@ -104,7 +123,8 @@ static hm_status get_mat(loader *L, const char *name, int64_t rows, int64_t cols
   int64_t shape[2] = {rows, cols};
   HM_TRY(hm_st_get(L->m->st, name, HM_DTMASK_FLOAT, 2, shape, &t));
   hm_mat src = {t->dtype, rows, cols, t->data};
-  hm_dtype want = L->bf16 && !L->m->amx ? HM_DT_BF16 : HM_DT_F32;
+  /* F32 here: the big matrices are packed for hm_gemm (as BF16 when asked) and their source released */
+  hm_dtype want = HM_DT_F32;
   L->last_mapped = t->dtype == want;
   if (t->dtype == want) { *out = src; return HM_OK; }
   if (want == HM_DT_F32) {
@@ -126,6 +146,7 @@ static hm_status get_linear(loader *L, const char *prefix, int64_t out_f, int64_
   HM_TRY(get_mat(L, name, out_f, in_f, &lin->w));
   lin->b = NULL;
   lin->bm = NULL;
+  lin->pm = NULL;
   if (bias) {
     snprintf(name, sizeof name, "%s.bias", prefix);
     HM_TRY(get_vec(L, name, out_f, &lin->b));
@@ -135,7 +156,14 @@ static hm_status get_linear(loader *L, const char *prefix, int64_t out_f, int64_
 
 /* The DiT's big matrices go to AMX tiles in BF16 mode. */
 static hm_status maybe_pack(loader *L, cx_linear *lin) {
-  if (!L->m->amx || !hm_bmat_fits(lin->w.rows, lin->w.cols)) return HM_OK;
+  lin->pm = NULL;
+  if (!L->m->amx) {
+    /* the GEMM owner's packed layout (F32, or BF16 when asked); the source is not read again */
+    HM_TRY(pack_gemm(L->m, &lin->w, L->bf16 ? HM_DT_BF16 : HM_DT_F32, &lin->pm));
+    if (L->last_mapped) hm_tensor_release(lin->w.data, (size_t)lin->w.rows * lin->w.cols * sizeof(float));
+    return HM_OK;
+  }
+  if (!hm_bmat_fits(lin->w.rows, lin->w.cols)) return HM_OK;
   if (lin->w.type != HM_DT_F32) return HM_OK;
   HM_TRY(pack(L->m, (const float *)lin->w.data, lin->w.rows, lin->w.cols, &lin->bm));
   /* the F32 matrix is not read again (every use goes to the tiles) */
@@ -196,14 +224,20 @@ static hm_status get_project(loader *L, const char *prefix, int c_in, int c_out,
   snprintf(name, sizeof name, "%s.ffn_1.bias", prefix);
   HM_TRY(get_vec(L, name, c_out, &p->conv.b));
   p->conv.bm = NULL;
-  if (L->m->amx && hm_bmat_fits(c_out, 3 * (int64_t)c_in)) {
+  p->conv.pm = NULL;
+  if (!L->m->amx || hm_bmat_fits(c_out, 3 * (int64_t)c_in)) {
     /* [c_out][3*c_in] with column j*c_in + i = weight[o][i][j]: one GEMM over overlapping rows */
     float *wc = malloc((size_t)c_out * 3 * c_in * sizeof(float));
     if (!wc) return hm_error(HM_ERR_NOMEM, "codec: out of memory");
     for (int64_t o = 0; o < c_out; o++)
       for (int j = 0; j < 3; j++)
         memcpy(wc + (o * 3 + j) * c_in, p->conv.w + ((int64_t)j * c_out + o) * c_in, (size_t)c_in * sizeof(float));
-    hm_status st = pack(L->m, wc, c_out, 3 * (int64_t)c_in, &p->conv.bm);
+    hm_status st;
+    if (L->m->amx) st = pack(L->m, wc, c_out, 3 * (int64_t)c_in, &p->conv.bm);
+    else {
+      hm_mat wm = {HM_DT_F32, c_out, 3 * (int64_t)c_in, wc};
+      st = pack_gemm(L->m, &wm, L->bf16 ? HM_DT_BF16 : HM_DT_F32, &p->conv.pm);
+    }
     free(wc);
     HM_TRY(st);
   }
@@ -231,7 +265,7 @@ static hm_status get_stack(loader *L, const char *blocks_name, const char *ada_n
 #define MAT(field, sub, r, c) \
     snprintf(name, sizeof name, "%s.%s.%d.%s", pf, blocks_name, i, sub); \
     HM_TRY(get_mat(L, name, r, c, &b->field.w)); \
-    b->field.b = NULL; b->field.bm = NULL; \
+    b->field.b = NULL; b->field.bm = NULL; b->field.pm = NULL; \
     HM_TRY(maybe_pack(L, &b->field));
     MAT(q, "attn.q_proj.weight", D, D)
     MAT(k, "attn.k_proj.weight", D, D)
@@ -467,6 +501,7 @@ hm_status hm_codec_load(const char *dir, const hm_codec_params *params, hm_codec
   if (!m) return hm_error(HM_ERR_NOMEM, "codec: out of memory");
   loader L = {m, params->bf16_weights, false};
   m->amx = params->bf16_weights && hm_amx_available();
+  m->load_pool = hm_compute_pool_create(params->n_threads); /* NULL: packing on this thread */
   hm_status st = load_config(path, &m->cfg);
   if (!st) {
     st = hm_st_open(dir, &m->st);
@@ -511,6 +546,8 @@ hm_status hm_codec_load(const char *dir, const hm_codec_params *params, hm_codec
   if (!st) st = get_stack(&L, "transformer_blocks_2", "adaln_single_2", "scale_shift_table_2", c->n_layers_2,
                           c->n_heads, 2 * c->head_dim, &m->s2);
   if (!st) st = get_sq(&L);
+  hm_pool_free(m->load_pool);
+  m->load_pool = NULL;
   if (st) {
     hm_codec_free(m);
     return st;

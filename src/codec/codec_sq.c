@@ -79,6 +79,34 @@ static void pack(hm_pool *pool, const float *const *rows, int64_t K, int64_t n, 
   hm_pool_run(pool, pack_run, &t);
 }
 
+/* Convolutions with fewer output channels than this (the last conv: one) as
+ * plain weighted sums of the im2col rows: a GEMM would pack K x n inputs for
+ * a single output row. Columns split over the pool; each sum in row order. */
+#define SQ_SMALL_OUT 4
+typedef struct small_task { const cx_conv_cf *c; const float *const *rows; int64_t K, n, ldy; float *y; } small_task;
+
+static void small_run(void *arg, int ith, int nth) {
+  const small_task *t = arg;
+  int64_t c0, c1;
+  hm_split(t->n, ith, nth, 64, &c0, &c1);
+  for (int o = 0; o < t->c->c_out; o++) {
+    float *yr = t->y + o * t->ldy;
+    const float *w = t->c->w + (int64_t)o * t->K;
+    for (int64_t i = c0; i < c1; i++) yr[i] = 0.0f;
+    for (int64_t kk = 0; kk < t->K; kk++) {
+      const float wv = w[kk], *xr = t->rows[kk];
+      for (int64_t i = c0; i < c1; i++) yr[i] += wv * xr[i];
+    }
+  }
+}
+
+static void small_conv(hm_pool *pool, const cx_conv_cf *c, const float *const *rows, int64_t K, int64_t n, float *y,
+                       int64_t ldy) {
+  small_task t = {c, rows, K, n, ldy, y};
+  if (n < 4096) small_run(&t, 0, 1);
+  else hm_pool_run(pool, small_run, &t);
+}
+
 /* y = conv(x) (+ bias), 'same' length; PReLU when act. Pads of x must be zero
  * (or hold the neighbouring data for a chunk). Time columns [t0, t1) only.
  * k > 1: per tile of columns, an im2col tile in z ([k*c_in][tile]) and one GEMM. */
@@ -105,24 +133,20 @@ static void conv_cols(cx_sq_work *sw, const cx_conv_cf *c, const sig *x, float *
     }
     return;
   }
-  int64_t tile = c->k == 1 ? n : SQ_ZTILE / K;
-  if (tile > 8192 && c->k > 1) tile = 8192;
-  if (tile < 1) tile = 1;
-  for (int64_t tt = t0; tt < t1; tt += tile) {
-    int64_t nn = t1 - tt < tile ? t1 - tt : tile;
-    float *yt = y + (tt - t0);
-    if (c->k == 1) {
-      hm_sgemm(false, false, c->c_out, nn, c->c_in, 1.0f, c->w, c->c_in, x->d + SQ_LP + tt, x->ld, 0.0f, yt, ldy);
-    } else {
-      for (int j = 0; j < c->k; j++) {
-        int64_t shift = -(int64_t)c->left + (int64_t)j * c->dil;
-        for (int i = 0; i < c->c_in; i++)
-          memcpy(z + ((int64_t)j * c->c_in + i) * nn, x->d + (int64_t)i * x->ld + SQ_LP + tt + shift, (size_t)nn * sizeof(float));
-      }
-      hm_sgemm(false, false, c->c_out, nn, K, 1.0f, c->w, K, z, nn, 0.0f, yt, ldy);
-    }
-    post(NULL, yt, ldy, nn, c->b, c->c_out, act, a);
+  (void)z;
+  /* the im2col rows (k shifted views of each input row) as the GEMM's B operand:
+   * packed panel by panel inside hm_gemm, never materialized */
+  for (int j = 0; j < c->k; j++) {
+    int64_t shift = -(int64_t)c->left + (int64_t)j * c->dil;
+    for (int i = 0; i < c->c_in; i++) sw->rowp[(int64_t)j * c->c_in + i] = x->d + (int64_t)i * x->ld + SQ_LP + t0 + shift;
   }
+  if (c->c_out < SQ_SMALL_OUT) {
+    small_conv(sw->pool, c, sw->rowp, K, n, y, ldy);
+  } else {
+    hm_gemm_b b = hm_gemm_b_kn_rows(sw->rowp, K, n);
+    hm_gemm(sw->pool, c->c_out, c->w, K, &b, NULL, y, ldy);
+  }
+  post(sw->pool, y, ldy, n, c->b, c->c_out, act, a);
 }
 
 static void conv_full(cx_sq_work *sw, const cx_conv_cf *c, const sig *x, sig *y, bool act, float a) {
@@ -168,8 +192,11 @@ static void conv_transpose(cx_sq_work *sw, const cx_convT *c, const sig *x, sig 
       pack(sw->pool, sw->rowp, c->c_in, w, npad, sw->zb);
       hm_bmat B = {npad, c->c_in, sw->zb};
       hm_bgemm_n(sw->pool, &B, c->wb, kc, c->c_in, NULL, z, w, w);
-    } else
-      hm_sgemm(false, false, kc, w, c->c_in, 1.0f, c->w, c->c_in, x->d + SQ_LP + n0 - 1, x->ld, 0.0f, z, w);
+    } else {
+      for (int i = 0; i < c->c_in; i++) sw->rowp[i] = x->d + (int64_t)i * x->ld + SQ_LP + n0 - 1;
+      hm_gemm_b b = hm_gemm_b_kn_rows(sw->rowp, c->c_in, w);
+      hm_gemm(sw->pool, kc, c->w, c->c_in, &b, NULL, z, w);
+    }
     for (int o = 0; o < co; o++) {
       float *yr = sig_row(y, o);
       const float b = c->b[o];
@@ -214,7 +241,7 @@ hm_status cx_sq_work_create(const hm_codec_model *m, int T, int chunk_frames, cx
   sw->q = hm_malloc_aligned((size_t)sw->cap * sizeof(float));
   sw->z = hm_malloc_aligned((size_t)SQ_ZTILE * sizeof(float) + 256);
   sw->amx = m->amx;
-  if (sw->amx) {
+  {
     int64_t kmax = 0;
     const cx_sq *sq = &m->sq;
     kmax = (int64_t)sq->in.k * sq->in.c_in;
@@ -224,9 +251,10 @@ hm_status cx_sq_work_create(const hm_codec_model *m, int T, int chunk_frames, cx
       if (kr > kmax) kmax = kr;
     }
     if ((int64_t)sq->post.k * sq->post.c_in > kmax) kmax = (int64_t)sq->post.k * sq->post.c_in;
+    if ((int64_t)sq->out.k * sq->out.c_in > kmax) kmax = (int64_t)sq->out.k * sq->out.c_in;
     sw->rowp = malloc((size_t)kmax * sizeof *sw->rowp);
-    sw->zb = hm_malloc_aligned((size_t)SQ_ZTILE * sizeof(float) + 4096);
-    if (!sw->rowp || !sw->zb) {
+    if (sw->amx) sw->zb = hm_malloc_aligned((size_t)SQ_ZTILE * sizeof(float) + 4096);
+    if (!sw->rowp || (sw->amx && !sw->zb)) {
       cx_sq_work_free(sw);
       return hm_error(HM_ERR_NOMEM, "codec: out of memory for the waveform decoder");
     }

@@ -55,7 +55,7 @@ void *hm_scratch(int slot, size_t bytes) {
 
 #define KC 256      /* k per block: an NR panel (KC x 16 floats = 16 KiB) stays in L1 */
 #define MC_ROWS 96  /* rows per tile (a multiple of every table's MR: 4, 6) */
-#define NC_COLS 256 /* columns per tile (a multiple of every table's NR: 8, 16) */
+#define NC_COLS 512 /* columns per tile (a multiple of every table's NR: 8, 16) */
 
 hm_gemm_info hm_gemm_active_info(void) {
   const hm_kernels *k = hm_kernels_active();
@@ -212,7 +212,24 @@ typedef struct gemm_task {
   _Atomic int failed;
 } gemm_task;
 
-static void gemm_tile(const gemm_task *t, int64_t tile, float *bbuf) {
+/* Rows [m0, m1) x k in [k0, k0 + kc) of A into MR-row micro-panels
+ * out[(i / MR)][k][MR] (rows past m1 zero). */
+static void pack_a(const gemm_task *t, int MR, int64_t m0, int64_t m1, int64_t k0, int64_t kc, float *out) {
+  for (int64_t i0 = m0; i0 < m1; i0 += MR) {
+    float *o = out + ((i0 - m0) / MR) * kc * MR;
+    const int mr = (int)(m1 - i0 < MR ? m1 - i0 : MR);
+    for (int r = 0; r < MR; r++) {
+      if (r >= mr) {
+        for (int64_t k = 0; k < kc; k++) o[k * MR + r] = 0.0f;
+        continue;
+      }
+      const float *a = t->A + (i0 + r) * t->lda + k0;
+      for (int64_t k = 0; k < kc; k++) o[k * MR + r] = a[k];
+    }
+  }
+}
+
+static void gemm_tile(const gemm_task *t, int64_t tile, float *bbuf, float *abuf) {
   const hm_kernels *kern = t->kern;
   const int MR = kern->gemm_mr, NR = kern->gemm_nr;
   const int64_t ic = tile % t->n_ic, jc = tile / t->n_ic;
@@ -220,9 +237,9 @@ static void gemm_tile(const gemm_task *t, int64_t tile, float *bbuf) {
   const int64_t n0 = jc * NC_COLS, n1 = n0 + NC_COLS < t->N ? n0 + NC_COLS : t->N;
   const hm_gemm_b *B = t->B;
   const bool direct = B->kind == HM_GB_PACKED && B->p->type == HM_DT_F32 && B->p->nr == NR;
-  const float *arow[16];
   for (int64_t k0 = 0; k0 < t->K; k0 += KC) {
     const int64_t kc = t->K - k0 < KC ? t->K - k0 : KC;
+    pack_a(t, MR, m0, m1, k0, kc, abuf);
     for (int64_t j0 = n0; j0 < n1; j0 += NR) {
       const float *bp;
       if (direct) bp = (const float *)B->p->data + ((j0 / NR) * B->p->K + k0) * NR;
@@ -233,8 +250,7 @@ static void gemm_tile(const gemm_task *t, int64_t tile, float *bbuf) {
       const int nr = (int)(n1 - j0 < NR ? n1 - j0 : NR);
       for (int64_t i0 = m0; i0 < m1; i0 += MR) {
         const int mr = (int)(m1 - i0 < MR ? m1 - i0 : MR);
-        for (int r = 0; r < MR; r++) arow[r] = t->A + (i0 + (r < mr ? r : 0)) * t->lda + k0;
-        kern->gemm_ukr(kc, arow, bp, t->C + i0 * t->ldc + j0, t->ldc, mr, nr, k0 > 0);
+        kern->gemm_ukr(kc, abuf + ((i0 - m0) / MR) * kc * MR, bp, t->C + i0 * t->ldc + j0, t->ldc, mr, nr, k0 > 0);
       }
     }
   }
@@ -254,10 +270,10 @@ static void gemm_run(void *arg, int ith, int nth) {
     const int64_t tile = atomic_fetch_add_explicit(&t->next, 1, memory_order_relaxed);
     if (tile >= t->n_tiles) break;
     if (!bbuf) {
-      bbuf = (float *)hm_scratch(HM_SCRATCH_GEMM, (size_t)KC * NR * sizeof(float));
+      bbuf = (float *)hm_scratch(HM_SCRATCH_GEMM, (size_t)(KC * NR + (MC_ROWS + 16) * KC) * sizeof(float));
       if (!bbuf) { atomic_store(&t->failed, 1); return; }
     }
-    gemm_tile(t, tile, bbuf);
+    gemm_tile(t, tile, bbuf, bbuf + KC * NR);
   }
 }
 

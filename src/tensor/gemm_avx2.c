@@ -9,7 +9,7 @@
 #define MR HM_GEMM_AVX2_MR
 #define NR HM_GEMM_AVX2_NR
 
-void hm_gemm_ukr_avx2(int64_t kc, const float *const *a, const float *b, float *c, int64_t ldc, int mr, int nr,
+void hm_gemm_ukr_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int mr, int nr,
                       int acc) {
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
@@ -34,17 +34,17 @@ void hm_gemm_ukr_avx2(int64_t kc, const float *const *a, const float *b, float *
     LOADC(5, c50, c51)
 #undef LOADC
   }
-  const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
   for (int64_t k = 0; k < kc; k++) {
     const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
     __m256 av;
-    av = _mm256_broadcast_ss(a0 + k); c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);
-    av = _mm256_broadcast_ss(a1 + k); c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);
-    av = _mm256_broadcast_ss(a2 + k); c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);
-    av = _mm256_broadcast_ss(a3 + k); c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);
-    av = _mm256_broadcast_ss(a4 + k); c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);
-    av = _mm256_broadcast_ss(a5 + k); c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);
+    av = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);
+    av = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);
+    av = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);
+    av = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);
+    av = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);
+    av = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);
     b += NR;
+    a += MR;
   }
 #define STOREC(r, x0, x1)                              \
   if (mr > r) {                                        \
@@ -103,6 +103,29 @@ float hm_exp_sum_avx2(float *s, int64_t n, float m) {
     for (int64_t i = j; i < n; i++) { s[i] = out[i - j]; sum += out[i - j]; }
   }
   return sum;
+}
+
+/* The f32 FMA peak probe: 12 independent vfmadd231ps chains (more than the
+ * FMA latency x throughput of any x86 core), iters x 12 x 16 flops. */
+float hm_fma_probe_avx2(int64_t iters, float seed) {
+  /* distinct starting values: identical chains would be merged by the compiler */
+  __m256 a0 = _mm256_set1_ps(seed), a1 = _mm256_set1_ps(seed * 2.0f), a2 = _mm256_set1_ps(seed * 3.0f);
+  __m256 a3 = _mm256_set1_ps(seed * 4.0f), a4 = _mm256_set1_ps(seed * 5.0f), a5 = _mm256_set1_ps(seed * 6.0f);
+  __m256 a6 = _mm256_set1_ps(seed * 7.0f), a7 = _mm256_set1_ps(seed * 8.0f), a8 = _mm256_set1_ps(seed * 9.0f);
+  __m256 a9 = _mm256_set1_ps(seed * 10.0f), a10 = _mm256_set1_ps(seed * 11.0f), a11 = _mm256_set1_ps(seed * 12.0f);
+  const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+  for (int64_t i = 0; i < iters; i++) {
+    a0 = _mm256_fmadd_ps(a0, m, c); a1 = _mm256_fmadd_ps(a1, m, c); a2 = _mm256_fmadd_ps(a2, m, c);
+    a3 = _mm256_fmadd_ps(a3, m, c); a4 = _mm256_fmadd_ps(a4, m, c); a5 = _mm256_fmadd_ps(a5, m, c);
+    a6 = _mm256_fmadd_ps(a6, m, c); a7 = _mm256_fmadd_ps(a7, m, c); a8 = _mm256_fmadd_ps(a8, m, c);
+    a9 = _mm256_fmadd_ps(a9, m, c); a10 = _mm256_fmadd_ps(a10, m, c); a11 = _mm256_fmadd_ps(a11, m, c);
+  }
+  __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+                           _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
+  s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
+  float t[8];
+  _mm256_storeu_ps(t, s);
+  return t[0] + t[7];
 }
 
 #endif /* x86 */

@@ -82,11 +82,14 @@ typedef struct hm_kernels {
   void (*silu)(float *x, int64_t n);
   void (*swiglu)(float *out, const float *gate, const float *up, int64_t n);
   /* GEMM micro-kernel (src/tensor/gemm.h): for r < mr, j < nr,
-   *   c[r * ldc + j] = (acc ? c[r * ldc + j] : 0) + sum_{k < kc} a[r][k] * b[k * gemm_nr + j]
-   * summed in k order. a: gemm_mr row pointers (rows >= mr repeat a valid row and
-   * are not stored); b: a packed panel of kc x gemm_nr floats. */
-  void (*gemm_ukr)(int64_t kc, const float *const *a, const float *b, float *c, int64_t ldc, int mr, int nr, int acc);
+   *   c[r * ldc + j] = (acc ? c[r * ldc + j] : 0) + sum_{k < kc} a[k * gemm_mr + r] * b[k * gemm_nr + j]
+   * summed in k order. a: a packed micro-panel of kc x gemm_mr floats (rows >= mr
+   * zero, not stored); b: a packed panel of kc x gemm_nr floats. */
+  void (*gemm_ukr)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int mr, int nr, int acc);
   int gemm_mr, gemm_nr;
+  /* f32 FMA peak probe: iters x gemm_probe_flops flops on registers only; returns a value to keep */
+  float (*fma_probe)(int64_t iters, float seed);
+  int fma_probe_flops;
 } hm_kernels;
 
 extern const hm_kernels hm_kernels_ref;
@@ -153,8 +156,9 @@ void hm_attn_pv_f16_ref(float *o, int ng, int hd, const float *s, int64_t s_stri
 
 void hm_silu_ref(float *x, int64_t n);
 /* The AVX2 GEMM micro-kernel (6 x 16), also used by the AVX-512 table. */
-void hm_gemm_ukr_avx2(int64_t kc, const float *const *a, const float *b, float *c, int64_t ldc, int mr, int nr, int acc);
+void hm_gemm_ukr_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int mr, int nr, int acc);
 float hm_exp_sum_avx2(float *s, int64_t n, float m);
+float hm_fma_probe_avx2(int64_t iters, float seed);
 #define HM_GEMM_AVX2_MR 6
 #define HM_GEMM_AVX2_NR 16
 void hm_swiglu_ref(float *out, const float *gate, const float *up, int64_t n);

@@ -386,11 +386,27 @@ static void attn_pv_f16_avx512(float *o, int ng, int hd, const float *s, int64_t
   attn_pv_kv(o, ng, hd, s, s_stride, v, kv_stride, jn, 1);
 }
 
+/* f32 FMA peak probe: 12 independent zmm vfmadd231ps chains. */
+static float fma_probe_avx512(int64_t iters, float seed) {
+  __m512 a[12];
+  for (int j = 0; j < 12; j++) a[j] = _mm512_set1_ps(seed * (float)(j + 1));
+  const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+  for (int64_t i = 0; i < iters; i++) {
+    a[0] = _mm512_fmadd_ps(a[0], m, c); a[1] = _mm512_fmadd_ps(a[1], m, c); a[2] = _mm512_fmadd_ps(a[2], m, c);
+    a[3] = _mm512_fmadd_ps(a[3], m, c); a[4] = _mm512_fmadd_ps(a[4], m, c); a[5] = _mm512_fmadd_ps(a[5], m, c);
+    a[6] = _mm512_fmadd_ps(a[6], m, c); a[7] = _mm512_fmadd_ps(a[7], m, c); a[8] = _mm512_fmadd_ps(a[8], m, c);
+    a[9] = _mm512_fmadd_ps(a[9], m, c); a[10] = _mm512_fmadd_ps(a[10], m, c); a[11] = _mm512_fmadd_ps(a[11], m, c);
+  }
+  __m512 s = a[0];
+  for (int j = 1; j < 12; j++) s = _mm512_add_ps(s, a[j]);
+  return _mm512_reduce_add_ps(s);
+}
+
 const hm_kernels hm_kernels_avx512 = {
   "avx512", mv_f32_avx512, mv_bf16_avx512, mv_f16_avx512, hm_mv_q8_0_avx512, hm_mv_q4_0_avx512, dot_avx512, axpy_avx512,
   stream_read_avx512, quantize_act_avx512, attn_scores_avx512, exp_sum_avx512, attn_pv_avx512,
   attn_scores_f16_avx512, attn_pv_f16_avx512, silu_avx512, swiglu_avx512, hm_gemm_ukr_avx2, HM_GEMM_AVX2_MR,
-  HM_GEMM_AVX2_NR,
+  HM_GEMM_AVX2_NR, fma_probe_avx512, 12 * 32,
 };
 
 #endif /* x86 */

@@ -291,7 +291,7 @@ void hm_attn_pv_f16_ref(float *o, int ng, int hd, const float *s, int64_t s_stri
 /* The reference GEMM micro-kernel: 4 x 8, one plain multiply-add chain per element. */
 #define REF_MR 4
 #define REF_NR 8
-static void gemm_ukr_ref(int64_t kc, const float *const *a, const float *b, float *c, int64_t ldc, int mr, int nr,
+static void gemm_ukr_ref(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int mr, int nr,
                          int acc) {
   float t[REF_MR][REF_NR];
   for (int r = 0; r < REF_MR; r++)
@@ -299,7 +299,7 @@ static void gemm_ukr_ref(int64_t kc, const float *const *a, const float *b, floa
   for (int64_t k = 0; k < kc; k++) {
     const float *bk = b + k * REF_NR;
     for (int r = 0; r < REF_MR; r++) {
-      const float av = a[r][k];
+      const float av = a[k * REF_MR + r];
       for (int j = 0; j < REF_NR; j++) t[r][j] += av * bk[j];
     }
   }
@@ -307,10 +307,18 @@ static void gemm_ukr_ref(int64_t kc, const float *const *a, const float *b, floa
     for (int j = 0; j < nr; j++) c[r * ldc + j] = t[r][j];
 }
 
+static float fma_probe_ref(int64_t iters, float seed) {
+  float a[8];
+  for (int j = 0; j < 8; j++) a[j] = seed * (float)(j + 1);
+  for (int64_t i = 0; i < iters; i++)
+    for (int j = 0; j < 8; j++) a[j] = fmaf(a[j], 0.999999f, 1e-7f);
+  return a[0] + a[7];
+}
+
 const hm_kernels hm_kernels_ref = {
   "scalar", mv_f32_ref, mv_bf16_ref, mv_f16_ref, hm_mv_q8_0_ref, hm_mv_q4_0_ref, dot_ref, axpy_ref, stream_read_ref,
   hm_quantize_act, attn_scores_ref, exp_sum_ref, attn_pv_ref, hm_attn_scores_f16_ref, hm_attn_pv_f16_ref,
-  hm_silu_ref, hm_swiglu_ref, gemm_ukr_ref, REF_MR, REF_NR,
+  hm_silu_ref, hm_swiglu_ref, gemm_ukr_ref, REF_MR, REF_NR, fma_probe_ref, 8 * 2,
 };
 
 /* ---- block quantization ---- */

@@ -78,3 +78,41 @@ double hm_bandwidth_probe_gbs(hm_pool *pool, size_t bytes) {
   hm_bw_probe_free(p);
   return best;
 }
+
+typedef struct fma_task { const hm_kernels *k; int64_t iters; float sink[64]; } fma_task;
+
+static void fma_run(void *arg, int ith, int nth) {
+  (void)nth;
+  fma_task *t = (fma_task *)arg;
+  float v = t->k->fma_probe(t->iters, 1.0f + (float)ith);
+  if (ith < 64) t->sink[ith] = v;
+}
+
+double hm_fma_peak_gflops(hm_pool *pool, double seconds, int passes) {
+  fma_task t;
+  memset(&t, 0, sizeof t);
+  t.k = hm_kernels_active();
+  /* calibrate: iterations for about `seconds` on one thread */
+  t.iters = 1 << 16;
+  for (;;) {
+    double t0 = hm_time_s();
+    fma_run(&t, 0, 1);
+    double dt = hm_time_s() - t0;
+    if (dt > 0.02 || t.iters > ((int64_t)1 << 40)) {
+      t.iters = (int64_t)((double)t.iters * (seconds > 0 ? seconds : 0.2) / (dt > 1e-9 ? dt : 1e-9)) + 1;
+      break;
+    }
+    t.iters *= 4;
+  }
+  const int nth = hm_pool_size(pool);
+  double best = 0.0;
+  for (int p = 0; p < (passes > 0 ? passes : 1); p++) {
+    double t0 = hm_time_s();
+    hm_pool_run(pool, fma_run, &t);
+    double dt = hm_time_s() - t0;
+    double g = dt > 0 ? (double)t.iters * t.k->fma_probe_flops * nth / dt / 1e9 : 0.0;
+    if (g > best) best = g;
+  }
+  if (t.sink[0] == 42.0f) hm_log(HM_LOG_DEBUG, "fma probe %g", (double)t.sink[0]);
+  return best;
+}

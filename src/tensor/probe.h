@@ -18,4 +18,8 @@ hm_bw_probe *hm_bw_probe_create(hm_pool *pool, size_t bytes);
 double hm_bw_probe_run(hm_bw_probe *p, int passes);
 void hm_bw_probe_free(hm_bw_probe *p);
 
+/* In-cache f32 FMA peak of the active kernel table with all the pool's threads
+ * (registers only), best of `passes` runs of about `seconds` each, GFLOP/s. */
+double hm_fma_peak_gflops(hm_pool *pool, double seconds, int passes);
+
 #endif

@@ -3,7 +3,7 @@
 # the ones already present. Used by `make demo`, `make test` and CI.
 set -eu
 pkgs="build-essential cmake pkg-config libjansson-dev libpcre2-dev libutf8proc-dev
-libopenblas-dev libsndfile1-dev libsoxr-dev libfftw3-dev"
+libsndfile1-dev libsoxr-dev libfftw3-dev"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -9,7 +9,8 @@
 #include "cli.h"
 #include "codec/codec_internal.h"
 #include "io/json.h"
-#include <cblas.h>
+#include "tensor/probe.h"
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,30 +147,58 @@ int bench_codec(int argc, char **argv) {
     free(codes);
     if (st) { hm_pool_free(pool); hm_codec_free(m); return cli_fail("bench", "decode"); }
   }
-  const char *core = openblas_get_corename();
-  int blas_threads = openblas_get_num_threads();
+  /* the DiT's attention alone: every block's (B batch rows x heads x T x T), both stacks */
+  double t_att = 0, fl_att = 0;
+  {
+    const int64_t Dm = m->s2.D > m->s1.D ? m->s2.D : m->s1.D;
+    float *q = malloc((size_t)(3 * T * Dm) * sizeof(float)), *o = malloc((size_t)(T * Dm) * sizeof(float));
+    if (q && o) {
+      for (int64_t i = 0; i < 3 * T * Dm; i++) q[i] = hm_rng_normal(&rng);
+      const cx_stack *st2[2] = {&m->s1, &m->s2};
+      for (int si = 0; si < 2; si++) {
+        const cx_stack *sk = st2[si];
+        const float *k = q + T * sk->D, *v = q + 2 * T * sk->D;
+        double a = hm_time_s();
+        hm_attention(pool, q, T, sk->D, k, v, T, sk->D, sk->n_heads, sk->n_heads, sk->head_dim,
+                     1.0f / sqrtf((float)sk->head_dim), -1, o, sk->D);
+        t_att += (hm_time_s() - a) * B * sk->n_blocks;
+        fl_att += 4.0 * T * T * sk->D * B * sk->n_blocks;
+      }
+    }
+    free(q);
+    free(o);
+  }
+  /* the f32 FMA peak of this CPU with the same threads, probed in this run (the best of 5) */
+  const double peak = hm_fma_peak_gflops(pool, 0.25, 5);
+  const hm_gemm_info gi = hm_gemm_active_info();
+  const char *dtype = m->amx ? "bf16-amx" : bf16 ? "bf16" : "f32";
+  const double dit_g = fl_est / best / 1e9, dec_g = t_sq > 0 ? fl_sq / t_sq / 1e9 : 0, att_g = t_att > 0 ? fl_att / t_att / 1e9 : 0;
   if (json) {
-    printf("{\"codec\": \"%s\", \"openblas_core\": \"%s\", \"blas_threads\": %d, \"threads\": %d, \"load_s\": %.3f, "
-           "\"est_call_s\": %.4f, \"est_call_best_s\": %.4f, \"est_gflop\": %.2f, \"est_gflops\": %.1f, "
-           "\"decode_s\": %.3f, \"decode_gflop\": %.2f, \"decode_gflops\": %.1f, \"window_s_est\": %.2f, "
-           "\"window_s_full\": %.2f}\n",
-           dir, core ? core : "?", blas_threads, hm_pool_size(pool), t_load, mean, best, fl_est / 1e9,
-           fl_est / mean / 1e9, t_sq, fl_sq / 1e9, t_sq > 0 ? fl_sq / t_sq / 1e9 : 0, per_window, t_full);
+    printf("{\"codec\": \"%s\", \"dtype\": \"%s\", \"kernels\": \"%s\", \"threads\": %d, \"load_s\": %.3f, "
+           "\"dit_call_s\": %.4f, \"dit_call_mean_s\": %.4f, \"dit_gflop\": %.2f, \"dit_gflops\": %.1f, "
+           "\"attention_s\": %.4f, \"attention_gflops\": %.1f, \"decode_s\": %.3f, \"decode_gflop\": %.2f, "
+           "\"decode_gflops\": %.1f, \"window_s\": %.2f, \"window_s_est\": %.2f, \"window_s_full\": %.2f, "
+           "\"peak_gflops\": %.1f, \"dit_ratio\": %.3f, \"attention_ratio\": %.3f, \"decode_ratio\": %.3f, "
+           "\"peak_rss_mib\": %.1f}\n",
+           dir, dtype, gi.name, hm_pool_size(pool), t_load, best, mean, fl_est / 1e9, dit_g, t_att, att_g, t_sq,
+           fl_sq / 1e9, dec_g, full ? t_full : per_window, per_window, t_full, peak, dit_g / peak, att_g / peak,
+           dec_g / peak, (double)hm_peak_rss_bytes() / (1024.0 * 1024.0));
   } else {
-    printf("codec %s: dim %d, DiT %d+%d layers, %d heads x %d, %s weights; OpenBLAS core %s, %d BLAS threads\n", dir,
-           m->cfg.dim, m->cfg.n_layers, m->cfg.n_layers_2, m->cfg.n_heads, m->cfg.head_dim,
-           m->amx ? "BF16 (AMX tiles)" : bf16 ? "BF16" : "F32",
-           core ? core : "?", blas_threads);
+    printf("codec %s: dim %d, DiT %d+%d layers, %d heads x %d, %s weights; GEMM kernels %s (%d x %d), %d threads\n",
+           dir, m->cfg.dim, m->cfg.n_layers, m->cfg.n_layers_2, m->cfg.n_heads, m->cfg.head_dim,
+           m->amx ? "BF16 (AMX tiles)" : bf16 ? "BF16" : "F32", gi.name, gi.mr, gi.nr, hm_pool_size(pool));
+    printf("  f32 FMA peak (probe, this run) %.1f GFLOP/s\n", peak);
     printf("  load                 %8.2f s\n", t_load);
-    printf("  DiT call (CFG, 2x744) %7.3f s mean, %.3f s best over %lld: %.1f GFLOP -> %.1f GFLOP/s\n", mean, best,
-           (long long)steps, fl_est / 1e9, fl_est / mean / 1e9);
-    printf("  waveform decode      %8.3f s for 2 x %d latent frames: %.1f GFLOP -> %.1f GFLOP/s\n", t_sq, T, fl_sq / 1e9,
-           t_sq > 0 ? fl_sq / t_sq / 1e9 : 0);
+    printf("  DiT call (CFG, 2x744) %7.3f s best, %.3f s mean over %lld: %.1f GFLOP -> %.1f GFLOP/s = %.2f of peak\n",
+           best, mean, (long long)steps, fl_est / 1e9, dit_g, dit_g / peak);
+    printf("    of which attention %6.3f s: %.1f GFLOP -> %.1f GFLOP/s = %.2f of peak\n", t_att, fl_att / 1e9, att_g,
+           att_g / peak);
+    printf("  waveform decode      %8.3f s for 2 x %d latent frames: %.1f GFLOP -> %.1f GFLOP/s = %.2f of peak\n", t_sq, T,
+           fl_sq / 1e9, dec_g, dec_g / peak);
     printf("  per 29.76 s window   %8.2f s (10 steps x DiT call + decode, extrapolated; %.1f TFLOP)\n", per_window,
            (10 * fl_est + fl_sq) / 1e12);
     if (full) printf("  measured window      %8.2f s (hm_codec_decode of 372 codes, 10 steps, CFG 1.25)\n", t_full);
-    printf("  peak RSS             %8.1f MiB (weights are mmapped: F32 ones count once touched)\n",
-           (double)hm_peak_rss_bytes() / (1024.0 * 1024.0));
+    printf("  peak RSS             %8.1f MiB\n", (double)hm_peak_rss_bytes() / (1024.0 * 1024.0));
   }
   hm_pool_free(pool);
   hm_codec_free(m);

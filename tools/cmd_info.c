@@ -1,9 +1,9 @@
-/* heartmula info [DIR|FILE]: this machine (cores, SIMD, BLAS) and, given a
+/* heartmula info [DIR|FILE]: this machine (cores, SIMD kernels) and, given a
  * checkpoint folder or a safetensors file, what it holds. */
 #include "cli.h"
 #include "io/json.h"
 #include "io/safetensors.h"
-#include <cblas.h>
+#include "tensor/gemm.h"
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +14,8 @@ static void machine(void) {
   printf("cpu: %d cores;%s%s%s%s%s%s\n", hm_num_cores(), f->avx2 ? " avx2" : "", f->fma ? " fma" : "",
          f->avx512f ? " avx512f" : "", f->avx512vnni ? " avx512-vnni" : "", f->avx512bf16 ? " avx512-bf16" : "",
          hm_force_scalar() ? " (HM_FORCE_SCALAR: scalar kernels)" : "");
-  printf("blas: %s, core %s, %d threads\n", openblas_get_config(), openblas_get_corename(), openblas_get_num_threads());
+  const hm_gemm_info gi = hm_gemm_active_info();
+  printf("kernels: %s (GEMM micro-kernel %d x %d; no BLAS)\n", gi.name, gi.mr, gi.nr);
 }
 
 /* One safetensors set: tensor count, bytes per dtype. */
@@ -44,7 +45,7 @@ int cmd_info(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     if (cli_flag(argv[i], "--help", "-h")) {
       printf("usage: heartmula info [CHECKPOINT_DIR | FILE.safetensors]\n"
-             "  Prints this machine's cores, SIMD features and BLAS, and what a checkpoint folder holds.\n");
+             "  Prints this machine's cores, SIMD features and kernel table, and what a checkpoint folder holds.\n");
       return 0;
     }
     if (argv[i][0] == '-') { fprintf(stderr, "heartmula info: unknown option '%s'\n", argv[i]); return 2; }

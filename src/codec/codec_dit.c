@@ -1,7 +1,8 @@
 /* The flow-matching half of HeartCodec: RVQ lookup, the DiT estimator
  * (heartcodec/models/transformer.py LlamaTransformer) and the Euler solver
  * with classifier-free guidance (flow_matching.py solve_euler).
- * Activations are time-major [B][T][C]; every GEMM goes through BLAS. */
+ * Activations are time-major [B][T][C]; every GEMM goes through hm_gemm (or
+ * the AMX tiles of gemm_amx.h on the BF16 AMX path). */
 #include "codec/codec_internal.h"
 
 #include <math.h>
@@ -233,6 +234,60 @@ static void attention(hm_pool *pool, cx_work *w, int T, int D, int H, int hd, fl
   hm_attention(pool, q, T, D, k, v, T, D, H, H, hd, scale, -1, out, D);
 }
 
+/* The block's row-wise passes, split over the pool by rows (each row's
+ * arithmetic is the same whichever thread does it). */
+enum { ROW_NORM_MOD, ROW_ROPE, ROW_GATE_RES, ROW_SWIGLU };
+typedef struct rows_task {
+  int op, T, D, H, hd;
+  int64_t rows;
+  const cx_block *bl;
+  const float *mod, *cos_t, *sin_t, *norm_w, *h;
+  float *x, *nrm, *q, *k, *g, *u;
+  int which; /* NORM_MOD: 0 attention (shift/scale rows 0, 1), 1 MLP (3, 4); GATE_RES: gate row 2 or 5 */
+  int F;
+} rows_task;
+
+static void rows_run(void *arg, int ith, int nth) {
+  const rows_task *t = arg;
+  int64_t r0, r1;
+  hm_split(t->rows, ith, nth, 1, &r0, &r1);
+  const int D = t->D;
+  for (int64_t r = r0; r < r1; r++) {
+    const float *md = t->mod + (r / t->T) * 6 * D;
+    switch (t->op) {
+    case ROW_NORM_MOD: {
+      const int a = t->which ? 3 : 0;
+      float *n = t->nrm + r * D;
+      hm_rmsnorm(n, t->x + r * D, t->norm_w, D, 1e-6f);
+      for (int d = 0; d < D; d++) {
+        float shift = t->bl->sst[a * D + d] + md[a * D + d];
+        float scale = t->bl->sst[(a + 1) * D + d] + md[(a + 1) * D + d];
+        n[d] = n[d] * (1.0f + scale) + shift;
+      }
+    } break;
+    case ROW_ROPE: {
+      const int64_t tt = r % t->T;
+      hm_rope(t->q + r * D, t->H, t->hd, t->cos_t + tt * t->hd / 2, t->sin_t + tt * t->hd / 2, true);
+      hm_rope(t->k + r * D, t->H, t->hd, t->cos_t + tt * t->hd / 2, t->sin_t + tt * t->hd / 2, true);
+    } break;
+    case ROW_GATE_RES: {
+      const int a = t->which;
+      float *xr = t->x + r * D;
+      const float *hr = t->h + r * D;
+      for (int d = 0; d < D; d++) xr[d] = xr[d] + (t->bl->sst[a * D + d] + md[a * D + d]) * hr[d];
+    } break;
+    case ROW_SWIGLU:
+      hm_swiglu(t->g + r * t->F, t->g + r * t->F, t->u + r * t->F, t->F);
+      break;
+    }
+  }
+}
+
+static void rows(hm_pool *pool, rows_task *t) {
+  if (t->rows * t->D < 32768) rows_run(t, 0, 1);
+  else hm_pool_run(pool, rows_run, t);
+}
+
 /* x [B*T][D] through one LlamaTransformerBlock with ada_norm_single. */
 static void block(const hm_codec_model *m, const cx_block *bl, const cx_stack *s, hm_pool *pool, cx_work *w, int B,
                   int T, float *x, const float *mod, const float *cos_t, const float *sin_t) {
@@ -240,58 +295,39 @@ static void block(const hm_codec_model *m, const cx_block *bl, const cx_stack *s
   const int64_t BT = (int64_t)B * T;
   float *nrm = w->nrm, *h = w->h;
   /* modulation rows (sst + mod): shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp */
+  rows_task rt = {ROW_NORM_MOD, T, D, H, hd, BT, bl, mod, cos_t, sin_t, bl->attn_norm, h, x, nrm, w->q, w->k,
+                  w->g, w->u, 0, F};
   /* attention */
-  for (int64_t r = 0; r < BT; r++) {
-    const float *md = mod + (r / T) * 6 * D;
-    float *n = nrm + r * D;
-    hm_rmsnorm(n, x + r * D, bl->attn_norm, D, 1e-6f);
-    for (int d = 0; d < D; d++) {
-      float shift = bl->sst[0 * D + d] + md[0 * D + d];
-      float scale = bl->sst[1 * D + d] + md[1 * D + d];
-      n[d] = n[d] * (1.0f + scale) + shift;
-    }
-  }
+  rows(pool, &rt);
   const uint16_t *nb = to_b(m, w, nrm, BT, D);
   lin(pool, &bl->q, BT, nrm, nb, w->q);
   lin(pool, &bl->k, BT, nrm, nb, w->k);
   lin(pool, &bl->v, BT, nrm, nb, w->v);
-  for (int64_t r = 0; r < BT; r++) {
-    int t = (int)(r % T);
-    hm_rope(w->q + r * D, H, hd, cos_t + (int64_t)t * hd / 2, sin_t + (int64_t)t * hd / 2, true);
-    hm_rope(w->k + r * D, H, hd, cos_t + (int64_t)t * hd / 2, sin_t + (int64_t)t * hd / 2, true);
-  }
+  rt.op = ROW_ROPE;
+  rows(pool, &rt);
   float scale = 1.0f / sqrtf((float)hd);
   for (int b = 0; b < B; b++) {
     int64_t off = (int64_t)b * T * D;
     attention(pool, w, T, D, H, hd, scale, w->q + off, w->k + off, w->v + off, w->att + off);
   }
   lin(pool, &bl->o, BT, w->att, to_b(m, w, w->att, BT, D), h);
-  for (int64_t r = 0; r < BT; r++) {
-    const float *md = mod + (r / T) * 6 * D;
-    float *xr = x + r * D, *hr = h + r * D;
-    for (int d = 0; d < D; d++) xr[d] = xr[d] + (bl->sst[2 * D + d] + md[2 * D + d]) * hr[d];
-  }
+  rt.op = ROW_GATE_RES;
+  rt.which = 2;
+  rows(pool, &rt);
   /* MLP */
-  for (int64_t r = 0; r < BT; r++) {
-    const float *md = mod + (r / T) * 6 * D;
-    float *n = nrm + r * D;
-    hm_rmsnorm(n, x + r * D, bl->mlp_norm, D, 1e-6f);
-    for (int d = 0; d < D; d++) {
-      float shift = bl->sst[3 * D + d] + md[3 * D + d];
-      float sc = bl->sst[4 * D + d] + md[4 * D + d];
-      n[d] = n[d] * (1.0f + sc) + shift;
-    }
-  }
+  rt.op = ROW_NORM_MOD;
+  rt.which = 1;
+  rt.norm_w = bl->mlp_norm;
+  rows(pool, &rt);
   nb = to_b(m, w, nrm, BT, D);
   lin(pool, &bl->gate, BT, nrm, nb, w->g);
   lin(pool, &bl->up, BT, nrm, nb, w->u);
-  hm_swiglu(w->g, w->g, w->u, BT * F);
+  rt.op = ROW_SWIGLU;
+  rows(pool, &rt);
   lin(pool, &bl->down, BT, w->g, to_b(m, w, w->g, BT, F), h);
-  for (int64_t r = 0; r < BT; r++) {
-    const float *md = mod + (r / T) * 6 * D;
-    float *xr = x + r * D, *hr = h + r * D;
-    for (int d = 0; d < D; d++) xr[d] = xr[d] + (bl->sst[5 * D + d] + md[5 * D + d]) * hr[d];
-  }
+  rt.op = ROW_GATE_RES;
+  rt.which = 5;
+  rows(pool, &rt);
 }
 
 /* norm_out (LayerNorm, no affine, eps 1e-6) then * (1 + scale) + shift, scale/shift = sst + temb. */

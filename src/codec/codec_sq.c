@@ -57,7 +57,7 @@ static void post_run(void *arg, int ith, int nth) {
   }
 }
 
-/* pool: NULL on the F32 path, where BLAS's own threads are busy in between */
+/* pool: NULL runs on the calling thread */
 static void post(hm_pool *pool, float *y, int64_t ldy, int64_t n, const float *b, int c_out, bool act, float a) {
   post_task t = {y, ldy, n, b, c_out, act, a};
   if ((int64_t)c_out * n < 65536 || !pool) post_run(&t, 0, 1);

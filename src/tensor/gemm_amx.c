@@ -1,7 +1,7 @@
 /* BF16 GEMM on Intel AMX tiles (Sapphire Rapids and later) for the codec's
  * compute-bound DiT when BF16 weights are asked for: Y = X W^T (+ bias),
  * X converted to BF16 per call, W packed once at load into 16x16-dword VNNI
- * tiles, FP32 accumulation. About 3x the FP32 OpenBLAS rate per core here.
+ * tiles, FP32 accumulation.
  * Lives in the tensor layer; the codec is its user so far. */
 #include "tensor/gemm_amx.h"
 

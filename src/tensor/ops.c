@@ -1,5 +1,5 @@
 /* Public dispatch of ops.h: kernel-table selection, thread splitting of the
- * matrix x vector path, BLAS-backed GEMM, dtype conversion, attention and the
+ * matrix x vector path, GEMM entry points (gemm.c), dtype conversion, attention and the
  * 1-D convolutions. */
 #include "tensor/gemm.h"
 #include "tensor/kernels.h"

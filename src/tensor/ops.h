@@ -7,9 +7,8 @@
 #define HM_OPS_H
 #include "base/base.h"
 
-/* A thread pool for compute (hm_pool_create), with the BLAS library set to the
- * same number of threads, so that -t N means N threads for the GEMMs too (the
- * BLAS setting is process-wide: the last pool created wins). */
+/* A thread pool for compute (hm_pool_create): every GEMM, matvec and
+ * attention runs on the pool it is given; there is no second thread pool. */
 hm_pool *hm_compute_pool_create(int n_threads);
 
 /* Quantized safetensors files mark their block layout in the header metadata
@@ -48,10 +47,12 @@ void hm_matvec_multi(hm_pool *pool, const hm_matvec_out *outs, int nm, int n, co
 
 /* Compute-bound path (prefill, codec DiT, Whisper encoder):
  *   Y[t, o] = sum_i X[t, i] * W[o, i] + bias[o]    X: [n, cols], Y: [n, rows], dense.
- * F32 weights go to BLAS sgemm; other dtypes are converted tile by tile. */
+ * f32 / bf16 / f16 weights go to hm_gemm (src/tensor/gemm.h) in place, packed block by
+ * block; quantized weights to the int8 kernels. */
 void hm_linear(hm_pool *pool, const hm_mat *W, const float *bias, int64_t n, const float *X, float *Y);
 
-/* C = alpha * op(A) @ op(B) + beta * C, row-major, f32 (BLAS). */
+/* C = alpha * op(A) @ op(B) + beta * C, row-major, f32, on hm_gemm (one thread; not for hot
+ * loops: a transposed A is copied first). */
 void hm_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
               const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 

@@ -433,18 +433,6 @@ hm_status hm_whisper_state_create(const hm_whisper_model *m, int n_threads, hm_w
 }
 
 /* ---- encoder ---- */
-/* Full (unmasked) self-attention over T rows with BLAS, one head at a time:
- * S = scale * Q_h K_h^T, row softmax, O_h = S V_h. q/k/v/out: [T, d] dense. */
-static void attention_blas(const float *q, const float *k, const float *v, int64_t T, int64_t d, int H,
-                           float scale, float *S, float *out) {
-  const int64_t hd = d / H;
-  for (int h = 0; h < H; h++) {
-    hm_sgemm(false, true, T, T, hd, scale, q + h * hd, d, k + h * hd, d, 0.0f, S, T);
-    for (int64_t r = 0; r < T; r++) hm_softmax(S + r * T, T);
-    hm_sgemm(false, false, T, hd, T, 1.0f, S, T, v + h * hd, d, 0.0f, out + h * hd, d);
-  }
-}
-
 static void layernorm_rows(float *y, const float *x, const float *w, const float *b, int64_t rows, int64_t d) {
   for (int64_t r = 0; r < rows; r++) hm_layernorm(y + r * d, x + r * d, w, b, d, 1e-5f);
 }
@@ -473,7 +461,7 @@ hm_status hm_whisper_encode(hm_whisper_state *s, const float *mel, int layers) {
     hm_linear(s->pool, &ly->attn.q, ly->attn.qb, T, h, q);
     hm_linear(s->pool, &ly->attn.k, NULL, T, h, k);
     hm_linear(s->pool, &ly->attn.v, ly->attn.vb, T, h, v);
-    attention_blas(q, k, v, T, d, H, scale, f, a);
+    hm_attention(s->pool, q, T, d, k, v, T, d, H, H, hd, scale, -1, a, d); /* fused, tiled GEMMs */
     hm_linear(s->pool, &ly->attn.o, ly->attn.ob, T, a, o);
     hm_add(x, x, o, T * d);
     layernorm_rows(h, x, ly->ln2_w, ly->ln2_b, T, d);

@@ -97,7 +97,8 @@ extern const hm_kernels hm_kernels_avx2;   /* AVX2 + FMA + F16C */
 extern const hm_kernels hm_kernels_avx512; /* AVX-512 F/BW/VL + VNNI */
 
 typedef enum hm_isa { HM_ISA_SCALAR = 0, HM_ISA_AVX2 = 1, HM_ISA_AVX512 = 2 } hm_isa;
-/* Best ISA this CPU supports (HM_ISA_SCALAR when HM_FORCE_SCALAR=1). */
+/* Best ISA this CPU supports (HM_ISA_SCALAR when HM_FORCE_SCALAR=1; capped by
+ * HM_ISA=scalar|avx2|avx512). */
 hm_isa hm_isa_best(void);
 /* Kernel table in use (thread-safe to read; chosen once from hm_isa_best). */
 const hm_kernels *hm_kernels_active(void);
@@ -155,7 +156,7 @@ void hm_attn_pv_f16_ref(float *o, int ng, int hd, const float *s, int64_t s_stri
                         int64_t kv_stride, int64_t jn);
 
 void hm_silu_ref(float *x, int64_t n);
-/* The AVX2 GEMM micro-kernel (6 x 16), also used by the AVX-512 table. */
+/* The AVX2 GEMM micro-kernel (6 x 16); the AVX-512 table has its own 6 x 32. */
 void hm_gemm_ukr_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int mr, int nr, int acc);
 float hm_exp_sum_avx2(float *s, int64_t n, float m);
 float hm_fma_probe_avx2(int64_t iters, float seed);

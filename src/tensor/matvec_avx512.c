@@ -386,6 +386,53 @@ static void attn_pv_f16_avx512(float *o, int ng, int hd, const float *s, int64_t
   attn_pv_kv(o, ng, hd, s, s_stride, v, kv_stride, jn, 1);
 }
 
+/* GEMM micro-kernel, 6 x 32: 12 zmm accumulators, two 16-float halves of a
+ * packed panel row against six broadcast A elements per k (the AVX2 kernel's
+ * shape at twice the width; same contract, kernels.h). */
+#define MR5 6
+#define NR5 32
+static void gemm_ukr_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int mr, int nr,
+                            int acc) {
+  __m512 x[MR5][2];
+  float tmp[MR5 * NR5];
+  float *cc = c;
+  int64_t ldcc = ldc;
+  if (nr < NR5) {
+    cc = tmp;
+    ldcc = NR5;
+    if (acc)
+      for (int r = 0; r < mr; r++)
+        for (int j = 0; j < NR5; j++) tmp[r * NR5 + j] = j < nr ? c[r * ldc + j] : 0.0f;
+  }
+  for (int r = 0; r < MR5; r++) {
+    x[r][0] = acc && r < mr ? _mm512_loadu_ps(cc + r * ldcc) : _mm512_setzero_ps();
+    x[r][1] = acc && r < mr ? _mm512_loadu_ps(cc + r * ldcc + 16) : _mm512_setzero_ps();
+  }
+  __m512 c00 = x[0][0], c01 = x[0][1], c10 = x[1][0], c11 = x[1][1], c20 = x[2][0], c21 = x[2][1];
+  __m512 c30 = x[3][0], c31 = x[3][1], c40 = x[4][0], c41 = x[4][1], c50 = x[5][0], c51 = x[5][1];
+  for (int64_t k = 0; k < kc; k++) {
+    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+    __m512 av;
+    av = _mm512_set1_ps(a[0]); c00 = _mm512_fmadd_ps(av, b0, c00); c01 = _mm512_fmadd_ps(av, b1, c01);
+    av = _mm512_set1_ps(a[1]); c10 = _mm512_fmadd_ps(av, b0, c10); c11 = _mm512_fmadd_ps(av, b1, c11);
+    av = _mm512_set1_ps(a[2]); c20 = _mm512_fmadd_ps(av, b0, c20); c21 = _mm512_fmadd_ps(av, b1, c21);
+    av = _mm512_set1_ps(a[3]); c30 = _mm512_fmadd_ps(av, b0, c30); c31 = _mm512_fmadd_ps(av, b1, c31);
+    av = _mm512_set1_ps(a[4]); c40 = _mm512_fmadd_ps(av, b0, c40); c41 = _mm512_fmadd_ps(av, b1, c41);
+    av = _mm512_set1_ps(a[5]); c50 = _mm512_fmadd_ps(av, b0, c50); c51 = _mm512_fmadd_ps(av, b1, c51);
+    b += NR5;
+    a += MR5;
+  }
+  x[0][0] = c00; x[0][1] = c01; x[1][0] = c10; x[1][1] = c11; x[2][0] = c20; x[2][1] = c21;
+  x[3][0] = c30; x[3][1] = c31; x[4][0] = c40; x[4][1] = c41; x[5][0] = c50; x[5][1] = c51;
+  for (int r = 0; r < mr; r++) {
+    _mm512_storeu_ps(cc + r * ldcc, x[r][0]);
+    _mm512_storeu_ps(cc + r * ldcc + 16, x[r][1]);
+  }
+  if (nr < NR5)
+    for (int r = 0; r < mr; r++)
+      for (int j = 0; j < nr; j++) c[r * ldc + j] = tmp[r * NR5 + j];
+}
+
 /* f32 FMA peak probe: 12 independent zmm vfmadd231ps chains. */
 static float fma_probe_avx512(int64_t iters, float seed) {
   __m512 a[12];
@@ -405,8 +452,8 @@ static float fma_probe_avx512(int64_t iters, float seed) {
 const hm_kernels hm_kernels_avx512 = {
   "avx512", mv_f32_avx512, mv_bf16_avx512, mv_f16_avx512, hm_mv_q8_0_avx512, hm_mv_q4_0_avx512, dot_avx512, axpy_avx512,
   stream_read_avx512, quantize_act_avx512, attn_scores_avx512, exp_sum_avx512, attn_pv_avx512,
-  attn_scores_f16_avx512, attn_pv_f16_avx512, silu_avx512, swiglu_avx512, hm_gemm_ukr_avx2, HM_GEMM_AVX2_MR,
-  HM_GEMM_AVX2_NR, fma_probe_avx512, 12 * 32,
+  attn_scores_f16_avx512, attn_pv_f16_avx512, silu_avx512, swiglu_avx512, gemm_ukr_avx512, MR5, NR5,
+  fma_probe_avx512, 12 * 32,
 };
 
 #endif /* x86 */

@@ -18,13 +18,27 @@
 
 static _Atomic(const hm_kernels *) g_kernels = NULL;
 
+/* HM_ISA=scalar|avx2|avx512 caps the table (tests and CI run every table the
+ * CPU has); an unknown value is ignored with a warning. */
+static hm_isa isa_cap(void) {
+  const char *e = getenv("HM_ISA");
+  if (!e || !*e) return HM_ISA_AVX512;
+  if (!strcmp(e, "scalar")) return HM_ISA_SCALAR;
+  if (!strcmp(e, "avx2")) return HM_ISA_AVX2;
+  if (!strcmp(e, "avx512")) return HM_ISA_AVX512;
+  hm_log(HM_LOG_WARN, "HM_ISA='%s' is not a kernel table (scalar, avx2, avx512): ignored", e);
+  return HM_ISA_AVX512;
+}
+
 hm_isa hm_isa_best(void) {
   if (hm_force_scalar()) return HM_ISA_SCALAR;
   const hm_cpu_features *f = hm_cpu();
+  hm_isa best = HM_ISA_SCALAR;
   if (f->avx512f && f->avx512bw && f->avx512vl && f->avx512vnni && f->avx2 && f->fma && f->f16c)
-    return HM_ISA_AVX512;
-  if (f->avx2 && f->fma && f->f16c) return HM_ISA_AVX2;
-  return HM_ISA_SCALAR;
+    best = HM_ISA_AVX512;
+  else if (f->avx2 && f->fma && f->f16c) best = HM_ISA_AVX2;
+  const hm_isa cap = isa_cap();
+  return best < cap ? best : cap;
 }
 
 const hm_kernels *hm_kernels_for(hm_isa isa) {

@@ -25,3 +25,12 @@ set_tests_properties(tensor.quantize_cli_exists PROPERTIES PASS_REGULAR_EXPRESSI
 add_test(NAME tensor.quantize_cli_missing
          COMMAND ${HM_CLI} quantize ${HM_SHARED_DIR}/no/such/checkpoint ${CMAKE_CURRENT_BINARY_DIR}/never.safetensors --type q4_0)
 set_tests_properties(tensor.quantize_cli_missing PROPERTIES PASS_REGULAR_EXPRESSION "no/such/checkpoint")
+
+# The parity suites once per kernel table (HM_ISA forces it); a table this CPU
+# lacks is reported as skipped, so the CI log says which tables ran.
+foreach(table scalar avx2 avx512)
+  add_test(NAME tensor.parity_table_${table}
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/tensor/parity_table.sh ${HM_CLI} ${table}
+                   ${HM_SHARED_DIR}/fixtures ${HM_SHARED_DIR}/fixtures-whisper)
+  set_tests_properties(tensor.parity_table_${table} PROPERTIES SKIP_RETURN_CODE 77 LABELS slow)
+endforeach()

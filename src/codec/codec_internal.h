@@ -132,6 +132,13 @@ void cx_sq_work_free(cx_sq_work *sw);
 void cx_sq_decode(const hm_codec_model *m, hm_pool *pool, cx_sq_work *sw, const float *latent, int64_t ld,
                   float *out);
 
+/* The reach of one latent frame through ScalarModel.decode: a change of latent
+ * frame f (one round(9x) level flipped, say) can change output samples
+ * [*s0, *s1) of the window and no other (the look-ahead conv reads `in.right`
+ * frames ahead; every later layer is causal, with rf_frames of left receptive
+ * field in all). Bounds are not clipped to the window. */
+void cx_sq_flip_reach(const hm_codec_model *m, int64_t f, int64_t *s0, int64_t *s1);
+
 /* torch.linspace(0, 1, n) in float32, as torch computes it. */
 void cx_linspace01(float *out, int n);
 

@@ -277,6 +277,12 @@ void cx_sq_work_free(cx_sq_work *sw) {
   free(sw);
 }
 
+void cx_sq_flip_reach(const hm_codec_model *m, int64_t f, int64_t *s0, int64_t *s1) {
+  const cx_sq *sq = &m->sq;
+  *s0 = (f - sq->in.right) * sq->hop;
+  *s1 = (f + sq->rf_frames + 1) * sq->hop;
+}
+
 /* torch.round(9 * x) / 9, round half to even. */
 static inline float round9(float x) { return nearbyintf(9.0f * x) / 9.0f; }
 

@@ -43,8 +43,18 @@ static void sig_zero_pads(const sig *s) {
 
 static inline float prelu(float x, float a) { return x >= 0.0f ? x : a * x; }
 
-/* bias (+ PReLU) over rows [0, c_out) x columns [0, n) of y, split across the pool */
-typedef struct post_task { float *y; int64_t ldy, n; const float *b; int c_out; bool act; float a; } post_task;
+/* bias (+ PReLU) over rows [0, c_out) x columns [0, n) of y, split across the
+ * pool; with res, the result is added to res (a residual) instead of kept in y */
+typedef struct post_task {
+  float *y;
+  int64_t ldy, n;
+  const float *b;
+  int c_out;
+  bool act;
+  float a;
+  float *res;
+  int64_t ldres;
+} post_task;
 
 static void post_run(void *arg, int ith, int nth) {
   const post_task *t = arg;
@@ -52,14 +62,19 @@ static void post_run(void *arg, int ith, int nth) {
   hm_split(t->c_out, ith, nth, 1, &o0, &o1);
   for (int64_t o = o0; o < o1; o++) {
     float *r = t->y + o * t->ldy, b = t->b[o];
-    if (t->act) for (int64_t i = 0; i < t->n; i++) r[i] = prelu(r[i] + b, t->a);
+    if (t->res) {
+      float *x = t->res + o * t->ldres;
+      if (t->act) for (int64_t i = 0; i < t->n; i++) x[i] = prelu(r[i] + b, t->a) + x[i];
+      else for (int64_t i = 0; i < t->n; i++) x[i] = (r[i] + b) + x[i];
+    } else if (t->act) for (int64_t i = 0; i < t->n; i++) r[i] = prelu(r[i] + b, t->a);
     else for (int64_t i = 0; i < t->n; i++) r[i] = r[i] + b;
   }
 }
 
 /* pool: NULL runs on the calling thread */
-static void post(hm_pool *pool, float *y, int64_t ldy, int64_t n, const float *b, int c_out, bool act, float a) {
-  post_task t = {y, ldy, n, b, c_out, act, a};
+static void post(hm_pool *pool, float *y, int64_t ldy, int64_t n, const float *b, int c_out, bool act, float a,
+                 float *res, int64_t ldres) {
+  post_task t = {y, ldy, n, b, c_out, act, a, res, ldres};
   if ((int64_t)c_out * n < 65536 || !pool) post_run(&t, 0, 1);
   else hm_pool_run(pool, post_run, &t);
 }
@@ -111,7 +126,7 @@ static void small_conv(hm_pool *pool, const cx_conv_cf *c, const float *const *r
  * (or hold the neighbouring data for a chunk). Time columns [t0, t1) only.
  * k > 1: per tile of columns, an im2col tile in z ([k*c_in][tile]) and one GEMM. */
 static void conv_cols(cx_sq_work *sw, const cx_conv_cf *c, const sig *x, float *y, int64_t ldy, int64_t t0,
-                      int64_t t1, bool act, float a, float *z) {
+                      int64_t t1, bool act, float a, float *res, int64_t ldres) {
   int64_t n = t1 - t0;
   if (n <= 0) return;
   const int64_t K = (int64_t)c->k * c->c_in;
@@ -129,11 +144,10 @@ static void conv_cols(cx_sq_work *sw, const cx_conv_cf *c, const sig *x, float *
       hm_bmat B = {npad, K, sw->zb};
       float *yt = y + (tt - t0);
       hm_bgemm_n(sw->pool, &B, c->wb, c->c_out, K, NULL, yt, ldy, nn);
-      post(sw->pool, yt, ldy, nn, c->b, c->c_out, act, a);
+      post(sw->pool, yt, ldy, nn, c->b, c->c_out, act, a, res ? res + (tt - t0) : NULL, ldres);
     }
     return;
   }
-  (void)z;
   /* the im2col rows (k shifted views of each input row) as the GEMM's B operand:
    * packed panel by panel inside hm_gemm, never materialized */
   for (int j = 0; j < c->k; j++) {
@@ -146,11 +160,11 @@ static void conv_cols(cx_sq_work *sw, const cx_conv_cf *c, const sig *x, float *
     hm_gemm_b b = hm_gemm_b_kn_rows(sw->rowp, K, n);
     hm_gemm(sw->pool, c->c_out, c->w, K, &b, NULL, y, ldy);
   }
-  post(sw->pool, y, ldy, n, c->b, c->c_out, act, a);
+  post(sw->pool, y, ldy, n, c->b, c->c_out, act, a, res, ldres);
 }
 
 static void conv_full(cx_sq_work *sw, const cx_conv_cf *c, const sig *x, sig *y, bool act, float a) {
-  conv_cols(sw, c, x, sig_row(y, 0), y->ld, 0, x->T, act, a, sw->z);
+  conv_cols(sw, c, x, sig_row(y, 0), y->ld, 0, x->T, act, a, NULL, 0);
 }
 
 /* Residual unit in place on x (tmp: a signal buffer as big as x, z: tile). */
@@ -163,11 +177,26 @@ static void resunit(cx_sq_work *sw, const cx_resunit *ru, sig *x, float *tmp, fl
   int64_t tile = SQ_ZTILE / ru->c2.c_out;
   for (int64_t t0 = 0; t0 < x->T; t0 += tile) {
     int64_t t1 = t0 + tile < x->T ? t0 + tile : x->T;
-    conv_cols(sw, &ru->c2, &h, z, t1 - t0, t0, t1, true, ru->a2, NULL);
-    for (int c = 0; c < x->C; c++) {
-      float *xr = sig_row(x, c) + t0;
-      const float *zr = z + (int64_t)c * (t1 - t0);
-      for (int64_t t = 0; t < t1 - t0; t++) xr[t] = zr[t] + xr[t];
+    /* x += PReLU(conv2(h) + b), the residual add fused into the bias pass */
+    conv_cols(sw, &ru->c2, &h, z, t1 - t0, t0, t1, true, ru->a2, sig_row(x, 0) + t0, x->ld);
+  }
+}
+
+/* The transposed conv's taps summed into the output rows, split over channels. */
+typedef struct scatter_task { const cx_convT *c; sig *y; const float *z; int64_t n0, n1, w; } scatter_task;
+
+static void scatter_run(void *arg, int ith, int nth) {
+  const scatter_task *t = arg;
+  const int s = t->c->s, co = t->c->c_out;
+  int64_t o0, o1;
+  hm_split(co, ith, nth, 1, &o0, &o1);
+  for (int64_t o = o0; o < o1; o++) {
+    float *yr = sig_row(t->y, (int)o);
+    const float b = t->c->b[o];
+    for (int r = 0; r < s; r++) {
+      const float *za = t->z + ((int64_t)r * co + o) * t->w + 1;   /* frame n */
+      const float *zb = t->z + ((int64_t)(r + s) * co + o) * t->w; /* frame n-1 */
+      for (int64_t n = t->n0; n < t->n1; n++) yr[n * s + r] = za[n - t->n0] + zb[n - t->n0] + b;
     }
   }
 }
@@ -197,15 +226,9 @@ static void conv_transpose(cx_sq_work *sw, const cx_convT *c, const sig *x, sig 
       hm_gemm_b b = hm_gemm_b_kn_rows(sw->rowp, c->c_in, w);
       hm_gemm(sw->pool, kc, c->w, c->c_in, &b, NULL, z, w);
     }
-    for (int o = 0; o < co; o++) {
-      float *yr = sig_row(y, o);
-      const float b = c->b[o];
-      for (int r = 0; r < s; r++) {
-        const float *za = z + ((int64_t)r * co + o) * w + 1;      /* frame n */
-        const float *zb = z + ((int64_t)(r + s) * co + o) * w;    /* frame n-1 */
-        for (int64_t n = n0; n < n1; n++) yr[n * s + r] = za[n - n0] + zb[n - n0] + b;
-      }
-    }
+    scatter_task st = {c, y, z, n0, n1, w};
+    if ((int64_t)co * (n1 - n0) * s < 65536) scatter_run(&st, 0, 1);
+    else hm_pool_run(sw->pool, scatter_run, &st);
   }
 }
 
@@ -344,7 +367,7 @@ void cx_sq_decode(const hm_codec_model *m, hm_pool *pool, cx_sq_work *sw, const 
     /* last conv (one output channel) straight into the output */
     int64_t skip = (int64_t)(a - a0) * sq->hop, n = (int64_t)(b - a) * sq->hop;
     float *o = other; /* 1 x cur->T row */
-    conv_cols(sw, &sq->out, cur, o, cur->T, 0, cur->T, false, 0.0f, sw->z);
+    conv_cols(sw, &sq->out, cur, o, cur->T, 0, cur->T, false, 0.0f, NULL, 0);
     memcpy(out + (int64_t)a * sq->hop, o + skip, (size_t)n * sizeof(float));
   }
 }

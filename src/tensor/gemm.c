@@ -127,6 +127,21 @@ static void pack_panel(const hm_gemm_b *B, int64_t n0, int64_t k0, int64_t kc, i
   }
 }
 
+int64_t hm_gemm_packed_floats(int64_t N, int64_t K) {
+  const int nr = hm_kernels_active()->gemm_nr;
+  return (N + nr - 1) / nr * nr * K;
+}
+
+void hm_gemm_pack_into(const hm_gemm_b *B, float *buf, hm_pmat *out) {
+  const int nr = hm_kernels_active()->gemm_nr;
+  out->type = HM_DT_F32;
+  out->N = B->N;
+  out->K = B->K;
+  out->nr = nr;
+  out->data = buf;
+  for (int64_t j0 = 0; j0 < B->N; j0 += nr) pack_panel(B, j0, 0, B->K, nr, buf + (j0 / nr) * B->K * nr);
+}
+
 typedef struct pack_task {
   const hm_mat *W;
   hm_pmat *P;
@@ -248,8 +263,16 @@ static void gemm_tile(const gemm_task *t, int64_t tile, float *bbuf, float *abuf
         bp = bbuf;
       }
       const int nr = (int)(n1 - j0 < NR ? n1 - j0 : NR);
+      /* the next packed panel streams in from memory while this one is used:
+       * its cache lines are prefetched a share per row block */
+      const char *next = direct && j0 + NR < n1 ? (const char *)(bp + B->p->K * NR) : NULL;
+      const int64_t lines = kc * NR * (int64_t)sizeof(float) / 64, nblk = (m1 - m0 + MR - 1) / MR;
+      const int64_t per = (lines + nblk - 1) / nblk;
+      int64_t line = 0;
       for (int64_t i0 = m0; i0 < m1; i0 += MR) {
         const int mr = (int)(m1 - i0 < MR ? m1 - i0 : MR);
+        if (next)
+          for (int64_t e = line + per; line < e && line < lines; line++) __builtin_prefetch(next + line * 64, 0, 3);
         kern->gemm_ukr(kc, abuf + ((i0 - m0) / MR) * kc * MR, bp, t->C + i0 * t->ldc + j0, t->ldc, mr, nr, k0 > 0);
       }
     }

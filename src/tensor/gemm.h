@@ -75,7 +75,14 @@ static inline hm_gemm_b hm_gemm_b_kn_rows(const float *const *rows, int64_t K, i
 void hm_gemm(hm_pool *pool, int64_t M, const float *A, int64_t lda, const hm_gemm_b *B, const float *bias, float *C,
              int64_t ldc);
 
-/* Multiply-adds the GEMM kernels of a table do: for the benchmarks' probes. */
+/* Any B operand packed once into caller memory, for reuse by several hm_gemm
+ * calls (attention packs each head's keys and values once for all its query
+ * tiles): buf must hold hm_gemm_packed_floats(N, K) floats; *out then refers
+ * to buf (not owned: no hm_pmat_free). */
+int64_t hm_gemm_packed_floats(int64_t N, int64_t K);
+void hm_gemm_pack_into(const hm_gemm_b *B, float *buf, hm_pmat *out);
+
+/* The active kernel table's GEMM: its name and micro-kernel shape. */
 typedef struct hm_gemm_info {
   const char *name;
   int mr, nr;

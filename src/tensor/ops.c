@@ -497,10 +497,11 @@ static void attn_run(void *arg, int ith, int nth) {
 
 /* Attention over many queries (prefill, the codec DiT, the transcriber's
  * encoder) as GEMMs with the softmax fused per tile: a work item is one query
- * head x ATTN_QT queries; S = Q K^T for the tile (ATTN_QT x keys, thread-local),
- * scaled, masked, softmax row by row, then O = P V. No T x T x heads matrix. */
+ * head and a run of query tiles; it packs the head's keys and values once,
+ * then per ATTN_QT queries: S = Q K^T (thread-local tile, never T x T x heads),
+ * scale, mask, softmax row by row, O = P V. */
 #define ATTN_GEMM_MIN_Q 16
-#define ATTN_QT 48
+#define ATTN_QT 96
 
 typedef struct attn_gemm_task {
   const float *q, *k, *v;
@@ -508,7 +509,7 @@ typedef struct attn_gemm_task {
   int n_heads, n_kv_heads, head_dim;
   float scale;
   float *out;
-  int64_t n_qt, n_items;
+  int64_t n_qt, per_item, n_items;
   _Atomic int64_t next;
   _Atomic int failed;
 } attn_gemm_task;
@@ -519,41 +520,67 @@ static void attn_gemm_run(void *arg, int ith, int nth) {
   const hm_kernels *K = hm_kernels_active();
   const int group = t->n_heads / t->n_kv_heads, hd = t->head_dim;
   const int64_t ld = (t->n_kv + 15) & ~(int64_t)15;
+  const int64_t kfl = hm_gemm_packed_floats(t->n_kv, hd), vfl = hm_gemm_packed_floats(hd, t->n_kv);
   float *S = NULL;
   for (;;) {
     const int64_t it = atomic_fetch_add_explicit(&t->next, 1, memory_order_relaxed);
     if (it >= t->n_items) break;
     if (!S) {
-      S = (float *)hm_scratch(HM_SCRATCH_ATTN, (size_t)ATTN_QT * ld * sizeof(float));
+      S = (float *)hm_scratch(HM_SCRATCH_ATTN, (size_t)(ATTN_QT * ld + kfl + vfl + 64) * sizeof(float));
       if (!S) { atomic_store(&t->failed, 1); return; }
     }
-    const int h = (int)(it / t->n_qt);
-    const int64_t q0 = (it % t->n_qt) * ATTN_QT, qn = t->n_q - q0 < ATTN_QT ? t->n_q - q0 : ATTN_QT;
+    float *kbuf = S + ATTN_QT * ld, *vbuf = kbuf + kfl;
+    const int64_t per = t->per_item, items_per_head = (t->n_qt + per - 1) / per;
+    const int h = (int)(it / items_per_head);
+    const int64_t qt0 = (it % items_per_head) * per, qt1 = qt0 + per < t->n_qt ? qt0 + per : t->n_qt;
     const int kh = h / group;
-    int64_t n_vis = t->n_kv; /* keys any row of the tile sees */
-    if (t->causal_offset >= 0 && t->causal_offset + q0 + qn < n_vis) n_vis = t->causal_offset + q0 + qn;
-    if (n_vis <= 0) {
-      for (int64_t i = 0; i < qn; i++) memset(t->out + (q0 + i) * t->out_stride + (int64_t)h * hd, 0, (size_t)hd * sizeof(float));
+    /* keys visible to any query of this item */
+    int64_t n_all = t->n_kv;
+    const int64_t q_last = qt1 * ATTN_QT < t->n_q ? qt1 * ATTN_QT : t->n_q;
+    if (t->causal_offset >= 0 && t->causal_offset + q_last < n_all) n_all = t->causal_offset + q_last;
+    if (n_all <= 0) {
+      for (int64_t i = qt0 * ATTN_QT; i < q_last; i++)
+        memset(t->out + i * t->out_stride + (int64_t)h * hd, 0, (size_t)hd * sizeof(float));
       continue;
     }
-    hm_gemm_b kb = hm_gemm_b_nk(HM_DT_F32, t->k + (int64_t)kh * hd, n_vis, hd, t->kv_stride);
-    hm_gemm(NULL, qn, t->q + q0 * t->q_stride + (int64_t)h * hd, t->q_stride, &kb, NULL, S, ld);
-    for (int64_t i = 0; i < qn; i++) {
-      float *row = S + i * ld;
-      int64_t vis = n_vis;
-      if (t->causal_offset >= 0 && t->causal_offset + q0 + i + 1 < vis) vis = t->causal_offset + q0 + i + 1;
-      float m = -INFINITY;
-      for (int64_t j = 0; j < vis; j++) {
-        row[j] *= t->scale;
-        m = row[j] > m ? row[j] : m;
+    hm_pmat kp, vp;
+    hm_gemm_b kb0 = hm_gemm_b_nk(HM_DT_F32, t->k + (int64_t)kh * hd, n_all, hd, t->kv_stride);
+    hm_gemm_b vb0 = hm_gemm_b_kn(t->v + (int64_t)kh * hd, n_all, hd, t->kv_stride);
+    hm_gemm_pack_into(&kb0, kbuf, &kp);
+    hm_gemm_pack_into(&vb0, vbuf, &vp);
+    for (int64_t qt = qt0; qt < qt1; qt++) {
+      const int64_t q0 = qt * ATTN_QT, qn = t->n_q - q0 < ATTN_QT ? t->n_q - q0 : ATTN_QT;
+      int64_t n_vis = n_all; /* keys any row of this tile sees */
+      if (t->causal_offset >= 0 && t->causal_offset + q0 + qn < n_vis) n_vis = t->causal_offset + q0 + qn;
+      if (n_vis <= 0) {
+        for (int64_t i = 0; i < qn; i++) memset(t->out + (q0 + i) * t->out_stride + (int64_t)h * hd, 0, (size_t)hd * sizeof(float));
+        continue;
       }
-      const float sum = vis > 0 ? K->exp_sum(row, vis, m) : 0.0f;
-      const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-      for (int64_t j = 0; j < vis; j++) row[j] *= inv;
-      for (int64_t j = vis; j < n_vis; j++) row[j] = 0.0f;
+      /* the first n_vis keys of the packed operand: its leading panels (and their rows) */
+      hm_pmat kv = kp;
+      kv.N = n_vis;
+      hm_gemm_b kb = hm_gemm_b_packed(&kv);
+      hm_gemm(NULL, qn, t->q + q0 * t->q_stride + (int64_t)h * hd, t->q_stride, &kb, NULL, S, ld);
+      for (int64_t i = 0; i < qn; i++) {
+        float *row = S + i * ld;
+        int64_t vis = n_vis;
+        if (t->causal_offset >= 0 && t->causal_offset + q0 + i + 1 < vis) vis = t->causal_offset + q0 + i + 1;
+        float m = -INFINITY;
+        for (int64_t j = 0; j < vis; j++) {
+          row[j] *= t->scale;
+          m = row[j] > m ? row[j] : m;
+        }
+        const float sum = vis > 0 ? K->exp_sum(row, vis, m) : 0.0f;
+        const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+        for (int64_t j = 0; j < vis; j++) row[j] *= inv;
+        for (int64_t j = vis; j < n_vis; j++) row[j] = 0.0f;
+      }
+      /* P [qn][n_vis] V: the first n_vis rows (k) of the packed values (the
+       * operand's K, not the packed matrix's, which is its panels' stride) */
+      hm_gemm_b vb = hm_gemm_b_packed(&vp);
+      vb.K = n_vis;
+      hm_gemm(NULL, qn, S, ld, &vb, NULL, t->out + q0 * t->out_stride + (int64_t)h * hd, t->out_stride);
     }
-    hm_gemm_b vb = hm_gemm_b_kn(t->v + (int64_t)kh * hd, n_vis, hd, t->kv_stride);
-    hm_gemm(NULL, qn, S, ld, &vb, NULL, t->out + q0 * t->out_stride + (int64_t)h * hd, t->out_stride);
   }
 }
 
@@ -561,8 +588,13 @@ static bool attn_gemm(hm_pool *pool, const float *q, int64_t n_q, int64_t q_stri
                       int64_t n_kv, int64_t kv_stride, int n_heads, int n_kv_heads, int head_dim, float scale,
                       int64_t causal_offset, float *out, int64_t out_stride) {
   attn_gemm_task t = {q, k, v, n_q, q_stride, n_kv, kv_stride, causal_offset, out_stride, n_heads, n_kv_heads,
-                      head_dim, scale, out, (n_q + ATTN_QT - 1) / ATTN_QT, 0, 0, 0};
-  t.n_items = t.n_qt * n_heads;
+                      head_dim, scale, out, (n_q + ATTN_QT - 1) / ATTN_QT, 1, 0, 0, 0};
+  /* a head's query tiles in one item (keys and values packed once), split further
+   * only when there are too few heads to keep every thread busy */
+  const int64_t want = 2 * (int64_t)hm_pool_size(pool);
+  const int64_t chunks = n_heads >= want ? 1 : (want + n_heads - 1) / n_heads;
+  t.per_item = (t.n_qt + chunks - 1) / chunks;
+  t.n_items = (int64_t)n_heads * ((t.n_qt + t.per_item - 1) / t.per_item);
   atomic_init(&t.next, 0);
   atomic_init(&t.failed, 0);
   hm_pool_run(pool, attn_gemm_run, &t);

@@ -125,7 +125,9 @@ static void check_threads(void) {
 static void check_attention(hm_pool *pool) {
   static const int cs[][6] = {/* n_q, n_kv, heads, kv heads, head_dim, causal offset (-1: none) */
                               {16, 16, 2, 1, 8, -1}, {50, 70, 4, 2, 16, -1}, {100, 100, 3, 3, 64, 0},
-                              {33, 97, 8, 2, 24, 64}, {49, 49, 1, 1, 5, -1}};
+                              {33, 97, 8, 2, 24, 64}, {49, 49, 1, 1, 5, -1},
+                              /* several query tiles per head with a causal mask: later tiles see more keys */
+                              {250, 250, 4, 2, 16, 0}, {300, 310, 6, 6, 40, 10}};
   for (size_t c = 0; c < sizeof cs / sizeof cs[0]; c++) {
     const int nq = cs[c][0], nkv = cs[c][1], H = cs[c][2], Hk = cs[c][3], hd = cs[c][4], co = cs[c][5];
     const int64_t qs = (int64_t)H * hd + 3, kvs = (int64_t)Hk * hd + 1, os = (int64_t)H * hd + 2;

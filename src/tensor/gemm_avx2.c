@@ -34,18 +34,30 @@ void hm_gemm_ukr_avx2(int64_t kc, const float *a, const float *b, float *c, int6
     LOADC(5, c50, c51)
 #undef LOADC
   }
-  for (int64_t k = 0; k < kc; k++) {
-    const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-    __m256 av;
-    av = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);
-    av = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);
-    av = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);
-    av = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);
-    av = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);
-    av = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);
-    b += NR;
-    a += MR;
+  /* one k step: two halves of the panel row, six broadcast A elements, 12 FMA */
+#define KSTEP(ao, bo)                                                                                          \
+  {                                                                                                            \
+    const __m256 b0 = _mm256_loadu_ps(b + (bo)), b1 = _mm256_loadu_ps(b + (bo) + 8);                           \
+    __m256 av;                                                                                                 \
+    av = _mm256_broadcast_ss(a + (ao) + 0); c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01); \
+    av = _mm256_broadcast_ss(a + (ao) + 1); c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11); \
+    av = _mm256_broadcast_ss(a + (ao) + 2); c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21); \
+    av = _mm256_broadcast_ss(a + (ao) + 3); c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31); \
+    av = _mm256_broadcast_ss(a + (ao) + 4); c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41); \
+    av = _mm256_broadcast_ss(a + (ao) + 5); c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51); \
   }
+  int64_t k = 0;
+  for (; k + 4 <= kc; k += 4) { /* unrolled: the loop's own instructions once per 48 FMA */
+    KSTEP(0, 0) KSTEP(MR, NR) KSTEP(2 * MR, 2 * NR) KSTEP(3 * MR, 3 * NR)
+    a += 4 * MR;
+    b += 4 * NR;
+  }
+  for (; k < kc; k++) {
+    KSTEP(0, 0)
+    a += MR;
+    b += NR;
+  }
+#undef KSTEP
 #define STOREC(r, x0, x1)                              \
   if (mr > r) {                                        \
     _mm256_storeu_ps(cc + (int64_t)(r) * ldcc, x0);     \

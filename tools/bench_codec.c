@@ -1,5 +1,5 @@
 /* heartmula bench --mode codec --codec DIR [--steps N] [--full] [--threads N] [--json]
- *                 [--make-full DIR]
+ *                 [--make-full DIR] [--drift]
  * HeartCodec speed on one 29.76 s window (744 latent frames): seconds per DiT
  * estimator call (CFG batch 2), per waveform decode, the GFLOP/s those make,
  * and seconds per window (10 steps + decode). By default it times N (1)
@@ -21,6 +21,8 @@ static void usage(void) {
           "  Times N (default 1) DiT estimator calls with CFG (batch 2 x 744 frames) and one waveform\n"
           "  decode of a 29.76 s window; prints s/call, s/decode, GFLOP/s and s/window (10 steps).\n"
           "  --full        also decode one real window end to end (10 steps; slow at full size)\n"
+          "  --drift       decode one window (372 random codes, 10 steps) with F32 and with BF16 weights and\n"
+          "                print the BF16 drift: latents rel err, waveform SNR, max abs difference (no timings)\n"
           "  --no-decode   skip the waveform decoder timing\n"
           "  --make-full D write a random full-size HeartCodec-oss checkpoint into D if it has none\n");
 }
@@ -54,10 +56,85 @@ static double sq_flops(const hm_codec_model *m, int T) {
   return 2.0 * f;
 }
 
+/* ---- --drift: BF16 weights against F32 on one full window ---- */
+
+typedef struct lat_keep { float *lat; int T, C; } lat_keep;
+static void keep_lat(void *ud, int64_t k, const float *lat, int T, int C) {
+  lat_keep *lk = ud;
+  if (k != 0 || lk->lat) return;
+  lk->lat = malloc((size_t)T * C * sizeof(float));
+  if (lk->lat) memcpy(lk->lat, lat, (size_t)T * C * sizeof(float));
+  lk->T = T;
+  lk->C = C;
+}
+
+static int decode_one(const char *dir, int threads, bool bf16, int32_t *codes, lat_keep *lk, float **wav,
+                      int64_t *n, double *secs) {
+  hm_codec_params p = hm_codec_default_params();
+  p.n_threads = threads;
+  p.bf16_weights = bf16;
+  p.seed = 1234;
+  hm_codec_model *m = NULL;
+  if (hm_codec_load(dir, &p, &m) != HM_OK) return cli_fail("bench", dir);
+  /* the same random codes for both (a seeded draw within this checkpoint's codebook) */
+  hm_rng rng;
+  hm_rng_seed(&rng, 5, 3);
+  for (int i = 0; i < 8 * 372; i++) codes[i] = (int32_t)(hm_rng_u64(&rng) % (uint64_t)hm_codec_codebook_size(m));
+  double t0 = hm_time_s();
+  hm_status st = cx_detokenize(m, codes, 372, &p, NULL, NULL, NULL, keep_lat, lk, wav, n);
+  *secs = hm_time_s() - t0;
+  hm_codec_free(m);
+  if (st) return cli_fail("bench", "decode");
+  return 0;
+}
+
+static int bench_drift(const char *dir, int threads, bool json) {
+  int32_t *codes = malloc(8 * 372 * sizeof(int32_t));
+  if (!codes) return cli_fail("bench", "codes");
+  lat_keep k32 = {0}, k16 = {0};
+  float *w32 = NULL, *w16 = NULL;
+  int64_t n32 = 0, n16 = 0;
+  double s32 = 0, s16 = 0;
+  int rc = 0;
+  rc = decode_one(dir, threads, false, codes, &k32, &w32, &n32, &s32);
+  if (!rc) rc = decode_one(dir, threads, true, codes, &k16, &w16, &n16, &s16);
+  if (!rc && (!k32.lat || !k16.lat || n32 != n16)) rc = cli_fail("bench", "drift: no latents");
+  if (!rc) {
+    const int64_t nl = (int64_t)k32.T * k32.C;
+    const double lat_err = hm_max_rel_err(k16.lat, k32.lat, nl);
+    int64_t flips = 0;
+    for (int64_t i = 0; i < nl; i++) flips += nearbyintf(9.0f * k16.lat[i]) != nearbyintf(9.0f * k32.lat[i]);
+    double sig = 0, err = 0, mx = 0, peak = 0;
+    for (int64_t i = 0; i < 2 * n32; i++) {
+      const double d = (double)w16[i] - w32[i];
+      sig += (double)w32[i] * w32[i];
+      err += d * d;
+      mx = fabs(d) > mx ? fabs(d) : mx;
+      peak = fabs(w32[i]) > peak ? fabs(w32[i]) : peak;
+    }
+    const double snr = err > 0 ? 10.0 * log10(sig / err) : INFINITY;
+    if (json)
+      printf("{\"codec\": \"%s\", \"drift_latents_rel_err\": %.3g, \"drift_round9_flips\": %lld, "
+             "\"drift_snr_db\": %.2f, \"drift_max_abs\": %.4g, \"waveform_max_abs\": %.4g, \"f32_window_s\": %.1f, "
+             "\"bf16_window_s\": %.1f}\n", dir, lat_err, (long long)flips, snr, mx, peak, s32, s16);
+    else
+      printf("bf16 drift on one full window (372 random codes, 10 steps, CFG 1.25, seed 1234): latents rel err %.3g "
+             "(%lld of %lld round(9x) levels differ), waveform SNR %.1f dB, max abs sample difference %.4g (waveform "
+             "max %.4g); window %.1f s f32, %.1f s bf16\n", lat_err, (long long)flips, (long long)nl, snr, mx, peak,
+             s32, s16);
+  }
+  free(k32.lat);
+  free(k16.lat);
+  free(w32);
+  free(w16);
+  free(codes);
+  return rc;
+}
+
 int bench_codec(int argc, char **argv) {
   const char *dir = NULL, *make = NULL;
   int64_t steps = 1, threads = 0;
-  bool full = false, json = false, bf16 = false, skip_decode = false;
+  bool full = false, json = false, bf16 = false, skip_decode = false, drift = false;
   for (int i = 1; i < argc; i++) {
     const char *v;
     if (cli_flag(argv[i], "--help", "-h")) { usage(); return 0; }
@@ -72,6 +149,7 @@ int bench_codec(int argc, char **argv) {
       else { fprintf(stderr, "heartmula bench: --codec-dtype: unknown '%s' (f32, bf16)\n", v); return 2; }
     }
     else if (cli_flag(argv[i], "--full", NULL)) full = true;
+    else if (cli_flag(argv[i], "--drift", NULL)) drift = true;
     else if (cli_flag(argv[i], "--no-decode", NULL)) skip_decode = true;
     else if (cli_flag(argv[i], "--json", NULL)) json = true;
     else { fprintf(stderr, "heartmula bench: unknown argument '%s'\n", argv[i]); usage(); return 2; }
@@ -89,6 +167,7 @@ int bench_codec(int argc, char **argv) {
       fprintf(stderr, "heartmula bench: written in %.1f s\n", hm_time_s() - t);
     }
   }
+  if (drift) return bench_drift(dir, (int)threads, json);
   hm_codec_params p = hm_codec_default_params();
   p.n_threads = (int)threads;
   p.bf16_weights = bf16;

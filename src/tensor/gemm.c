@@ -229,18 +229,30 @@ typedef struct gemm_task {
 
 /* Rows [m0, m1) x k in [k0, k0 + kc) of A into MR-row micro-panels
  * out[(i / MR)][k][MR] (rows past m1 zero). */
-static void pack_a(const gemm_task *t, int MR, int64_t m0, int64_t m1, int64_t k0, int64_t kc, float *out) {
-  for (int64_t i0 = m0; i0 < m1; i0 += MR) {
-    float *o = out + ((i0 - m0) / MR) * kc * MR;
-    const int mr = (int)(m1 - i0 < MR ? m1 - i0 : MR);
-    for (int r = 0; r < MR; r++) {
-      if (r >= mr) {
-        for (int64_t k = 0; k < kc; k++) o[k * MR + r] = 0.0f;
-        continue;
-      }
-      const float *a = t->A + (i0 + r) * t->lda + k0;
-      for (int64_t k = 0; k < kc; k++) o[k * MR + r] = a[k];
+static inline void pack_a_rows(const float *const *a, int MR, int64_t kc, float *o) {
+  /* k outer, rows inner: the micro-panel is written contiguously (the row
+   * count is a constant for the tables' 4 and 6 so the inner loop unrolls) */
+  if (MR == 6)
+    for (int64_t k = 0; k < kc; k++) {
+      o[6 * k + 0] = a[0][k]; o[6 * k + 1] = a[1][k]; o[6 * k + 2] = a[2][k];
+      o[6 * k + 3] = a[3][k]; o[6 * k + 4] = a[4][k]; o[6 * k + 5] = a[5][k];
     }
+  else if (MR == 4)
+    for (int64_t k = 0; k < kc; k++) {
+      o[4 * k + 0] = a[0][k]; o[4 * k + 1] = a[1][k]; o[4 * k + 2] = a[2][k]; o[4 * k + 3] = a[3][k];
+    }
+  else
+    for (int64_t k = 0; k < kc; k++)
+      for (int r = 0; r < MR; r++) o[k * MR + r] = a[r][k];
+}
+
+static void pack_a(const gemm_task *t, int MR, int64_t m0, int64_t m1, int64_t k0, int64_t kc, float *out) {
+  static const float zeros[KC] = {0};
+  const float *rows[16];
+  for (int64_t i0 = m0; i0 < m1; i0 += MR) {
+    const int mr = (int)(m1 - i0 < MR ? m1 - i0 : MR);
+    for (int r = 0; r < MR; r++) rows[r] = r < mr ? t->A + (i0 + r) * t->lda + k0 : zeros; /* rows past m1: zero */
+    pack_a_rows(rows, MR, kc, out + ((i0 - m0) / MR) * kc * MR);
   }
 }
 

@@ -2,6 +2,7 @@
  * (12 ymm accumulators, two 8-float halves of a packed panel row against six
  * broadcast A elements per k) and the vector exp of the fused attention. */
 #include "tensor/kernels.h"
+#include <math.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -115,6 +116,26 @@ float hm_exp_sum_avx2(float *s, int64_t n, float m) {
     for (int64_t i = j; i < n; i++) { s[i] = out[i - j]; sum += out[i - j]; }
   }
   return sum;
+}
+
+float hm_scale_max_avx2(float *x, int64_t n, float scale) {
+  const __m256 sc = _mm256_set1_ps(scale);
+  __m256 m = _mm256_set1_ps(-INFINITY);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), sc);
+    _mm256_storeu_ps(x + i, v);
+    m = _mm256_max_ps(m, v);
+  }
+  float t[8];
+  _mm256_storeu_ps(t, m);
+  float r = t[0];
+  for (int j = 1; j < 8; j++) r = t[j] > r ? t[j] : r;
+  for (; i < n; i++) {
+    x[i] *= scale;
+    r = x[i] > r ? x[i] : r;
+  }
+  return r;
 }
 
 /* The f32 FMA peak probe: 12 independent vfmadd231ps chains (more than the

@@ -87,6 +87,8 @@ typedef struct hm_kernels {
    * zero, not stored); b: a packed panel of kc x gemm_nr floats. */
   void (*gemm_ukr)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int mr, int nr, int acc);
   int gemm_mr, gemm_nr;
+  /* x[i] *= scale for i < n; returns the max of the scaled values (-inf for n = 0) */
+  float (*scale_max)(float *x, int64_t n, float scale);
   /* f32 FMA peak probe: iters x gemm_probe_flops flops on registers only; returns a value to keep */
   float (*fma_probe)(int64_t iters, float seed);
   int fma_probe_flops;
@@ -160,6 +162,7 @@ void hm_silu_ref(float *x, int64_t n);
 void hm_gemm_ukr_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int mr, int nr, int acc);
 float hm_exp_sum_avx2(float *s, int64_t n, float m);
 float hm_fma_probe_avx2(int64_t iters, float seed);
+float hm_scale_max_avx2(float *x, int64_t n, float scale);
 #define HM_GEMM_AVX2_MR 6
 #define HM_GEMM_AVX2_NR 16
 void hm_swiglu_ref(float *out, const float *gate, const float *up, int64_t n);

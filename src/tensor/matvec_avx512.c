@@ -453,7 +453,7 @@ const hm_kernels hm_kernels_avx512 = {
   "avx512", mv_f32_avx512, mv_bf16_avx512, mv_f16_avx512, hm_mv_q8_0_avx512, hm_mv_q4_0_avx512, dot_avx512, axpy_avx512,
   stream_read_avx512, quantize_act_avx512, attn_scores_avx512, exp_sum_avx512, attn_pv_avx512,
   attn_scores_f16_avx512, attn_pv_f16_avx512, silu_avx512, swiglu_avx512, gemm_ukr_avx512, MR5, NR5,
-  fma_probe_avx512, 12 * 32,
+  hm_scale_max_avx2, fma_probe_avx512, 12 * 32,
 };
 
 #endif /* x86 */

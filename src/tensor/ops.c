@@ -561,25 +561,25 @@ static void attn_gemm_run(void *arg, int ith, int nth) {
       kv.N = n_vis;
       hm_gemm_b kb = hm_gemm_b_packed(&kv);
       hm_gemm(NULL, qn, t->q + q0 * t->q_stride + (int64_t)h * hd, t->q_stride, &kb, NULL, S, ld);
+      /* softmax numerators in place (scale, max, exp and sum in two passes); the
+       * 1 / sum is applied to the tile's output rows after P V */
+      float inv[ATTN_QT];
       for (int64_t i = 0; i < qn; i++) {
         float *row = S + i * ld;
         int64_t vis = n_vis;
         if (t->causal_offset >= 0 && t->causal_offset + q0 + i + 1 < vis) vis = t->causal_offset + q0 + i + 1;
-        float m = -INFINITY;
-        for (int64_t j = 0; j < vis; j++) {
-          row[j] *= t->scale;
-          m = row[j] > m ? row[j] : m;
-        }
+        const float m = K->scale_max(row, vis, t->scale);
         const float sum = vis > 0 ? K->exp_sum(row, vis, m) : 0.0f;
-        const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-        for (int64_t j = 0; j < vis; j++) row[j] *= inv;
+        inv[i] = sum > 0.0f ? 1.0f / sum : 0.0f;
         for (int64_t j = vis; j < n_vis; j++) row[j] = 0.0f;
       }
       /* P [qn][n_vis] V: the first n_vis rows (k) of the packed values (the
        * operand's K, not the packed matrix's, which is its panels' stride) */
       hm_gemm_b vb = hm_gemm_b_packed(&vp);
       vb.K = n_vis;
-      hm_gemm(NULL, qn, S, ld, &vb, NULL, t->out + q0 * t->out_stride + (int64_t)h * hd, t->out_stride);
+      float *o = t->out + q0 * t->out_stride + (int64_t)h * hd;
+      hm_gemm(NULL, qn, S, ld, &vb, NULL, o, t->out_stride);
+      for (int64_t i = 0; i < qn; i++) hm_scale(o + i * t->out_stride, inv[i], hd);
     }
   }
 }

@@ -307,6 +307,15 @@ static void gemm_ukr_ref(int64_t kc, const float *a, const float *b, float *c, i
     for (int j = 0; j < nr; j++) c[r * ldc + j] = t[r][j];
 }
 
+static float scale_max_ref(float *x, int64_t n, float scale) {
+  float m = -INFINITY;
+  for (int64_t i = 0; i < n; i++) {
+    x[i] *= scale;
+    m = x[i] > m ? x[i] : m;
+  }
+  return m;
+}
+
 static float fma_probe_ref(int64_t iters, float seed) {
   float a[8];
   for (int j = 0; j < 8; j++) a[j] = seed * (float)(j + 1);
@@ -318,7 +327,7 @@ static float fma_probe_ref(int64_t iters, float seed) {
 const hm_kernels hm_kernels_ref = {
   "scalar", mv_f32_ref, mv_bf16_ref, mv_f16_ref, hm_mv_q8_0_ref, hm_mv_q4_0_ref, dot_ref, axpy_ref, stream_read_ref,
   hm_quantize_act, attn_scores_ref, exp_sum_ref, attn_pv_ref, hm_attn_scores_f16_ref, hm_attn_pv_f16_ref,
-  hm_silu_ref, hm_swiglu_ref, gemm_ukr_ref, REF_MR, REF_NR, fma_probe_ref, 8 * 2,
+  hm_silu_ref, hm_swiglu_ref, gemm_ukr_ref, REF_MR, REF_NR, scale_max_ref, fma_probe_ref, 8 * 2,
 };
 
 /* ---- block quantization ---- */

@@ -25,6 +25,16 @@ static void *own(hm_codec_model *m, size_t bytes) {
   return p;
 }
 
+/* Frees an owned buffer before the model goes (a copy a re-layout replaced). */
+static void disown(hm_codec_model *m, void *p) {
+  for (int i = m->n_owned - 1; i >= 0; i--)
+    if (m->owned[i] == p) {
+      hm_free_aligned(p);
+      m->owned[i] = m->owned[--m->n_owned];
+      return;
+    }
+}
+
 static hm_status own_mat(hm_codec_model *m, const hm_mat *mat) {
   if (m->n_owned_mats == m->cap_owned_mats) {
     int cap = m->cap_owned_mats ? m->cap_owned_mats * 2 : 64;
@@ -221,6 +231,7 @@ static hm_status get_project(loader *L, const char *prefix, int c_in, int c_out,
   HM_TRY(get_conv_weight(L, name, c_out, c_in, 3, false, &w));
   p->conv.c_in = c_in; p->conv.c_out = c_out; p->conv.k = 3;
   HM_TRY(tap_major(L, w, c_out, c_in, 3, &p->conv.w));
+  disown(L->m, w); /* the tap-major copy replaces it */
   snprintf(name, sizeof name, "%s.ffn_1.bias", prefix);
   HM_TRY(get_vec(L, name, c_out, &p->conv.b));
   p->conv.bm = NULL;
@@ -240,6 +251,10 @@ static hm_status get_project(loader *L, const char *prefix, int c_in, int c_out,
     }
     free(wc);
     HM_TRY(st);
+    if (p->conv.pm) { /* every use goes to the packed matrix */
+      disown(L->m, p->conv.w);
+      p->conv.w = NULL;
+    }
   }
   snprintf(name, sizeof name, "%s.ffn_2", prefix);
   HM_TRY(get_linear(L, name, c_out, c_out, true, &p->lin));
@@ -322,6 +337,7 @@ static hm_status get_conv_cf(loader *L, const char *prefix, int c_in, int c_out,
   for (int64_t o = 0; o < c_out; o++)
     for (int64_t i = 0; i < c_in; i++)
       for (int j = 0; j < k; j++) p[(o * k + j) * c_in + i] = w[(o * c_in + i) * k + j];
+  disown(L->m, w);
   c->w = p;
   c->wb = NULL;
   if (L->m->amx && hm_bmat_fits(c_out, (int64_t)k * c_in)) HM_TRY(bf16_copy(L, p, (int64_t)c_out * k * c_in, &c->wb));
@@ -363,6 +379,7 @@ static hm_status get_sq(loader *L) {
     for (int a = 0; a < c_in; a++)
       for (int o = 0; o < c_out; o++)
         for (int j = 0; j < k; j++) p[((int64_t)j * c_out + o) * c_in + a] = w[((int64_t)a * c_out + o) * k + j];
+    disown(m, w);
     b->up.c_in = c_in; b->up.c_out = c_out; b->up.k = k; b->up.s = s; b->up.w = p; b->up.wb = NULL;
     if (m->amx && hm_bmat_fits((int64_t)k * c_out, c_in)) HM_TRY(bf16_copy(L, p, (int64_t)k * c_out * c_in, &b->up.wb));
     snprintf(name, sizeof name, "%s.bias", pf);

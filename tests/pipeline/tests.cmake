@@ -15,3 +15,5 @@ if(NOT HM_SANITIZE)
   add_test(NAME pipeline.install COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/install_check.sh
            ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR} ${HM_CLI})
 endif()
+# the same song at 1 and 2 threads through the CLI: same codes, same audio bytes
+add_test(NAME pipeline.cli_repro COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/cli_repro.sh ${HM_CLI})

@@ -108,6 +108,9 @@ static void pack_panel(const hm_gemm_b *B, int64_t n0, int64_t k0, int64_t kc, i
       if (B->type == HM_DT_F32) {
         const float *s = (const float *)B->data + base;
         for (int64_t k = 0; k < kc; k++) out[k * nr + j] = s[k];
+      } else if (B->type == HM_DT_BF16) {
+        const uint16_t *s = (const uint16_t *)B->data + base;
+        for (int64_t k = 0; k < kc; k++) out[k * nr + j] = hm_bf16_to_f32(s[k]);
       } else {
         for (int64_t k = 0; k < kc; k++) out[k * nr + j] = elem_nk(B->type, B->data, base + k);
       }

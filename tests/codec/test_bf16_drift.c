@@ -58,7 +58,9 @@ void hm_test_main(void) {
     for (int w = 0; w < k32.n && w < k16.n; w++) {
       double e = hm_max_rel_err(k16.lat[w], k32.lat[w], (int64_t)k32.T * k32.C);
       printf("bf16 drift: window %d latents rel err %.3g\n", w, e);
-      CHECK_MSG(e < 1e-2, "window %d latents rel err %.3g (measured 2.1e-3 at most)", w, e);
+      /* AVX2 / AVX-512 tables: BF16 weights only (measured 2.1e-3 at most); AMX tiles also round
+       * the activations to BF16: a looser bound, not yet measured on such a machine */
+      CHECK_MSG(e < (m16->amx ? 5e-2 : 1e-2), "window %d latents rel err %.3g", w, e);
     }
     double sig = 0, err = 0, mx = 0, peak = 0;
     for (int64_t i = 0; i < 2 * n32; i++) {
@@ -71,7 +73,7 @@ void hm_test_main(void) {
     const double snr = err > 0 ? 10.0 * log10(sig / err) : 999.0;
     printf("bf16 drift: waveform SNR %.1f dB, max abs sample difference %.3g (waveform max %.3g; %lld samples per channel)\n",
            snr, mx, peak, (long long)n32);
-    CHECK_MSG(snr > 40.0, "waveform SNR %.1f dB (measured 52.3)", snr);
+    CHECK_MSG(snr > (m16->amx ? 20.0 : 40.0), "waveform SNR %.1f dB (measured 52.3 without AMX)", snr);
   }
   for (int w = 0; w < 4; w++) { free(k32.lat[w]); free(k16.lat[w]); }
   free(w32);

@@ -315,6 +315,18 @@ static void gemm_run(void *arg, int ith, int nth) {
   }
 }
 
+/* A weight's rows in place, used by many row tiles: packed once for the call,
+ * panels split over the pool, instead of once per row tile. */
+typedef struct prepack_task { const hm_gemm_b *B; float *buf; int nr; } prepack_task;
+
+static void prepack_run(void *arg, int ith, int nth) {
+  const prepack_task *t = (const prepack_task *)arg;
+  const int64_t np = (t->B->N + t->nr - 1) / t->nr;
+  int64_t p0, p1;
+  hm_split(np, ith, nth, 1, &p0, &p1);
+  for (int64_t p = p0; p < p1; p++) pack_panel(t->B, p * t->nr, 0, t->B->K, t->nr, t->buf + p * t->B->K * t->nr);
+}
+
 void hm_gemm(hm_pool *pool, int64_t M, const float *A, int64_t lda, const hm_gemm_b *B, const float *bias, float *C,
              int64_t ldc) {
   if (!B || M <= 0 || B->N <= 0) return;
@@ -336,6 +348,23 @@ void hm_gemm(hm_pool *pool, int64_t M, const float *A, int64_t lda, const hm_gem
   }
   t.n_ic = (M + MC_ROWS - 1) / MC_ROWS;
   t.n_tiles = t.n_ic * ((t.N + NC_COLS - 1) / NC_COLS);
+  hm_pmat pre;
+  hm_gemm_b preb;
+  if (B->kind == HM_GB_NK && t.n_ic >= 3) {
+    float *buf = (float *)hm_scratch(HM_SCRATCH_BPACK, (size_t)hm_gemm_packed_floats(B->N, B->K) * sizeof(float));
+    if (buf) { /* else: packed per tile, as the other operands */
+      prepack_task pt = {B, buf, t.kern->gemm_nr};
+      if (B->N * B->K > 65536) hm_pool_run(pool, prepack_run, &pt);
+      else prepack_run(&pt, 0, 1);
+      pre.type = HM_DT_F32;
+      pre.N = B->N;
+      pre.K = B->K;
+      pre.nr = t.kern->gemm_nr;
+      pre.data = buf;
+      preb = hm_gemm_b_packed(&pre);
+      t.B = &preb;
+    }
+  }
   atomic_init(&t.next, 0);
   atomic_init(&t.failed, 0);
   const double work = (double)M * t.N * t.K;

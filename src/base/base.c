@@ -167,10 +167,13 @@ bool hm_dtype_from_name(const char *name, hm_dtype *out) {
 
 size_t hm_dtype_bytes(hm_dtype t, int64_t n) {
   if ((unsigned)t >= HM_DT_COUNT || n < 0) return 0;
+  /* a count whose byte size does not fit a size_t is not representable (0), never a wrapped size */
   if (t == HM_DT_Q8_0 || t == HM_DT_Q4_0) {
     if (n % HM_QBLOCK) return 0;
+    if ((uint64_t)(n / HM_QBLOCK) > SIZE_MAX / (size_t)dtype_size[t]) return 0;
     return (size_t)(n / HM_QBLOCK) * (size_t)dtype_size[t];
   }
+  if ((uint64_t)n > SIZE_MAX / (size_t)dtype_size[t]) return 0;
   return (size_t)n * (size_t)dtype_size[t];
 }
 

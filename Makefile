@@ -4,7 +4,9 @@ BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test test-asan clean install
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps build demo test test-asan fuzz clean install
 
 all: build
 
@@ -27,8 +29,13 @@ test-asan: deps
 	@cmake --build build-asan -j $(JOBS)
 	@cd build-asan && ctest --output-on-failure -j $(JOBS) -LE slow
 
+# libFuzzer (clang 14, ASan + UBSan): every target of fuzz/ for FUZZ_SECONDS
+# seconds each after replaying fuzz/regressions/; fails on any finding.
+fuzz:
+	@bash scripts/fuzz.sh $(FUZZ_SECONDS) build-fuzz
+
 install: build
 	@cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz

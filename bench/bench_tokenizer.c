@@ -76,7 +76,6 @@ int main(int argc, char **argv) {
     sum += ms;
   }
   hm_prompt_params pp = hm_prompt_default_params();
-  pp.read_files = false;
   hm_prompt pr;
   int64_t t0 = hm_time_us();
   hm_status st = hm_prompt_build(tok, "pop, female vocal, piano, happy", text, &pp, &pr);

@@ -204,8 +204,8 @@ typedef void (*hm_stage_progress_callback)(void *user_data, hm_stage stage, int6
 typedef struct hm_generate_params {
   const char *model_path;       /* checkpoint folder (required) */
   const char *version;          /* "3B" */
-  const char *lyrics;           /* text, or the path of a text file (upstream reads it) */
-  const char *tags;             /* comma-separated style tags, text or a file path */
+  const char *lyrics;           /* text, used as given: never opened as a file (the CLI reads --lyrics FILE) */
+  const char *tags;             /* comma-separated style tags, text only like lyrics */
   const char *output_path;      /* .wav/.flac/.mp3/.ogg; NULL: codes only (no codec) */
   bool overwrite;               /* false: an existing output_path is an error */
   int64_t max_audio_ms;         /* 240000 */

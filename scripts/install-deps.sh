@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages heartmula.c needs to build and test, skipping
 # the ones already present. Used by `make demo`, `make test` and CI.
+# --fuzz: also clang 14 and libFuzzer, for `make fuzz` only.
 set -eu
 pkgs="build-essential cmake pkg-config libjansson-dev libpcre2-dev libutf8proc-dev
 libsndfile1-dev libsoxr-dev libfftw3-dev"
+if [ "${1:-}" = "--fuzz" ]; then
+  pkgs="$pkgs clang-14 libfuzzer-14-dev libclang-rt-14-dev"
+fi
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,5 +1,7 @@
 /* Minimal test harness: CHECK macros that count, and a summary line.
- * Every test binary gets the shared fixture folder (../shared) as argv[1]. */
+ * Every test binary gets the shared fixture folder (../shared) as argv[1].
+ * A test in which no check ran fails; a test that cannot run here calls
+ * hm_test_skip, which exits with HM_TEST_SKIP_CODE (CTest's SKIP_RETURN_CODE). */
 #ifndef HM_TEST_HARNESS_H
 #define HM_TEST_HARNESS_H
 #include <stdio.h>
@@ -30,6 +32,14 @@ extern const char *hm_test_shared; /* argv[1] or "../shared" */
 const char *hm_test_path(char *buf, size_t n, const char *rel);
 /* A fresh temporary directory for this test (removed by the OS / CI, not by us). */
 const char *hm_test_tmpdir(void);
+
+/* Exits with HM_TEST_SKIP_CODE after printing "SKIPPED: <why>" (CTest reports
+ * the test as skipped, not passed). Failed checks before it still fail the test. */
+#define HM_TEST_SKIP_CODE 77
+#if defined(__GNUC__)
+__attribute__((noreturn, format(printf, 1, 2)))
+#endif
+void hm_test_skip(const char *fmt, ...);
 
 /* Each test file defines this; main() in harness.c calls it and prints the summary. */
 void hm_test_main(void);

@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "io/json.h"
 #include "io/npy.h"
+#include "text/prompt.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,23 @@ int cmd_generate(int argc, char **argv) {
     p.history_in_output = true;
   }
 
+  /* upstream's --lyrics / --tags: a value naming an existing file means its
+   * content (the library itself takes text only) */
+  char *lyrics_buf = NULL, *tags_buf = NULL;
+  size_t text_len;
+  if (hm_file_exists(p.lyrics)) {
+    if (hm_text_file_read(p.lyrics, "lyrics", &lyrics_buf, &text_len) != HM_OK) { hm_npy_free(&hist); return cli_fail("generate", "--lyrics"); }
+    p.lyrics = lyrics_buf;
+  }
+  if (hm_file_exists(p.tags)) {
+    if (hm_text_file_read(p.tags, "tags", &tags_buf, &text_len) != HM_OK) {
+      free(lyrics_buf);
+      hm_npy_free(&hist);
+      return cli_fail("generate", "--tags");
+    }
+    p.tags = tags_buf;
+  }
+
   gen_ui ui;
   memset(&ui, 0, sizeof ui);
   ui.quiet = quiet;
@@ -156,6 +174,8 @@ int cmd_generate(int argc, char **argv) {
   if (ui.lm_started) cli_progress_end(&ui.lm);
   if (ui.codec_started) cli_progress_end(&ui.codec);
   hm_npy_free(&hist);
+  free(lyrics_buf);
+  free(tags_buf);
   if (st != HM_OK) return cli_fail("generate", NULL);
   if (save_codes) {
     int64_t shape[2] = {8, r.n_frames};

@@ -163,7 +163,7 @@ int cmd_quantize(int argc, char **argv) {
         rc = cli_fail("quantize", cfg_src);
       if (cfg) json_decref(cfg);
     }
-    else
+    else if (rc == 0) /* never after a failed write */
       printf("wrote %s: %d tensors (%d converted to %s or F32, %d unchanged), %.1f MB -> %.1f MB\n", out, n, n_conv,
              hm_dtype_name(to), n_kept, (double)bytes_in / 1e6, (double)bytes_out / 1e6);
   }

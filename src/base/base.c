@@ -2,6 +2,7 @@
 #include "base/base.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -111,44 +112,55 @@ int hm_num_cores(void) {
   return n > 0 ? (int)n : 1;
 }
 
+/* Lazy initialisations run once under pthread_once: the first callers may be
+ * several threads at a time (pool workers, an application's own threads). */
+static pthread_once_t g_force_scalar_once = PTHREAD_ONCE_INIT;
+static bool g_force_scalar;
+
+static void force_scalar_init(void) {
+  const char *e = getenv("HM_FORCE_SCALAR");
+  g_force_scalar = e && *e && strcmp(e, "0") != 0;
+}
+
 bool hm_force_scalar(void) {
-  static int cached = -1;
-  if (cached < 0) {
-    const char *e = getenv("HM_FORCE_SCALAR");
-    cached = (e && *e && strcmp(e, "0") != 0) ? 1 : 0;
-  }
-  return cached == 1;
+  pthread_once(&g_force_scalar_once, force_scalar_init);
+  return g_force_scalar;
+}
+
+static pthread_once_t g_cpu_once = PTHREAD_ONCE_INIT;
+static hm_cpu_features g_cpu;
+
+static void cpu_init(void) {
+  hm_cpu_features f;
+  memset(&f, 0, sizeof f);
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  f.avx2 = __builtin_cpu_supports("avx2");
+  f.fma = __builtin_cpu_supports("fma");
+  f.avx512f = __builtin_cpu_supports("avx512f");
+  f.avx512bw = __builtin_cpu_supports("avx512bw");
+  f.avx512vl = __builtin_cpu_supports("avx512vl");
+  f.avx512vnni = __builtin_cpu_supports("avx512vnni");
+#if defined(__clang__) && __clang_major__ < 16
+  f.avx512bf16 = false;
+#else
+  f.avx512bf16 = __builtin_cpu_supports("avx512bf16");
+#endif
+  /* f16c and avx-vnni are not queryable on every compiler: read CPUID. */
+  unsigned a, b, c, d;
+  __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+  f.f16c = (c >> 29) & 1;
+  __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(1));
+  f.avxvnni = (a >> 4) & 1;
+  if (!f.avx512bf16) f.avx512bf16 = (a >> 5) & 1;
+#endif
+  if (hm_force_scalar()) memset(&f, 0, sizeof f);
+  g_cpu = f;
 }
 
 const hm_cpu_features *hm_cpu(void) {
-  static hm_cpu_features f;
-  static int done = 0;
-  if (!done) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    f.avx2 = __builtin_cpu_supports("avx2");
-    f.fma = __builtin_cpu_supports("fma");
-    f.avx512f = __builtin_cpu_supports("avx512f");
-    f.avx512bw = __builtin_cpu_supports("avx512bw");
-    f.avx512vl = __builtin_cpu_supports("avx512vl");
-    f.avx512vnni = __builtin_cpu_supports("avx512vnni");
-#if defined(__clang__) && __clang_major__ < 16
-    f.avx512bf16 = false;
-#else
-    f.avx512bf16 = __builtin_cpu_supports("avx512bf16");
-#endif
-    /* f16c and avx-vnni are not queryable on every compiler: read CPUID. */
-    unsigned a, b, c, d;
-    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
-    f.f16c = (c >> 29) & 1;
-    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(1));
-    f.avxvnni = (a >> 4) & 1;
-    if (!f.avx512bf16) f.avx512bf16 = (a >> 5) & 1;
-#endif
-    if (hm_force_scalar()) memset(&f, 0, sizeof f);
-    done = 1;
-  }
-  return &f;
+  pthread_once(&g_cpu_once, cpu_init);
+  return &g_cpu;
 }
 
 /* ---- dtypes ---- */
@@ -167,10 +179,13 @@ bool hm_dtype_from_name(const char *name, hm_dtype *out) {
 
 size_t hm_dtype_bytes(hm_dtype t, int64_t n) {
   if ((unsigned)t >= HM_DT_COUNT || n < 0) return 0;
+  /* a count whose byte size does not fit a size_t is not representable (0), never a wrapped size */
   if (t == HM_DT_Q8_0 || t == HM_DT_Q4_0) {
     if (n % HM_QBLOCK) return 0;
+    if ((uint64_t)(n / HM_QBLOCK) > SIZE_MAX / (size_t)dtype_size[t]) return 0;
     return (size_t)(n / HM_QBLOCK) * (size_t)dtype_size[t];
   }
+  if ((uint64_t)n > SIZE_MAX / (size_t)dtype_size[t]) return 0;
   return (size_t)n * (size_t)dtype_size[t];
 }
 

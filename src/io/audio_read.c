@@ -25,8 +25,12 @@ hm_status hm_audio_read(const char *path, hm_audio *out) {
     return hm_error(HM_ERR_FORMAT, "audio file '%s': %d channels at %d Hz is not usable", path, info.channels,
                     info.samplerate);
   }
-  /* frames may be unknown (SF_COUNT_MAX) for some streams: read in blocks */
-  int64_t cap = info.frames > 0 && info.frames < ((int64_t)1 << 34) ? info.frames : 16000 * 60;
+  /* frames may be unknown (SF_COUNT_MAX) for some streams, and a header may
+   * claim any count: start with at most 16 Mi samples and grow only as
+   * decoded data arrives, so a small damaged file never makes a huge allocation */
+  int64_t cap = info.frames > 0 ? info.frames : 16000 * 60;
+  const int64_t first_max = ((int64_t)1 << 24) / info.channels;
+  if (cap > first_max) cap = first_max;
   if (cap < 1024) cap = 1024;
   float *buf = malloc(sizeof(float) * (size_t)cap * info.channels);
   if (!buf) { sf_close(f); return hm_error(HM_ERR_NOMEM, "out of memory reading '%s'", path); }

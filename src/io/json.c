@@ -74,7 +74,8 @@ hm_status hm_json_int_opt(const json_t *obj, const char *key, const char *file, 
   if (json_is_integer(v)) { *out = (int64_t)json_integer_value(v); return HM_OK; }
   if (json_is_real(v)) {
     double d = json_real_value(v);
-    if (d == (double)(int64_t)d) { *out = (int64_t)d; return HM_OK; }
+    /* 3.0 is 3; a value outside int64_t (1e122) is not converted at all (UB) */
+    if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 && d == (double)(int64_t)d) { *out = (int64_t)d; return HM_OK; }
   }
   return wrong(file, key, "an integer");
 }

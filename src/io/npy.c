@@ -69,8 +69,12 @@ hm_status hm_npy_read(const char *path, hm_npy *out) {
     goto done;
   }
   p = strstr(hdr, "'fortran_order'");
-  if (!p || strncmp(p + strlen("'fortran_order': "), "False", 5) != 0) {
-    st = hm_error(HM_ERR_FORMAT, "%s: Fortran-order arrays are not supported", path);
+  if (p) {
+    p += strlen("'fortran_order'");
+    while (*p == ' ' || *p == ':') p++;
+  }
+  if (!p || strncmp(p, "False", 5) != 0) {
+    st = hm_error(HM_ERR_FORMAT, "%s: Fortran-order arrays are not supported (or 'fortran_order' is missing)", path);
     goto done;
   }
   p = strstr(hdr, "'shape'");
@@ -82,13 +86,26 @@ hm_status hm_npy_read(const char *path, hm_npy *out) {
     while (*p == ' ' || *p == ',') p++;
     if (*p == ')') break;
     char *end;
+    errno = 0;
     long long v = strtoll(p, &end, 10);
-    if (end == p || v < 0 || out->n_dims >= 8) { st = hm_error(HM_ERR_FORMAT, "%s: bad shape", path); goto done; }
+    if (end == p || v < 0 || errno || out->n_dims >= 8) { st = hm_error(HM_ERR_FORMAT, "%s: bad shape", path); goto done; }
+    if (v && out->n_elems > INT64_MAX / v) { st = hm_error(HM_ERR_FORMAT, "%s: shape overflows", path); goto done; }
     out->shape[out->n_dims++] = v;
     out->n_elems *= v;
     p = end;
   }
+  if (*p != ')') { st = hm_error(HM_ERR_FORMAT, "%s: bad shape (no closing parenthesis)", path); goto done; }
   size_t nbytes = hm_dtype_bytes(out->dtype, out->n_elems);
+  /* the data must be in the file: checked before allocating for it */
+  long here = ftell(f);
+  if (here < 0 || fseek(f, 0, SEEK_END) != 0) { st = hm_error(HM_ERR_IO, "%s: cannot seek (not a regular file?)", path); goto done; }
+  long end_pos = ftell(f);
+  if (end_pos < here || fseek(f, here, SEEK_SET) != 0) { st = hm_error(HM_ERR_IO, "%s: cannot seek", path); goto done; }
+  if ((nbytes == 0 && out->n_elems > 0) || nbytes > (size_t)(end_pos - here)) {
+    st = hm_error(HM_ERR_FORMAT, "%s: truncated data (shape needs %lld elements of %s, the file holds %ld bytes of data)", path,
+                  (long long)out->n_elems, hm_dtype_name(out->dtype), end_pos - here);
+    goto done;
+  }
   out->data = hm_malloc_aligned(nbytes);
   if (!out->data) { st = hm_error(HM_ERR_NOMEM, "%s: out of memory (%zu bytes)", path, nbytes); goto done; }
   if (fread(out->data, 1, nbytes, f) != nbytes) {

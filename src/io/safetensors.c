@@ -151,7 +151,7 @@ static hm_status st_add_file(hm_st *st, const char *path, int *cap) {
       break;
     }
     size_t want = hm_dtype_bytes(tv.dtype, tv.n_elems);
-    if (want != e - b || (want == 0 && tv.n_elems && (tv.dtype == HM_DT_Q8_0 || tv.dtype == HM_DT_Q4_0))) {
+    if (want != e - b || (want == 0 && tv.n_elems)) {
       status = hm_error(HM_ERR_FORMAT, "%s: tensor '%s': %llu data bytes, but dtype %s x %lld elements needs %zu",
                         path, key, (unsigned long long)(e - b), hm_dtype_name(tv.dtype), (long long)tv.n_elems, want);
       break;
@@ -192,6 +192,7 @@ static hm_status st_open_index(hm_st *st, const char *index_path, int *cap) {
   HM_TRY(hm_json_load(index_path, &root));
   json_t *wm = json_object_get(root, "weight_map");
   if (!json_is_object(wm)) { json_decref(root); return hm_error(HM_ERR_FORMAT, "%s: missing object 'weight_map'", index_path); }
+  if (json_object_size(wm) == 0) { json_decref(root); return hm_error(HM_ERR_FORMAT, "%s: 'weight_map' names no tensor", index_path); }
   char *dir = dir_of(index_path);
   hm_status status = dir ? HM_OK : hm_error(HM_ERR_NOMEM, "out of memory");
   const char *key;
@@ -209,7 +210,7 @@ static hm_status st_open_index(hm_st *st, const char *index_path, int *cap) {
     if (!seen && (status = st_add_file(st, p, cap)) != HM_OK) break;
   }
   if (status == HM_OK) {
-    qsort(st->tensors, (size_t)st->n_tensors, sizeof *st->tensors, cmp_view);
+    if (st->n_tensors > 1) qsort(st->tensors, (size_t)st->n_tensors, sizeof *st->tensors, cmp_view);
     json_object_foreach(wm, key, val) {
       const hm_tensor_view *t = hm_st_find(st, key);
       if (!t) { status = hm_error(HM_ERR_FORMAT, "%s: tensor '%s' is listed in the index but not in shard '%s'", index_path, key, json_string_value(val)); break; }
@@ -282,7 +283,7 @@ hm_status hm_st_open(const char *path, hm_st **out) {
     else status = st_add_file(st, path, &cap);
   }
   if (status == HM_OK) {
-    qsort(st->tensors, (size_t)st->n_tensors, sizeof *st->tensors, cmp_view);
+    if (st->n_tensors > 1) qsort(st->tensors, (size_t)st->n_tensors, sizeof *st->tensors, cmp_view);
     for (int i = 1; i < st->n_tensors; i++)
       if (!strcmp(st->tensors[i].name, st->tensors[i - 1].name)) {
         status = hm_error(HM_ERR_FORMAT, "%s: tensor '%s' appears in more than one file ('%s', '%s')", path,

@@ -9,7 +9,6 @@ hm_prompt_params hm_prompt_default_params(void) {
   p.text_bos_id = 128000;
   p.text_eos_id = 128001;
   p.n_codebooks = 8;
-  p.read_files = true;
   return p;
 }
 
@@ -35,31 +34,38 @@ void hm_prompt_free(hm_prompt *p) {
   memset(p, 0, sizeof *p);
 }
 
-/* The text of a tags / lyrics argument: the file's content when the string
- * names an existing file (Python open(..., encoding="utf-8").read(): universal
- * newlines, so "\r\n" and "\r" become "\n"), else the string itself. */
-static hm_status input_text(const char *s, bool read_files, const char *what, char **out, size_t *len) {
-  if (read_files && s[0] && hm_file_exists(s)) {
-    char *buf;
-    size_t n;
-    HM_TRY(hm_read_file(s, &buf, &n));
-    size_t bad;
-    if (!hm_utf8_valid(buf, n, &bad)) {
-      free(buf);
-      return hm_error(HM_ERR_INVALID_ARG, "%s file '%s': invalid UTF-8 at byte offset %zu", what, s, bad);
-    }
-    size_t w = 0;
-    for (size_t i = 0; i < n; i++) {
-      if (buf[i] == '\r') {
-        buf[w++] = '\n';
-        if (i + 1 < n && buf[i + 1] == '\n') i++;
-      } else buf[w++] = buf[i];
-    }
-    buf[w] = 0;
-    *out = buf;
-    *len = w;
-    return HM_OK;
+/* Python open(path, encoding="utf-8").read(): UTF-8 checked, universal
+ * newlines ("\r\n" and "\r" become "\n"). */
+hm_status hm_text_file_read(const char *path, const char *what, char **out, size_t *len) {
+  if (!path || !what || !out || !len) return hm_error(HM_ERR_INVALID_ARG, "hm_text_file_read: NULL argument");
+  *out = NULL;
+  *len = 0;
+  char *buf;
+  size_t n;
+  hm_status st = hm_read_file(path, &buf, &n);
+  if (st != HM_OK) return hm_error_context(st, "%s file", what);
+  size_t bad;
+  if (!hm_utf8_valid(buf, n, &bad)) {
+    free(buf);
+    return hm_error(HM_ERR_INVALID_ARG, "%s file '%s': invalid UTF-8 at byte offset %zu", what, path, bad);
   }
+  size_t w = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (buf[i] == '\r') {
+      buf[w++] = '\n';
+      if (i + 1 < n && buf[i + 1] == '\n') i++;
+    } else buf[w++] = buf[i];
+  }
+  buf[w] = 0;
+  *out = buf;
+  *len = w;
+  return HM_OK;
+}
+
+/* The text of a tags / lyrics argument: always the string itself. A string
+ * that happens to name a file is text like any other (the library never opens
+ * files on behalf of its caller's text; the CLI reads --lyrics/--tags files). */
+static hm_status input_text(const char *s, const char *what, char **out, size_t *len) {
   size_t n = strlen(s);
   size_t bad;
   if (!hm_utf8_valid(s, n, &bad)) return hm_error(HM_ERR_INVALID_ARG, "%s: invalid UTF-8 at byte offset %zu", what, bad);
@@ -79,7 +85,7 @@ static hm_status text_ids(const hm_tokenizer *tok, const char *arg, bool is_tags
   const char *what = is_tags ? "tags" : "lyrics";
   char *raw = NULL, *low = NULL;
   size_t rn = 0, ln = 0;
-  HM_TRY(input_text(arg, p->read_files, what, &raw, &rn));
+  HM_TRY(input_text(arg, what, &raw, &rn));
   hm_status st = hm_utf8_lower(raw, rn, &low, &ln);
   free(raw);
   if (st != HM_OK) return hm_error_context(st, "%s", what);

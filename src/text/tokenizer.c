@@ -1063,7 +1063,7 @@ static hm_status encode_word(enc_ctx *c, const char *w, size_t n) {
       !grow_cap((void **)&c->cvals, &c->cvals_cap, c->cvals_n + cnt + 1, sizeof *c->cvals))
     return HM_OK;
   memcpy(c->ckeys + c->ckeys_n, w, n);
-  memcpy(c->cvals + c->cvals_n, c->ids + before, cnt * sizeof *c->cvals);
+  if (cnt) memcpy(c->cvals + c->cvals_n, c->ids + before, cnt * sizeof *c->cvals); /* a word may give no ids (no unk token) */
   uint64_t j = h & c->cache_mask;
   while (c->cache[j].klen) j = (j + 1) & c->cache_mask;
   c->cache[j] = (cache_ent){h, (uint32_t)c->ckeys_n, (uint32_t)n, (uint32_t)c->cvals_n, (uint32_t)cnt};

@@ -136,6 +136,20 @@ void hm_test_main(void) {
   CHECK_ERR(hm_json_int(root, "nope", "config.json", &v), "config.json: missing field 'nope'");
   CHECK_ERR(hm_json_int(root, "backbone_flavor", "config.json", &v), "'backbone_flavor' must be an integer");
   json_decref(root);
+  /* integers written as reals: 3.0 is 3; 1e122 and 9.3e18 do not fit int64_t (no UB conversion) */
+  root = json_loads("{\"three\": 3.0, \"huge\": 1e122, \"edge\": 9.3e18, \"half\": 2.5}", 0, NULL);
+  CHECK(root != NULL);
+  v = 0;
+  CHECK_OK(hm_json_int(root, "three", "c.json", &v));
+  CHECK(v == 3);
+  CHECK_ERR(hm_json_int(root, "huge", "c.json", &v), "'huge' must be an integer");
+  CHECK_ERR(hm_json_int(root, "edge", "c.json", &v), "'edge' must be an integer");
+  CHECK_ERR(hm_json_int(root, "half", "c.json", &v), "'half' must be an integer");
+  json_decref(root);
+  /* a safetensors index naming no tensor */
+  snprintf(path, sizeof path, "%s/empty.index.json", tmp);
+  write_bytes(path, "{\"weight_map\": {}}", 18);
+  CHECK_ERR(hm_st_open(path, &st), "names no tensor");
   snprintf(path, sizeof path, "%s/bad.json", tmp);
   write_bytes(path, "{\"a\": 1,", 8);
   CHECK_ERR(hm_json_load(path, &root), "malformed JSON");

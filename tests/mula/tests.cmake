@@ -5,14 +5,14 @@ set(HM_MULA_CK ${CMAKE_BINARY_DIR}/mula_tiny_ckpt)
 add_test(NAME mula.cli_make_checkpoint
          COMMAND ${HM_CLI} make-checkpoint --flavor tiny --out ${HM_MULA_CK} --seed 7 --shards 2 --force)
 set_tests_properties(mula.cli_make_checkpoint PROPERTIES FIXTURES_SETUP mula_tiny_ckpt)
-add_test(NAME mula.cli_bench_tiny
-         COMMAND ${HM_CLI} bench --mode lm --model-path ${HM_MULA_CK}/HeartMuLa-oss-tiny --frames 8 --no-probe --json)
-set_tests_properties(mula.cli_bench_tiny PROPERTIES FIXTURES_REQUIRED mula_tiny_ckpt
-                     PASS_REGULAR_EXPRESSION "\"format\": \"bf16\".*\"ms_per_frame\": [0-9.]+, \"bandwidth_gbs\"")
-add_test(NAME mula.cli_make_checkpoint_bad_flavor COMMAND ${HM_CLI} make-checkpoint --flavor 9B --out ${HM_MULA_CK}_bad)
-set_tests_properties(mula.cli_make_checkpoint_bad_flavor PROPERTIES WILL_FAIL TRUE)
-add_test(NAME mula.cli_bench_missing COMMAND ${HM_CLI} bench --mode lm --model-path ${HM_MULA_CK}_missing)
-set_tests_properties(mula.cli_bench_missing PROPERTIES WILL_FAIL TRUE)
+hm_cli_test(NAME mula.cli_bench_tiny STATUS 0 STREAM both
+            EXPECT "\"format\": \"bf16\".*\"ms_per_frame\": [0-9.]+, \"bandwidth_gbs\""
+            COMMAND ${HM_CLI} bench --mode lm --model-path ${HM_MULA_CK}/HeartMuLa-oss-tiny --frames 8 --no-probe --json)
+set_tests_properties(mula.cli_bench_tiny PROPERTIES FIXTURES_REQUIRED mula_tiny_ckpt)
+hm_cli_test(NAME mula.cli_make_checkpoint_bad_flavor EXPECT "unknown --flavor '9B'"
+            COMMAND ${HM_CLI} make-checkpoint --flavor 9B --out ${HM_MULA_CK}_bad)
+hm_cli_test(NAME mula.cli_bench_missing EXPECT "mula_tiny_ckpt_missing: no such folder"
+            COMMAND ${HM_CLI} bench --mode lm --model-path ${HM_MULA_CK}_missing)
 # quantize -> load round trip through the CLI: a quantized model folder next to the
 # original loads by mmap (its Q8_0 matrices used in place) and generates.
 set(HM_Q_CK ${CMAKE_BINARY_DIR}/mula_quant_ckpt)

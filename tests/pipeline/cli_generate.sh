@@ -32,6 +32,15 @@ cmp -s "$T/a.wav" "$T/c.wav" && bad "another seed gave the same audio" || ok
 "$CLI" decode --codec "$T/ck/HeartCodec-oss" --codes "$T/a.npy" --seed 9 -o "$T/d.wav" -q && ok || bad "decode"
 cmp -s "$T/a.wav" "$T/d.wav" && ok || bad "decode of saved codes differs from generate's audio"
 
+# --lyrics FILE / --tags FILE (upstream's CLI): the CLI reads the files; CRLF
+# reads as LF; the same seed gives the same codes as the text itself
+printf '[verse] hello there' > "$T/lyrics.txt"
+printf 'rock,guitar' > "$T/tags.txt"
+"$CLI" generate --model-path "$T/ck" --version demo --lyrics "$T/lyrics.txt" --tags "$T/tags.txt" --max-audio-length-ms 1200 \
+  -q -t 2 --seed 9 --codes-only --save-codes "$T/files.npy" && ok || bad "generate with --lyrics FILE --tags FILE"
+cmp -s "$T/a.npy" "$T/files.npy" && ok || bad "--lyrics FILE / --tags FILE differ from the same text"
+expect_fail "lyrics" bash -c "printf 'la \\xff' > '$T/badlyr.txt' && '$CLI' generate --model-path '$T/ck' --version demo --lyrics '$T/badlyr.txt' --tags x -o '$T/x.wav' -q"
+
 # upstream's spellings
 "$CLI" generate --model_path "$T/ck" --version demo --lyrics "[verse] hello there" --tags "rock,guitar" \
   --max_audio_length_ms 1200 --cfg_scale 1.5 --save_path "$T/u.wav" --seed 9 -q -t 2 && ok || bad "underscore flags"

@@ -16,15 +16,13 @@ target_compile_definitions(tensor_test_quantfile PRIVATE HM_TEST_QUANT_DIR="${CM
 set_tests_properties(tensor.test_quantfile PROPERTIES FIXTURES_REQUIRED tensor_quant_files)
 
 # bad input (the message is checked): unknown type, existing output without --force, missing input
-add_test(NAME tensor.quantize_cli_bad_type
-         COMMAND ${HM_CLI} quantize ${HM_SHARED_DIR}/fixtures/heartmula ${CMAKE_CURRENT_BINARY_DIR}/never.safetensors --type q5_1)
-set_tests_properties(tensor.quantize_cli_bad_type PROPERTIES PASS_REGULAR_EXPRESSION "unknown --type 'q5_1'")
-add_test(NAME tensor.quantize_cli_exists
-         COMMAND ${HM_CLI} quantize ${HM_SHARED_DIR}/fixtures/heartmula ${CMAKE_CURRENT_BINARY_DIR}/tensor_quant_q8_0.safetensors --type q8_0)
-set_tests_properties(tensor.quantize_cli_exists PROPERTIES PASS_REGULAR_EXPRESSION "exists \\(use --force" FIXTURES_REQUIRED tensor_quant_files)
-add_test(NAME tensor.quantize_cli_missing
-         COMMAND ${HM_CLI} quantize ${HM_SHARED_DIR}/no/such/checkpoint ${CMAKE_CURRENT_BINARY_DIR}/never.safetensors --type q4_0)
-set_tests_properties(tensor.quantize_cli_missing PROPERTIES PASS_REGULAR_EXPRESSION "no/such/checkpoint")
+hm_cli_test(NAME tensor.quantize_cli_bad_type EXPECT "unknown --type 'q5_1'"
+            COMMAND ${HM_CLI} quantize ${HM_SHARED_DIR}/fixtures/heartmula ${CMAKE_CURRENT_BINARY_DIR}/never.safetensors --type q5_1)
+hm_cli_test(NAME tensor.quantize_cli_exists EXPECT "exists \\(use --force"
+            COMMAND ${HM_CLI} quantize ${HM_SHARED_DIR}/fixtures/heartmula ${CMAKE_CURRENT_BINARY_DIR}/tensor_quant_q8_0.safetensors --type q8_0)
+set_tests_properties(tensor.quantize_cli_exists PROPERTIES FIXTURES_REQUIRED tensor_quant_files)
+hm_cli_test(NAME tensor.quantize_cli_missing EXPECT "no/such/checkpoint"
+            COMMAND ${HM_CLI} quantize ${HM_SHARED_DIR}/no/such/checkpoint ${CMAKE_CURRENT_BINARY_DIR}/never.safetensors --type q4_0)
 
 # The parity suites once per kernel table (HM_ISA forces it); a table this CPU
 # lacks is reported as skipped, so the CI log says which tables ran.

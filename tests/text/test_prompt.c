@@ -1,5 +1,6 @@
 /* HeartMuLa prompt rows against tokenizer/heartmula_prompt_ids.json and the
- * rules of heartlib's preprocess (lowercase, <tag> wrapping, bos/eos, files). */
+ * rules of heartlib's preprocess (lowercase, <tag> wrapping, bos/eos), the CLI's
+ * file reading, and text naming a file taken as text. */
 #include "harness.h"
 #include "text/prompt.h"
 
@@ -48,7 +49,7 @@ void hm_test_main(void) {
   const json_t *want_tags = json_object_get(g, "tags_ids"), *want_lyrics = json_object_get(g, "lyrics_ids");
 
   hm_prompt_params pp = hm_prompt_default_params();
-  CHECK(pp.text_bos_id == 128000 && pp.text_eos_id == 128001 && pp.n_codebooks == 8 && pp.read_files);
+  CHECK(pp.text_bos_id == 128000 && pp.text_eos_id == 128001 && pp.n_codebooks == 8);
   hm_prompt pr;
   CHECK_OK(hm_prompt_build(t, tags, lyrics, &pp, &pr));
   CHECK(ids_equal(pr.tags_ids, pr.n_tags, want_tags));
@@ -72,7 +73,8 @@ void hm_test_main(void) {
   CHECK(ids_equal(pr.tags_ids, pr.n_tags, want_tags));
   hm_prompt_free(&pr);
 
-  /* files: tags and lyrics read when the strings name files (CRLF read as LF) */
+  /* files: the CLI reads tags / lyrics files with hm_text_file_read (CRLF and
+   * CR read as LF); the result builds the same prompt as the text */
   char tp[512], lp[512];
   snprintf(tp, sizeof tp, "%s/tags.txt", hm_test_tmpdir());
   snprintf(lp, sizeof lp, "%s/lyrics.txt", hm_test_tmpdir());
@@ -82,16 +84,53 @@ void hm_test_main(void) {
   *w = 0;
   write_file(lp, crlf);
   free(crlf);
-  CHECK_OK(hm_prompt_build(t, tp, lp, &pp, &pr));
-  CHECK(ids_equal(pr.tags_ids, pr.n_tags, want_tags));
-  CHECK(ids_equal(pr.lyrics_ids, pr.n_lyrics, want_lyrics));
-  hm_prompt_free(&pr);
-  /* read_files off: the path is the text */
-  pp.read_files = false;
+  char *ft = NULL, *fl = NULL;
+  size_t ftn = 0, fln = 0;
+  CHECK_OK(hm_text_file_read(tp, "tags", &ft, &ftn));
+  CHECK_OK(hm_text_file_read(lp, "lyrics", &fl, &fln));
+  CHECK(fl && fln == strlen(lyrics) && !strcmp(fl, lyrics));
+  if (ft && fl) {
+    CHECK_OK(hm_prompt_build(t, ft, fl, &pp, &pr));
+    CHECK(ids_equal(pr.tags_ids, pr.n_tags, want_tags));
+    CHECK(ids_equal(pr.lyrics_ids, pr.n_lyrics, want_lyrics));
+    hm_prompt_free(&pr);
+  }
+  free(ft);
+  free(fl);
+  char bp[512];
+  snprintf(bp, sizeof bp, "%s/bad.txt", hm_test_tmpdir());
+  write_file(bp, "ok \xff");
+  CHECK_ERR(hm_text_file_read(bp, "lyrics", &fl, &fln), "bad.txt");
+  CHECK_ERR(hm_text_file_read(bp, "lyrics", &fl, &fln), "offset 3");
+  CHECK_ERR(hm_text_file_read("/nonexistent/lyrics.txt", "lyrics", &fl, &fln), "/nonexistent/lyrics.txt");
+
+  /* security: the library never opens a file named by its text. Lyrics / tags
+   * equal to the path of an existing file are tokenized as that literal text
+   * (the file's content never reaches the prompt). */
   CHECK_OK(hm_prompt_build(t, tp, lp, &pp, &pr));
   CHECK(!ids_equal(pr.tags_ids, pr.n_tags, want_tags));
+  CHECK(!ids_equal(pr.lyrics_ids, pr.n_lyrics, want_lyrics));
+  {
+    /* the expected ids: bos + encode(lowercased path) + eos */
+    char low[512];
+    size_t k = 0;
+    for (const char *c = lp; *c && k + 1 < sizeof low; c++) low[k++] = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+    low[k] = 0;
+    int32_t *ids = NULL;
+    int64_t nid = 0;
+    CHECK_OK(hm_tokenizer_encode(t, low, k, true, &ids, &nid));
+    bool same = ids && pr.n_lyrics >= 2 && pr.lyrics_ids[0] == 128000 && pr.lyrics_ids[pr.n_lyrics - 1] == 128001;
+    int64_t off = (nid > 0 && ids[0] == 128000) ? 0 : 1; /* the post-processor's bos, when it adds one */
+    same = same && pr.n_lyrics == nid + off + 1;
+    for (int64_t i = 0; same && i < nid; i++) same = pr.lyrics_ids[i + off] == ids[i];
+    CHECK_MSG(same, "lyrics naming a file were not tokenized as the literal path '%s'", lp);
+    free(ids);
+  }
   hm_prompt_free(&pr);
-  pp.read_files = true;
+  /* /etc/passwd as lyrics: the text "/etc/passwd", a handful of tokens, whatever the file holds */
+  CHECK_OK(hm_prompt_build(t, "pop", "/etc/passwd", &pp, &pr));
+  CHECK_MSG(pr.n_lyrics >= 3 && pr.n_lyrics <= 8, "/etc/passwd as lyrics gave %lld ids", (long long)pr.n_lyrics);
+  hm_prompt_free(&pr);
 
   /* empty lyrics: bos then eos; a bos/eos already present is not doubled */
   CHECK_OK(hm_prompt_build(t, "", "", &pp, &pr));
@@ -115,8 +154,6 @@ void hm_test_main(void) {
   CHECK_ERR(hm_prompt_build(t, "pop", "la la \xff", &pp, &pr), "lyrics");
   CHECK_ERR(hm_prompt_build(t, "pop", "la la \xff", &pp, &pr), "offset 6");
   CHECK_ERR(hm_prompt_build(t, "p\xc3", "la", &pp, &pr), "tags");
-  write_file(lp, "ok\n\xfe");
-  CHECK_ERR(hm_prompt_build(t, "pop", lp, &pp, &pr), "offset 3");
   CHECK(pr.tokens == NULL && pr.n_rows == 0);
   CHECK_ERR(hm_prompt_build(t, NULL, "x", &pp, &pr), "tags");
   hm_prompt_params bad = pp;

@@ -110,6 +110,9 @@ typedef struct hm_mula_gen_params {
   const float *muq_embed;/* [muq_dim] reference-audio embedding, NULL (default) = zeros as upstream */
   hm_progress_callback progress; /* (user_data, frames done, max frames); may be NULL */
   hm_abort_callback abort;       /* polled once per frame; may be NULL */
+  /* called with each kept frame's codes [n_codebooks] (index 0, 1, ... excluding history) as soon as it
+     is sampled, before the next one is; may be NULL */
+  void (*on_frame)(void *user_data, const int32_t *frame, int64_t index);
   void *user_data;
 } hm_mula_gen_params;
 hm_mula_gen_params hm_mula_default_gen_params(void);

@@ -147,6 +147,8 @@ hm_status hm_audio_writer_open(const char *path, hm_audio_format fmt, int n_chan
     return st;
   }
   sf_command(w->sf, SFC_SET_CLIPPING, NULL, SF_TRUE);
+  /* no PEAK chunk in float WAVs: it holds a time stamp, so the same song would not give the same bytes */
+  sf_command(w->sf, SFC_SET_ADD_PEAK_CHUNK, NULL, SF_FALSE);
   *out = w;
   return HM_OK;
 }

@@ -202,7 +202,7 @@ hm_status hm_codec_make_checkpoint(const char *dir, const char *flavor, uint64_t
 
 typedef enum hm_stage { HM_STAGE_LOAD = 0, HM_STAGE_LM = 1, HM_STAGE_CODEC = 2, HM_STAGE_WRITE = 3 } hm_stage;
 /* Progress of a job: stage, and done / total units (LM: frames; codec: Euler steps + 1 per window;
- * load: models loaded / to load). While a streaming job's LM runs, the codec's total is an upper
+ * load: 0 of 1 before each model loads, 1 of 1 after). While a streaming job's LM runs, the codec's total is an upper
  * bound (the song's length is not known yet). */
 typedef void (*hm_stage_progress_callback)(void *user_data, hm_stage stage, int64_t done, int64_t total);
 
@@ -223,9 +223,11 @@ void hm_generate_result_free(hm_generate_result *r);
 /* The long-lived engine (whisper.h / llama.h style): hm_engine_open finds and checks the model folder
  * once; hm_engine_generate runs one job. Thread safety: an engine runs one job at a time (calls on one
  * engine must not overlap; use one engine per worker thread); several engines may share loaded models
- * read-only (hm_engine_params.mula_model / codec_model); engines hold no global state. During a job the
- * callbacks run on the calling thread or on the engine's codec worker thread (streaming jobs), never two
- * at once; they must not call into the same engine. */
+ * read-only (hm_engine_params.mula_model / codec_model); engines hold no global state. During a job
+ * progress and abort run on the calling thread or on the engine's codec worker thread (streaming jobs),
+ * one at a time; on_audio runs on the codec worker (streaming) or the calling thread, in order, and may
+ * overlap a progress/abort call from the LM (so a sink that blocks, e.g. on a pipe to a player, does
+ * not stall the LM). Callbacks must not call into the same engine. */
 typedef struct hm_engine hm_engine;
 
 typedef enum hm_engine_memory {

@@ -5,6 +5,7 @@
 #include "io/npy.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,7 @@ typedef struct gen_ui {
   int64_t t0_us, t_last_us, frames, max_frames, steps, codec_steps, samples;
   int steps_per_window;
   FILE *wav_out; /* -o -: the WAV stream */
+  pthread_mutex_t mu; /* on_audio (codec worker) may overlap on_progress (LM thread) */
 } gen_ui;
 
 static void stream_line(gen_ui *ui, bool force) {
@@ -68,9 +70,11 @@ static void stream_line(gen_ui *ui, bool force) {
 static void on_progress(void *ud, hm_stage stage, int64_t done, int64_t total) {
   gen_ui *ui = ud;
   if (ui->stream) {
+    pthread_mutex_lock(&ui->mu);
     if (stage == HM_STAGE_LM) { ui->frames = done; ui->max_frames = total; }
     else if (stage == HM_STAGE_CODEC) { ui->steps = done; ui->codec_steps = total; }
     stream_line(ui, false);
+    pthread_mutex_unlock(&ui->mu);
     return;
   }
   if (stage == HM_STAGE_LM) {
@@ -100,8 +104,10 @@ static bool wav_stream_header(FILE *f, int rate) {
 static hm_status on_audio(void *ud, const float *planar, int64_t n, int64_t first) {
   gen_ui *ui = ud;
   (void)first;
+  pthread_mutex_lock(&ui->mu);
   ui->samples += n;
   if (ui->stream) stream_line(ui, false);
+  pthread_mutex_unlock(&ui->mu);
   if (!ui->wav_out) return HM_OK;
   unsigned char buf[4096 * 4];
   for (int64_t i0 = 0; i0 < n; i0 += 4096) {
@@ -244,6 +250,7 @@ int cmd_generate(int argc, char **argv) {
   ui.stream = stream;
   ui.t0_us = hm_time_us();
   ui.steps_per_window = p.codec_steps + 1;
+  pthread_mutex_init(&ui.mu, NULL);
   hm_job_callbacks cb = {on_progress, NULL, (stream || to_stdout) ? on_audio : NULL, &ui};
   hm_generate_result r;
   memset(&r, 0, sizeof r);
@@ -256,6 +263,7 @@ int cmd_generate(int argc, char **argv) {
       fprintf(stderr, "heartmula generate: error: cannot write to stdout\n");
       hm_engine_close(engine);
       hm_npy_free(&hist);
+      pthread_mutex_destroy(&ui.mu);
       return 1;
     }
   }
@@ -264,6 +272,7 @@ int cmd_generate(int argc, char **argv) {
   if (ui.lm_started) cli_progress_end(&ui.lm);
   if (ui.codec_started) cli_progress_end(&ui.codec);
   if (stream) { stream_line(&ui, true); if (!quiet && isatty(2)) fputc('\n', stderr); }
+  pthread_mutex_destroy(&ui.mu);
   hm_npy_free(&hist);
   if (st != HM_OK) return cli_fail("generate", NULL);
   if (save_codes) {

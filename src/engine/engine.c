@@ -166,9 +166,12 @@ void hm_engine_get_stats(const hm_engine *e, hm_engine_stats *out) {
 
 /* ---- loading (counted) ---- */
 
-static hm_status ensure_lm(hm_engine *e, hm_generate_result *r) {
+static void user_progress(eng_codec *c, hm_stage stage, int64_t done, int64_t total);
+
+static hm_status ensure_lm(hm_engine *e, eng_codec *c, hm_generate_result *r) {
   int64_t t0 = hm_time_us();
   if (!e->mula) {
+    user_progress(c, HM_STAGE_LOAD, 0, 1);
     hm_mula_params mp = hm_mula_default_params();
     mp.n_threads = e->params.n_threads;
     mp.weights = e->params.mula_weights;
@@ -176,6 +179,7 @@ static hm_status ensure_lm(hm_engine *e, hm_generate_result *r) {
     e->mula = e->mula_owned;
     e->stats.n_lm_loads++;
     r->n_lm_loads++;
+    user_progress(c, HM_STAGE_LOAD, 1, 1);
   }
   if (!e->ctx) {
     hm_mula_context_params cp = hm_mula_context_default_params();
@@ -196,15 +200,17 @@ static hm_codec_params codec_params(const hm_engine *e, const hm_job *j) {
   return cp;
 }
 
-static hm_status ensure_codec(hm_engine *e, hm_generate_result *r) {
+static hm_status ensure_codec(hm_engine *e, eng_codec *c, hm_generate_result *r) {
   if (e->codec) return HM_OK;
   if (!e->has_codec) return need(e->codec_dir, true, "the HeartCodec checkpoint", e->model_path);
   int64_t t0 = hm_time_us();
+  user_progress(c, HM_STAGE_LOAD, 0, 1);
   hm_codec_params cp = codec_params(e, NULL);
   HM_TRY(hm_codec_load(e->codec_dir, &cp, &e->codec));
   e->codec_owned = true;
   e->stats.n_codec_loads++;
   r->n_codec_loads++;
+  user_progress(c, HM_STAGE_LOAD, 1, 1);
   r->t_load_codec_s += (double)(hm_time_us() - t0) * 1e-6;
   return HM_OK;
 }
@@ -307,9 +313,8 @@ static hm_status codec_one(eng_codec *c, int64_t n_known, bool final) {
     if (st) return st;
   }
   if (c->cb.on_audio) {
-    pthread_mutex_lock(&c->cb_mu);
+    /* not under cb_mu: a sink that blocks (a pipe to a player) must not stall the LM's callbacks */
     hm_status s2 = c->cb.on_audio(c->cb.user_data, pl, n, first);
-    pthread_mutex_unlock(&c->cb_mu);
     if (s2 != HM_OK)
       return hm_error(s2 == HM_ERR_ABORTED ? HM_ERR_ABORTED : s2,
                       "audio sink (on_audio) returned '%s' for samples [%lld, %lld): job stopped", hm_status_str(s2),
@@ -469,7 +474,7 @@ hm_status hm_engine_generate(hm_engine *e, const hm_job *job, const hm_job_callb
   lm_bridge bridge = {&c, job->history_in_output ? job->n_history : 0};
   eng_codec_init(&c, cb);
 
-  if ((st = ensure_lm(e, &r))) goto done;
+  if ((st = ensure_lm(e, &c, &r))) goto done;
   hm_mula_info info;
   hm_mula_get_info(e->mula, &info);
   const int64_t max_new = job->max_audio_ms / 80 + 1 < info.max_seq_len ? job->max_audio_ms / 80 + 1 : info.max_seq_len;
@@ -477,7 +482,7 @@ hm_status hm_engine_generate(hm_engine *e, const hm_job *job, const hm_job_callb
 
   if (audio && job->stream) {
     /* the codec from the start: its worker decodes windows as the frames come */
-    if ((st = ensure_codec(e, &r))) goto done;
+    if ((st = ensure_codec(e, &c, &r))) goto done;
     hm_codec_params cp = codec_params(e, job);
     codec_begun = true;
     if ((st = eng_codec_begin(&c, e->codec, &cp, job->output_path, job->overwrite, job->wav_float))) goto done;
@@ -549,7 +554,7 @@ hm_status hm_engine_generate(hm_engine *e, const hm_job *job, const hm_job_callb
   }
 
   if (audio && !job->stream) {
-    if ((st = ensure_codec(e, &r))) goto done;
+    if ((st = ensure_codec(e, &c, &r))) goto done;
     hm_codec_params cp = codec_params(e, job);
     codec_begun = true;
     if ((st = eng_codec_begin(&c, e->codec, &cp, job->output_path, job->overwrite, job->wav_float))) goto done;

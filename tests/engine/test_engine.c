@@ -8,6 +8,7 @@
 #include "text/tokenizer.h"
 
 #include <dirent.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,9 +79,10 @@ static bool no_file_like(const char *dir, const char *stem) {
 /* ---- a sink that collects the stream, and watches the LM ---- */
 typedef struct sink {
   float *l, *r;
-  int64_t n, cap, calls;
+  int64_t n, cap;
+  _Atomic int64_t calls, lm_frames; /* on_audio may run beside the LM's progress calls */
   bool in_order;
-  int64_t lm_frames, lm_frames_at_first_audio, codec_steps_seen;
+  int64_t lm_frames_at_first_audio, codec_steps_seen, loads_seen;
   int64_t abort_at_codec_step; /* > 0: abort once the codec has made this many steps */
   int64_t fail_at_call;        /* > 0: on_audio returns HM_ERR_IO at this call */
   bool slow_lm;                /* sleep a little per frame once the first window's codes exist, until audio comes */
@@ -114,6 +116,7 @@ static void on_progress(void *ud, hm_stage stage, int64_t done, int64_t total) {
     }
   }
   if (stage == HM_STAGE_CODEC) s->codec_steps_seen = done;
+  if (stage == HM_STAGE_LOAD && done == total) s->loads_seen++;
 }
 
 static bool on_abort(void *ud) {
@@ -215,6 +218,7 @@ static void streaming(void) {
   CHECK_MSG(r1.n_windows == 3, "%lld windows", (long long)r1.n_windows);
   CHECK(s1.in_order && s1.n == r1.n_samples && s1.calls == r1.n_windows);
   CHECK(s1.lm_frames_at_first_audio == r1.n_frames); /* not streaming: audio after the LM */
+  CHECK(s1.loads_seen == 2 && r1.n_lm_loads == 1 && r1.n_codec_loads == 1); /* LOAD progress per model */
   CHECK(sink_equals_file(&s1, a));
 
   /* streamed: the first window comes out while the LM still runs; same samples, same file */
@@ -224,6 +228,7 @@ static void streaming(void) {
   cb.user_data = &s2;
   CHECK_OK(hm_engine_generate(e, &j, &cb, &r2));
   CHECK(same_codes(&r1, &r2));
+  CHECK(s2.loads_seen == 0 && r2.n_lm_loads == 0 && r2.n_codec_loads == 0);
   CHECK(r2.n_windows == 3 && s2.in_order && s2.n == s1.n);
   CHECK_MSG(s2.lm_frames_at_first_audio < r2.n_frames, "first audio at LM frame %lld of %lld",
             (long long)s2.lm_frames_at_first_audio, (long long)r2.n_frames);

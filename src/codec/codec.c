@@ -182,6 +182,33 @@ fail:
   return st;
 }
 
+hm_status cx_stream_reset(cx_stream *s, const hm_codec_params *params) {
+  hm_codec_params def = hm_codec_default_params();
+  if (!params) params = &def;
+  if (params->steps < 1 || params->steps > 1000)
+    return hm_error(HM_ERR_INVALID_ARG, "hm_codec_decode: steps = %d must be in [1, 1000]", params->steps);
+  if (!(params->guidance >= 0.0f && params->guidance < 1000.0f))
+    return hm_error(HM_ERR_INVALID_ARG, "hm_codec_decode: guidance = %g must be in [0, 1000)", (double)params->guidance);
+  if ((params->guidance > 1.0f) != (s->params.guidance > 1.0f) || params->n_threads != s->params.n_threads)
+    return hm_error(HM_ERR_INVALID_ARG, "codec stream: reset with another CFG batch or thread count (create a new one)");
+  const int T = s->P.latent_frames, C = s->m->cfg.out_channels;
+  s->params = *params;
+  s->k = 0;
+  s->emitted = 0;
+  s->on_latents = NULL;
+  s->latents_ud = NULL;
+  memset(s->ic, 0, (size_t)T * C * sizeof(float)); /* window 0 has no in-context part */
+  s->ns.fn = params->noise;
+  s->ns.ud = params->noise_user_data;
+  hm_rng_seed(&s->ns.rng, params->seed, 1);
+  return draw(&s->ns, s->lat, (int64_t)T * C);
+}
+
+bool cx_stream_fits(const cx_stream *s, const hm_codec_model *m, const hm_codec_params *params) {
+  return s && s->m == m && params && (params->guidance > 1.0f) == (s->params.guidance > 1.0f) &&
+         params->n_threads == s->params.n_threads;
+}
+
 void cx_stream_set_latents_hook(cx_stream *s, cx_latents_fn fn, void *ud) {
   s->on_latents = fn;
   s->latents_ud = ud;

@@ -18,6 +18,11 @@ typedef struct cx_stream cx_stream;
 
 hm_status cx_stream_create(hm_codec_model *m, const hm_codec_params *params, cx_stream **out);
 void cx_stream_free(cx_stream *s);
+/* Starts a new song on the same scratch and pool (what a fresh stream would do: noise reseeded, no
+ * in-context latents); params must keep the CFG batch (guidance > 1 or not) and n_threads:
+ * cx_stream_fits says whether they do. */
+hm_status cx_stream_reset(cx_stream *s, const hm_codec_params *params);
+bool cx_stream_fits(const cx_stream *s, const hm_codec_model *m, const hm_codec_params *params);
 /* on_latents sees each window's latents (parity tests). */
 void cx_stream_set_latents_hook(cx_stream *s, cx_latents_fn fn, void *ud);
 int64_t cx_stream_windows_done(const cx_stream *s);

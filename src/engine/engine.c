@@ -33,6 +33,7 @@ struct hm_engine {
   hm_mula_context *ctx;
   hm_codec_model *codec;     /* loaded here (codec_owned) or borrowed */
   bool codec_owned;
+  cx_stream *cs_cache;       /* keep: the codec's pool and window scratch, reused by the next job */
   hm_engine_stats stats;
 };
 
@@ -139,6 +140,8 @@ static void drop_lm(hm_engine *e) {
 }
 
 static void drop_codec(hm_engine *e) {
+  cx_stream_free(e->cs_cache);
+  e->cs_cache = NULL;
   if (e->codec_owned) {
     hm_codec_free(e->codec);
     e->codec = NULL;
@@ -149,7 +152,7 @@ static void drop_codec(hm_engine *e) {
 void hm_engine_close(hm_engine *e) {
   if (!e) return;
   drop_lm(e);
-  drop_codec(e);
+  drop_codec(e); /* frees the cached codec stream too, also a borrowed codec's */
   hm_tokenizer_free(e->tok);
   free(e->model_path);
   free(e);
@@ -234,10 +237,17 @@ void eng_codec_destroy(eng_codec *c) {
 }
 
 hm_status eng_codec_begin(eng_codec *c, hm_codec_model *codec, const hm_codec_params *cp, const char *output_path,
-                          bool overwrite, bool wav_float) {
+                          bool overwrite, bool wav_float, cx_stream **cache) {
   c->codec = codec;
   c->cp = *cp;
-  HM_TRY(cx_stream_create(codec, cp, &c->cs));
+  c->cache = cache;
+  if (cache && *cache && cx_stream_fits(*cache, codec, cp)) {
+    c->cs = *cache;
+    *cache = NULL;
+    HM_TRY(cx_stream_reset(c->cs, cp));
+  } else {
+    HM_TRY(cx_stream_create(codec, cp, &c->cs));
+  }
   if (output_path) {
     hm_status st = hm_audio_writer_open(output_path, wav_float ? HM_AUDIO_WAV_FLOAT : HM_AUDIO_AUTO, 2,
                                         hm_codec_sample_rate(codec), overwrite, &c->wr);
@@ -258,7 +268,12 @@ hm_status eng_codec_end(eng_codec *c, hm_status st) {
     }
     c->wr = NULL;
   }
-  cx_stream_free(c->cs);
+  if (c->cache && c->cs) { /* back to the engine for the next job (reset there) */
+    cx_stream_free(*c->cache);
+    *c->cache = c->cs;
+  } else {
+    cx_stream_free(c->cs);
+  }
   c->cs = NULL;
   return st;
 }
@@ -316,9 +331,8 @@ static hm_status codec_one(eng_codec *c, int64_t n_known, bool final) {
     /* not under cb_mu: a sink that blocks (a pipe to a player) must not stall the LM's callbacks */
     hm_status s2 = c->cb.on_audio(c->cb.user_data, pl, n, first);
     if (s2 != HM_OK)
-      return hm_error(s2 == HM_ERR_ABORTED ? HM_ERR_ABORTED : s2,
-                      "audio sink (on_audio) returned '%s' for samples [%lld, %lld): job stopped", hm_status_str(s2),
-                      (long long)first, (long long)(first + n));
+      return hm_error(s2, "audio sink (on_audio) returned '%s' for samples [%lld, %lld): job stopped",
+                      hm_status_str(s2), (long long)first, (long long)(first + n));
   }
   c->n_samples = first + n;
   return HM_OK;
@@ -333,14 +347,18 @@ hm_status eng_codec_run(eng_codec *c) {
     while (!atomic_load(&c->stop) && !c->final && !cx_stream_ready(c->cs, c->n_known, false))
       pthread_cond_wait(&c->cv, &c->mu);
     int64_t n = c->n_known;
-    bool fin = c->final;
+    bool fin = c->final, stop = atomic_load(&c->stop), lm_failed = c->lm_failed;
     pthread_mutex_unlock(&c->mu);
-    if (atomic_load(&c->stop)) break;
+    if (stop) {
+      /* the LM side failed (it reports why) or the job was aborted */
+      if (!lm_failed)
+        st = hm_error(HM_ERR_ABORTED, "codec: decode aborted after %lld windows",
+                      (long long)cx_stream_windows_done(c->cs));
+      break;
+    }
     if (!cx_stream_ready(c->cs, n, fin)) break; /* final and done */
     if ((st = codec_one(c, n, fin))) break;
   }
-  if (st == HM_OK && atomic_load(&c->stop) && !c->lm_failed)
-    st = hm_error(HM_ERR_ABORTED, "codec: decode aborted after %lld windows", (long long)cx_stream_windows_done(c->cs));
   return st;
 }
 
@@ -485,7 +503,9 @@ hm_status hm_engine_generate(hm_engine *e, const hm_job *job, const hm_job_callb
     if ((st = ensure_codec(e, &c, &r))) goto done;
     hm_codec_params cp = codec_params(e, job);
     codec_begun = true;
-    if ((st = eng_codec_begin(&c, e->codec, &cp, job->output_path, job->overwrite, job->wav_float))) goto done;
+    if ((st = eng_codec_begin(&c, e->codec, &cp, job->output_path, job->overwrite, job->wav_float,
+                              staged ? NULL : &e->cs_cache)))
+      goto done;
     c.stride = cap;
     c.n_cap = cap;
     c.codes = malloc((size_t)(8 * cap) * sizeof(int32_t));
@@ -557,7 +577,9 @@ hm_status hm_engine_generate(hm_engine *e, const hm_job *job, const hm_job_callb
     if ((st = ensure_codec(e, &c, &r))) goto done;
     hm_codec_params cp = codec_params(e, job);
     codec_begun = true;
-    if ((st = eng_codec_begin(&c, e->codec, &cp, job->output_path, job->overwrite, job->wav_float))) goto done;
+    if ((st = eng_codec_begin(&c, e->codec, &cp, job->output_path, job->overwrite, job->wav_float,
+                              staged ? NULL : &e->cs_cache)))
+      goto done;
     c.codes = r.codes;
     c.stride = r.n_frames;
     c.n_cap = r.n_frames;

@@ -78,7 +78,7 @@ hm_status hm_decode_to_file(const char *codec_dir, const int32_t *codes, int64_t
   eng_codec c;
   eng_codec_init(&c, &cb);
   if (st == HM_OK) {
-    st = eng_codec_begin(&c, codec, &cp, output_path, overwrite, wav_float);
+    st = eng_codec_begin(&c, codec, &cp, output_path, overwrite, wav_float, NULL);
     c.codes = (int32_t *)codes; /* read only */
     c.stride = c.n_cap = c.n_known = n_frames;
     c.final = true;

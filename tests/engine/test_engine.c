@@ -85,7 +85,7 @@ typedef struct sink {
   int64_t lm_frames_at_first_audio, codec_steps_seen, loads_seen;
   int64_t abort_at_codec_step; /* > 0: abort once the codec has made this many steps */
   int64_t fail_at_call;        /* > 0: on_audio returns HM_ERR_IO at this call */
-  bool slow_lm;                /* sleep a little per frame once the first window's codes exist, until audio comes */
+  bool slow_lm;                /* sleep per frame once the first window's codes exist, until audio comes */
 } sink;
 
 static hm_status on_audio(void *ud, const float *planar, int64_t n, int64_t first) {
@@ -110,8 +110,10 @@ static void on_progress(void *ud, hm_stage stage, int64_t done, int64_t total) {
   sink *s = ud;
   if (stage == HM_STAGE_LM) {
     s->lm_frames = done;
+    /* up to 0.3 s a frame while no audio has come (the codec may be slow: sanitizers, a loaded machine):
+       the first window has 320 frames, up to 96 s, to come out before the LM ends */
     if (s->slow_lm && done >= 380 && s->calls == 0) {
-      struct timespec ts = {0, 30 * 1000 * 1000};
+      struct timespec ts = {0, 300 * 1000 * 1000};
       nanosleep(&ts, NULL);
     }
   }

@@ -273,6 +273,33 @@ static void streaming(void) {
   CHECK_ERR(hm_engine_generate(e, &j, &cb, &r3), "on_audio");
   CHECK(no_file_like(tmp, "aborted.wav"));
 
+  /* continuation with the history in the output: 380 frames of history (window 0 can be decoded before
+     the LM's first frame), streamed == not streamed */
+  {
+    enum { NH = 380 };
+    int32_t *hist = malloc(8 * NH * sizeof(int32_t));
+    for (int q = 0; q < 8; q++) memcpy(hist + q * NH, r1.codes + q * r1.n_frames, NH * sizeof(int32_t));
+    hm_job jc = base_job(8000, NULL);
+    jc.history = hist;
+    jc.n_history = NH;
+    jc.history_in_output = true;
+    sink c1 = new_sink(), c2 = new_sink();
+    hm_job_callbacks ccb = {NULL, NULL, on_audio, &c1};
+    hm_generate_result q1, q2;
+    CHECK_OK(hm_engine_generate(e, &jc, &ccb, &q1));
+    jc.stream = true;
+    ccb.user_data = &c2;
+    CHECK_OK(hm_engine_generate(e, &jc, &ccb, &q2));
+    CHECK(q1.n_frames > NH && q1.n_windows == 2 && same_codes(&q1, &q2));
+    CHECK(memcmp(q1.codes, hist, NH * sizeof(int32_t)) == 0);
+    CHECK(c1.n == q1.n_samples && c1.n == c2.n && c2.in_order && memcmp(c1.l, c2.l, (size_t)c1.n * 4) == 0 &&
+          memcmp(c1.r, c2.r, (size_t)c1.n * 4) == 0);
+    hm_generate_result_free(&q1);
+    hm_generate_result_free(&q2);
+    free(c1.l); free(c1.r); free(c2.l); free(c2.r);
+    free(hist);
+  }
+
   /* and the engine goes on: the same song again, streamed to the sink only */
   sink s5 = new_sink();
   cb.user_data = &s5;

@@ -110,6 +110,9 @@ typedef struct hm_mula_gen_params {
   const float *muq_embed;/* [muq_dim] reference-audio embedding, NULL (default) = zeros as upstream */
   hm_progress_callback progress; /* (user_data, frames done, max frames); may be NULL */
   hm_abort_callback abort;       /* polled once per frame; may be NULL */
+  /* called with each kept frame's codes [n_codebooks] (index 0, 1, ... excluding history) as soon as it
+     is sampled, before the next one is; may be NULL */
+  void (*on_frame)(void *user_data, const int32_t *frame, int64_t index);
   void *user_data;
 } hm_mula_gen_params;
 hm_mula_gen_params hm_mula_default_gen_params(void);
@@ -189,18 +192,115 @@ hm_status hm_codec_decode(hm_codec_model *model, const int32_t *codes, int64_t n
  * flavor "tiny" = the fixture sizes, "full" = HeartCodecConfig defaults. */
 hm_status hm_codec_make_checkpoint(const char *dir, const char *flavor, uint64_t seed);
 
-/* ---- Pipeline: text -> codes -> audio file (src/pipeline) ---- */
+/* ---- Engine and pipeline: text -> codes -> audio (src/engine) ---- */
 /* The product's main job, as upstream's HeartMuLaGenPipeline: lyrics + tags ->
- * prompt rows -> HeartMuLa codes -> (LM freed) -> HeartCodec waveform -> file.
- * Checkpoint folder layout (as published):
+ * prompt rows -> HeartMuLa codes -> HeartCodec waveform -> file and/or an audio
+ * callback. Checkpoint folder layout (as published):
  *   <model_path>/HeartMuLa-oss-<version>/   config.json + safetensors (sharded or single)
  *   <model_path>/HeartCodec-oss/            config.json + safetensors
  *   <model_path>/tokenizer.json, <model_path>/gen_config.json                          */
 
 typedef enum hm_stage { HM_STAGE_LOAD = 0, HM_STAGE_LM = 1, HM_STAGE_CODEC = 2, HM_STAGE_WRITE = 3 } hm_stage;
-/* Progress of hm_generate: stage, and done / total units (LM: frames; codec: its steps). */
+/* Progress of a job: stage, and done / total units (LM: frames; codec: Euler steps + 1 per window;
+ * load: 0 of 1 before each model loads, 1 of 1 after). While a streaming job's LM runs, the codec's total is an upper
+ * bound (the song's length is not known yet). */
 typedef void (*hm_stage_progress_callback)(void *user_data, hm_stage stage, int64_t done, int64_t total);
 
+/* A job's results (also hm_generate's). */
+typedef struct hm_generate_result {
+  int32_t *codes;      /* [8 x n_frames] codebook-major (malloc'ed; hm_generate_result_free) */
+  int64_t n_frames;
+  int64_t n_samples;   /* per channel, written and/or handed to on_audio (0 when codes only) */
+  int sample_rate_hz;  /* 48000 (0 when codes only) */
+  int64_t n_windows;   /* codec windows decoded */
+  int n_lm_loads, n_codec_loads; /* models this job loaded: 0 on a warm `keep` engine */
+  double t_load_lm_s, t_lm_s, t_load_codec_s, t_codec_s, t_write_s, t_total_s;
+  double t_first_audio_s; /* from the job's start to its first samples out (0 when codes only) */
+  int64_t peak_rss_bytes; /* the process's peak so far */
+} hm_generate_result;
+void hm_generate_result_free(hm_generate_result *r);
+
+/* The long-lived engine (whisper.h / llama.h style): hm_engine_open finds and checks the model folder
+ * once; hm_engine_generate runs one job. Thread safety: an engine runs one job at a time (calls on one
+ * engine must not overlap; use one engine per worker thread); several engines may share loaded models
+ * read-only (hm_engine_params.mula_model / codec_model); engines hold no global state. During a job
+ * progress and abort run on the calling thread or on the engine's codec worker thread (streaming jobs),
+ * one at a time; on_audio runs on the codec worker (streaming) or the calling thread, in order, and may
+ * overlap a progress/abort call from the LM (so a sink that blocks, e.g. on a pipe to a player, does
+ * not stall the LM). Callbacks must not call into the same engine. */
+typedef struct hm_engine hm_engine;
+
+typedef enum hm_engine_memory {
+  HM_ENGINE_KEEP = 0,   /* LM and codec stay loaded between jobs (each loaded at its first use) */
+  HM_ENGINE_STAGED = 1  /* each job loads, uses and frees each stage; the LM is freed before the codec
+                           loads (lowest peak; a streaming job holds both while the LM runs) */
+} hm_engine_memory;
+
+typedef struct hm_engine_params {
+  const char *version;          /* "3B": the HeartMuLa-oss-<version> folder */
+  hm_engine_memory memory;      /* HM_ENGINE_KEEP */
+  int n_threads;                /* LM threads; <= 0: all cores */
+  int n_codec_threads;          /* codec threads; <= 0: n_threads. A streaming job's codec worker runs beside
+                                   the LM with its own pool of this size (the OS shares the cores) */
+  hm_mula_weights mula_weights; /* HM_MULA_WEIGHTS_BF16 (converted once at load) */
+  bool codec_bf16;              /* false (upstream warns bf16 degrades the codec) */
+  bool require_codec;           /* true: HeartCodec-oss/ must be present at open (false: codes-only engines) */
+  const hm_mula_model *mula_model; /* optional, borrowed: a loaded LM used instead of loading one (it must outlive
+                                      the engine; mula_weights is then ignored) */
+  hm_codec_model *codec_model;     /* optional, borrowed: a loaded codec, likewise */
+} hm_engine_params;
+hm_engine_params hm_engine_default_params(void);
+
+hm_status hm_engine_open(const char *model_path, const hm_engine_params *params, hm_engine **out);
+void hm_engine_close(hm_engine *engine);
+
+typedef struct hm_job {
+  const char *lyrics;           /* text (required, not blank) */
+  const char *tags;             /* comma-separated style tags, text (required, may be empty) */
+  int64_t max_audio_ms;         /* 240000, in (0, 3600000] */
+  int topk;                     /* 50 */
+  float temperature;            /* 1.0 */
+  float cfg_scale;              /* 1.5 */
+  int codec_steps;              /* 10 */
+  float codec_guidance;         /* 1.25 */
+  uint64_t seed;                /* LM sampler: stream 0, codec noise: stream 1 of this seed */
+  const int32_t *history;       /* earlier codes [8 x n_history] to continue from, or NULL */
+  int64_t n_history;
+  bool history_in_output;       /* true: the codes and audio start with the history */
+  const char *output_path;      /* .wav/.flac/.mp3/.ogg, written while decoded (temporary name, renamed when
+                                   complete; removed on failure or abort); NULL: none */
+  bool overwrite;               /* false: an existing output_path is an error */
+  bool wav_float;               /* 32-bit float WAV (.wav only) instead of 16-bit */
+  bool stream;                  /* decode each codec window as soon as the LM has made its codes, beside the
+                                   LM; the audio is bit-identical to a non-streaming job's */
+} hm_job;
+hm_job hm_job_default(void);
+
+/* The final waveform, in order, window by window: planar_stereo = [2][n_samples] (left, then right),
+ * first_sample = its position in the song; valid during the call only. Anything but HM_OK stops the job. */
+typedef hm_status (*hm_audio_callback)(void *user_data, const float *planar_stereo, int64_t n_samples,
+                                       int64_t first_sample);
+
+typedef struct hm_job_callbacks {
+  hm_stage_progress_callback progress; /* may be NULL */
+  hm_abort_callback abort;      /* polled every frame and every Euler step; abort leaves no output file */
+  hm_audio_callback on_audio;   /* may be NULL; with neither on_audio nor output_path the job stops after the LM */
+  void *user_data;
+} hm_job_callbacks;
+
+/* Runs one job. callbacks may be NULL. On failure (bad job, abort, sink error) out holds no codes, no output
+ * file is left, and the engine is ready for the next job. */
+hm_status hm_engine_generate(hm_engine *engine, const hm_job *job, const hm_job_callbacks *callbacks,
+                             hm_generate_result *out);
+
+/* Models loaded by this engine so far (counters for tests and monitoring). */
+typedef struct hm_engine_stats {
+  int64_t n_jobs, n_lm_loads, n_codec_loads;
+  bool lm_loaded, codec_loaded; /* resident now */
+} hm_engine_stats;
+void hm_engine_get_stats(const hm_engine *engine, hm_engine_stats *out);
+
+/* One job on a `staged` engine opened for it: what `heartmula generate` ran before the engine. */
 typedef struct hm_generate_params {
   const char *model_path;       /* checkpoint folder (required) */
   const char *version;          /* "3B" */
@@ -227,22 +327,12 @@ typedef struct hm_generate_params {
 } hm_generate_params;
 hm_generate_params hm_generate_default_params(void);
 
-typedef struct hm_generate_result {
-  int32_t *codes;      /* [8 x n_frames] codebook-major (malloc'ed; hm_generate_result_free) */
-  int64_t n_frames;
-  int64_t n_samples;   /* per channel written (0 when codes only) */
-  double t_load_lm_s, t_lm_s, t_load_codec_s, t_codec_s, t_write_s, t_total_s;
-  int64_t peak_rss_bytes;
-} hm_generate_result;
-
 hm_status hm_generate(const hm_generate_params *params, hm_generate_result *out);
-void hm_generate_result_free(hm_generate_result *r);
 
-/* Codes -> audio file with the codec alone (what `heartmula decode` runs, and the
- * codec stage of hm_generate): codes [8 x n_frames] codebook-major; params NULL =
- * defaults; the same seed as hm_generate reproduces its audio. The output is
- * checked (extension, folder, existing file) before the decode starts.
- * wav_float: 32-bit float WAV instead of 16-bit (.wav outputs only). */
+/* Codes -> audio file with the codec alone (what `heartmula decode` runs; the same codec stage as a
+ * job's): codes [8 x n_frames] codebook-major; params NULL = defaults; the same seed as hm_generate
+ * reproduces its audio. The output is checked (extension, folder, existing file) before the decode
+ * starts. wav_float: 32-bit float WAV instead of 16-bit (.wav outputs only). */
 typedef struct hm_decode_result {
   int64_t n_samples;   /* per channel */
   int sample_rate_hz;

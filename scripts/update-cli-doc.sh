@@ -21,6 +21,9 @@ heartmula generate --model-path ./ckpt --lyrics lyrics.txt --tags "pop,piano,hap
 # keep the codes, decode them again later (same seed: the same audio)
 heartmula generate --model-path ./ckpt --lyrics lyrics.txt --tags tags.txt --save-codes song.npy -o song.wav --seed 42
 heartmula decode --codec ./ckpt/HeartCodec-oss --codes song.npy --seed 42 -o song.flac
+# listen while it is generated: each 29.76 s window is decoded as soon as its codes exist
+heartmula generate --model-path ./ckpt --lyrics lyrics.txt --tags tags.txt --stream -o - | aplay
+heartmula generate --model-path ./ckpt --lyrics lyrics.txt --tags tags.txt --stream -o song.wav  # same bytes as without --stream
 # continue a song from its codes
 heartmula generate --model-path ./ckpt --lyrics more.txt --tags tags.txt --continue-from song.npy -o longer.mp3
 # lyrics of a song as LRC

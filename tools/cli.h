@@ -19,7 +19,7 @@ int bench_codec(int argc, char **argv);      /* tools/bench_codec.c (src/codec o
 int bench_transcribe(int argc, char **argv); /* tools/bench_transcribe.c (src/transcriptor owner) */
 int bench_gemm(int argc, char **argv);       /* tools/bench_gemm.c */
 int bench_kernels(int argc, char **argv);    /* tools/bench_kernels.c (src/tensor owner) */
-int bench_e2e(int argc, char **argv);        /* tools/bench_e2e.c (src/pipeline owner) */
+int bench_e2e(int argc, char **argv);        /* tools/bench_e2e.c (src/engine owner) */
 
 /* Prints "heartmula <cmd>: error: <hm_last_error()>" (with context) to stderr; returns 1. */
 int cli_fail(const char *cmd, const char *what);

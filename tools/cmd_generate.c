@@ -5,9 +5,13 @@
 #include "io/npy.h"
 #include "text/prompt.h"
 
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -17,7 +21,10 @@ static void usage(FILE *f) {
     "  --version V               HeartMuLa version folder suffix (default 3B)\n"
     "  --lyrics FILE|TEXT        lyrics, or a file holding them\n"
     "  --tags FILE|TEXT          comma-separated style tags, or a file holding them\n"
-    "  -o, --save-path FILE      output audio: .wav .flac .mp3 .ogg (default output.mp3)\n"
+    "  -o, --save-path FILE      output audio: .wav .flac .mp3 .ogg (default output.mp3); '-' = a 16-bit WAV\n"
+    "                            stream on stdout (open length: pipe it to aplay, ffplay -, ...)\n"
+    "  --stream                  decode each 29.76 s codec window as soon as the LM has made its codes, beside\n"
+    "                            the LM: audio comes out while the song is generated (the same samples)\n"
     "  --max-audio-length-ms N   longest song (default 240000)\n"
     "  --topk N                  top-k sampling (default 50)\n"
     "  --temperature X           sampling temperature (default 1.0)\n"
@@ -35,16 +42,42 @@ static void usage(FILE *f) {
     "  --overwrite               replace existing output files\n"
     "  -q, --quiet               no progress bar or summary\n"
     "Accepted and ignored for compatibility with the Python script: --mula-device, --codec-device, --lazy-load\n"
-    "(this engine always frees the LM before loading the codec).\n");
+    "(the LM is freed before the codec loads, except with --stream, which needs both at once).\n");
 }
 
 typedef struct gen_ui {
   cli_progress lm, codec;
-  bool lm_started, codec_started, quiet;
+  bool lm_started, codec_started, quiet, stream;
+  /* --stream: one status line (frames/s, windows done, audio seconds ready) */
+  int64_t t0_us, t_last_us, frames, max_frames, steps, codec_steps, samples;
+  int steps_per_window;
+  FILE *wav_out; /* -o -: the WAV stream */
+  pthread_mutex_t mu; /* on_audio (codec worker) may overlap on_progress (LM thread) */
 } gen_ui;
+
+static void stream_line(gen_ui *ui, bool force) {
+  if (ui->quiet || !isatty(2)) return;
+  int64_t now = hm_time_us();
+  if (!force && now - ui->t_last_us < 200000) return;
+  ui->t_last_us = now;
+  double el = (double)(now - ui->t0_us) * 1e-6;
+  int64_t windows = ui->steps_per_window > 0 ? ui->steps / ui->steps_per_window : 0;
+  fprintf(stderr, "\rLM %lld/%lld frames %.1f frames/s | codec %lld windows | audio ready %.1f s | %.0f s   ",
+          (long long)ui->frames, (long long)ui->max_frames, el > 0 ? (double)ui->frames / el : 0.0, (long long)windows,
+          (double)ui->samples / 48000.0, el);
+  fflush(stderr);
+}
 
 static void on_progress(void *ud, hm_stage stage, int64_t done, int64_t total) {
   gen_ui *ui = ud;
+  if (ui->stream) {
+    pthread_mutex_lock(&ui->mu);
+    if (stage == HM_STAGE_LM) { ui->frames = done; ui->max_frames = total; }
+    else if (stage == HM_STAGE_CODEC) { ui->steps = done; ui->codec_steps = total; }
+    stream_line(ui, false);
+    pthread_mutex_unlock(&ui->mu);
+    return;
+  }
   if (stage == HM_STAGE_LM) {
     if (!ui->lm_started) { cli_progress_init(&ui->lm, "LM", "frames", 0.08, ui->quiet); ui->lm_started = true; }
     cli_progress_update(&ui->lm, done, total);
@@ -53,6 +86,44 @@ static void on_progress(void *ud, hm_stage stage, int64_t done, int64_t total) {
     if (!ui->codec_started) { cli_progress_init(&ui->codec, "codec", "steps", 0, ui->quiet); ui->codec_started = true; }
     cli_progress_update(&ui->codec, done, total);
   }
+}
+
+static void put_u32(unsigned char *p, uint32_t v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24); }
+
+/* A 16-bit stereo WAV header whose lengths are left open (0xFFFFFFFF): players read to the end of the stream. */
+static bool wav_stream_header(FILE *f, int rate) {
+  unsigned char h[44];
+  memcpy(h, "RIFF", 4); put_u32(h + 4, 0xFFFFFFFFu); memcpy(h + 8, "WAVEfmt ", 8);
+  put_u32(h + 16, 16); h[20] = 1; h[21] = 0; h[22] = 2; h[23] = 0; /* PCM, 2 channels */
+  put_u32(h + 24, (uint32_t)rate); put_u32(h + 28, (uint32_t)rate * 4); h[32] = 4; h[33] = 0; h[34] = 16; h[35] = 0;
+  memcpy(h + 36, "data", 4); put_u32(h + 40, 0xFFFFFFFFu);
+  return fwrite(h, 1, sizeof h, f) == sizeof h && fflush(f) == 0;
+}
+
+/* on_audio: samples as 16-bit PCM, converted as libsndfile 1.2 writes a 16-bit WAV with clipping on
+ * (floor of x * 32768, clipped), so the stream's data equals the file's. */
+static hm_status on_audio(void *ud, const float *planar, int64_t n, int64_t first) {
+  gen_ui *ui = ud;
+  (void)first;
+  pthread_mutex_lock(&ui->mu);
+  ui->samples += n;
+  if (ui->stream) stream_line(ui, false);
+  pthread_mutex_unlock(&ui->mu);
+  if (!ui->wav_out) return HM_OK;
+  unsigned char buf[4096 * 4];
+  for (int64_t i0 = 0; i0 < n; i0 += 4096) {
+    int64_t m = n - i0 < 4096 ? n - i0 : 4096;
+    for (int64_t i = 0; i < m; i++)
+      for (int c = 0; c < 2; c++) {
+        float x = planar[c * n + i0 + i] * 32768.0f;
+        long v = x != x ? 0 : x >= 32767.0f ? 32767 : x <= -32768.0f ? -32768 : (long)floorf(x);
+        buf[4 * i + 2 * c] = (unsigned char)(v & 0xff);
+        buf[4 * i + 2 * c + 1] = (unsigned char)((v >> 8) & 0xff);
+      }
+    if (fwrite(buf, 4, (size_t)m, ui->wav_out) != (size_t)m) return HM_ERR_IO;
+  }
+  if (fflush(ui->wav_out) != 0) return HM_ERR_IO;
+  return HM_OK;
 }
 
 static bool parse_mula_dtype(const char *s, hm_mula_weights *w) {
@@ -78,7 +149,7 @@ static uint64_t fresh_seed(void) {
 int cmd_generate(int argc, char **argv) {
   hm_generate_params p = hm_generate_default_params();
   const char *save_codes = NULL, *continue_from = NULL, *output = "output.mp3";
-  bool codes_only = false, quiet = false, have_seed = false;
+  bool codes_only = false, quiet = false, have_seed = false, stream = false;
   for (int i = 1; i < argc; i++) {
     const char *v;
     int64_t n;
@@ -113,6 +184,7 @@ int cmd_generate(int argc, char **argv) {
     else if (cli_opt(argc, argv, &i, "--save-codes", NULL, &v)) save_codes = v;
     else if (cli_opt(argc, argv, &i, "--continue-from", NULL, &v)) continue_from = v;
     else if (cli_flag(argv[i], "--codes-only", NULL)) codes_only = true;
+    else if (cli_flag(argv[i], "--stream", NULL)) stream = true;
     else if (cli_flag(argv[i], "--overwrite", NULL)) p.overwrite = true;
     else if (cli_flag(argv[i], "--quiet", "-q")) quiet = true;
     else if (cli_opt(argc, argv, &i, "--mula-device", NULL, &v) || cli_opt(argc, argv, &i, "--codec-device", NULL, &v) ||
@@ -164,15 +236,61 @@ int cmd_generate(int argc, char **argv) {
     p.tags = tags_buf;
   }
 
+  /* one job on a staged engine (the LM freed before the codec loads unless streaming) */
+  const bool to_stdout = !codes_only && !strcmp(output, "-");
+  hm_engine_params ep = hm_engine_default_params();
+  ep.version = p.version;
+  ep.memory = HM_ENGINE_STAGED;
+  ep.n_threads = p.n_threads;
+  ep.mula_weights = p.mula_weights;
+  ep.codec_bf16 = p.codec_bf16;
+  ep.require_codec = !codes_only;
+  hm_job job = hm_job_default();
+  job.lyrics = p.lyrics;
+  job.tags = p.tags;
+  job.max_audio_ms = p.max_audio_ms;
+  job.topk = p.topk;
+  job.temperature = p.temperature;
+  job.cfg_scale = p.cfg_scale;
+  job.codec_steps = p.codec_steps;
+  job.codec_guidance = p.codec_guidance;
+  job.seed = p.seed;
+  job.history = p.history;
+  job.n_history = p.n_history;
+  job.history_in_output = p.history_in_output;
+  job.output_path = to_stdout ? NULL : p.output_path;
+  job.overwrite = p.overwrite;
+  job.stream = stream;
+
   gen_ui ui;
   memset(&ui, 0, sizeof ui);
   ui.quiet = quiet;
-  p.progress = on_progress;
-  p.user_data = &ui;
+  ui.stream = stream;
+  ui.t0_us = hm_time_us();
+  ui.steps_per_window = p.codec_steps + 1;
+  pthread_mutex_init(&ui.mu, NULL);
+  hm_job_callbacks cb = {on_progress, NULL, (stream || to_stdout) ? on_audio : NULL, &ui};
   hm_generate_result r;
-  hm_status st = hm_generate(&p, &r);
+  memset(&r, 0, sizeof r);
+  hm_engine *engine = NULL;
+  hm_status st = hm_engine_open(p.model_path, &ep, &engine);
+  if (st == HM_OK && to_stdout) {
+    signal(SIGPIPE, SIG_IGN); /* a closed pipe is a write error, not a kill */
+    ui.wav_out = stdout;
+    if (!wav_stream_header(stdout, 48000)) {
+      fprintf(stderr, "heartmula generate: error: cannot write to stdout\n");
+      hm_engine_close(engine);
+      hm_npy_free(&hist);
+      pthread_mutex_destroy(&ui.mu);
+      return 1;
+    }
+  }
+  if (st == HM_OK) st = hm_engine_generate(engine, &job, &cb, &r);
+  hm_engine_close(engine);
   if (ui.lm_started) cli_progress_end(&ui.lm);
   if (ui.codec_started) cli_progress_end(&ui.codec);
+  if (stream) { stream_line(&ui, true); if (!quiet && isatty(2)) fputc('\n', stderr); }
+  pthread_mutex_destroy(&ui.mu);
   hm_npy_free(&hist);
   free(lyrics_buf);
   free(tags_buf);
@@ -184,7 +302,7 @@ int cmd_generate(int argc, char **argv) {
   if (!quiet) {
     double audio_s = (double)r.n_frames * 0.08;
     fprintf(stderr, "\nheartmula: %lld frames (%.2f s of audio)%s%s\n", (long long)r.n_frames, audio_s,
-            p.output_path ? " -> " : "", p.output_path ? p.output_path : "");
+            p.output_path ? " -> " : "", p.output_path ? (to_stdout ? "stdout" : p.output_path) : "");
     fprintf(stderr, "heartmula:   load LM    = %8.2f s\n", r.t_load_lm_s);
     fprintf(stderr, "heartmula:   LM         = %8.2f s (%.2f frames/s, %.2fx real time)\n", r.t_lm_s,
             r.t_lm_s > 0 ? (double)r.n_frames / r.t_lm_s : 0, r.t_lm_s > 0 ? audio_s / r.t_lm_s : 0);
@@ -192,6 +310,8 @@ int cmd_generate(int argc, char **argv) {
       fprintf(stderr, "heartmula:   load codec = %8.2f s\n", r.t_load_codec_s);
       fprintf(stderr, "heartmula:   codec      = %8.2f s\n", r.t_codec_s);
       fprintf(stderr, "heartmula:   write      = %8.2f s\n", r.t_write_s);
+      fprintf(stderr, "heartmula:   first audio after %.2f s (%lld codec windows%s)\n", r.t_first_audio_s,
+              (long long)r.n_windows, stream ? ", streamed" : "");
     }
     fprintf(stderr, "heartmula:   total      = %8.2f s, peak memory %.1f MiB\n", r.t_total_s,
             (double)r.peak_rss_bytes / (1024.0 * 1024.0));

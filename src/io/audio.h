@@ -25,4 +25,14 @@ typedef enum hm_audio_format {
 hm_status hm_audio_write(const char *path, hm_audio_format fmt, const float *const *channels,
                          int n_channels, int64_t n_frames, int sample_rate_hz, bool overwrite);
 
+/* The same, block by block (a song written while it is decoded): open checks the
+ * target and creates the temporary file; close finishes the file and moves it into
+ * place (and frees the writer whatever the outcome); discard removes it. */
+typedef struct hm_audio_writer hm_audio_writer;
+hm_status hm_audio_writer_open(const char *path, hm_audio_format fmt, int n_channels, int sample_rate_hz,
+                               bool overwrite, hm_audio_writer **out);
+hm_status hm_audio_writer_write(hm_audio_writer *w, const float *const *channels, int64_t n_frames);
+hm_status hm_audio_writer_close(hm_audio_writer *w);
+void hm_audio_writer_discard(hm_audio_writer *w);
+
 #endif

@@ -437,6 +437,7 @@ hm_status hm_mula_generate(hm_mula_context *c, const int32_t *prompt_tokens, con
   free(rows);
   if (st == HM_OK) {
     nf = 1; /* upstream appends the prompt's frame without the end-of-audio check */
+    if (g.on_frame) g.on_frame(g.user_data, frames, 0);
     if (g.progress) g.progress(g.user_data, nf, max_loop + 1);
     for (int64_t i = 0; i < max_loop; i++) {
       if (g.abort && g.abort(g.user_data)) { st = hm_error(HM_ERR_ABORTED, "generation aborted after %lld frames", (long long)nf); break; }
@@ -447,6 +448,7 @@ hm_status hm_mula_generate(hm_mula_context *c, const int32_t *prompt_tokens, con
       for (int k = 0; k < ncb; k++) end |= cur[k] >= eos;
       if (end) break;
       nf++;
+      if (g.on_frame) g.on_frame(g.user_data, cur, nf - 1);
       if (g.progress) g.progress(g.user_data, nf, max_loop + 1);
     }
   }

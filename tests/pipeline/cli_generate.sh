@@ -60,6 +60,20 @@ expect_fail "unknown 'q3_k'" "${G[@]}" --seed 9 --quant q3_k -o "$T/q4.wav"
 e_size=$(stat -c %s "$T/e.npy"); f_size=$(stat -c %s "$T/f.npy")
 [ "$f_size" -gt "$e_size" ] && ok || bad "continuation did not extend the song ($e_size -> $f_size bytes)"
 
+# --stream on a 2-window song: streamed to a file and to stdout, the same samples as the file written after the LM
+S=("$CLI" generate --model-path "$T/ck" --version demo --lyrics "[verse] hello there" --tags "rock,guitar"
+   --max-audio-length-ms 32000 --codec-steps 2 -q -t 2 --seed 9)
+"${S[@]}" -o "$T/l.wav" && ok || bad "2-window song"
+"${S[@]}" --stream -o "$T/ls.wav" && ok || bad "--stream to a file"
+cmp -s "$T/l.wav" "$T/ls.wav" && ok || bad "--stream file differs from the file written after the LM"
+"${S[@]}" --stream -o - > "$T/lo.wav" && ok || bad "--stream -o -"
+[ "$(head -c 4 "$T/lo.wav")" = RIFF ] && ok || bad "no RIFF header on stdout"
+cmp -s <(tail -c +45 "$T/l.wav") <(tail -c +45 "$T/lo.wav") && ok || bad "stdout stream's samples differ from the file's"
+# a pipe closed early stops the job with an error (exit 1), not a signal
+"${S[@]}" --stream -o - 2>"$T/pipe.err" | head -c 1000 >/dev/null
+rc=${PIPESTATUS[0]}
+[ "$rc" = 1 ] && grep -q "on_audio" "$T/pipe.err" && ok || bad "closed pipe: exit $rc, $(cat "$T/pipe.err")"
+
 # bad input: clear message, non-zero exit, nothing clobbered
 cp "$T/a.wav" "$T/keep.wav"
 expect_fail "already exists" "${G[@]}" --seed 1 -o "$T/a.wav"

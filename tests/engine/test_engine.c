@@ -3,6 +3,7 @@
  * file path, abort and sink errors mid-stream, bad jobs and bad folders. */
 #include "heartmula.h"
 #include "harness.h"
+#include "demo_ckpt.h"
 #include "io/audio.h"
 #include "io/json.h"
 #include "text/tokenizer.h"
@@ -15,15 +16,7 @@
 
 static char ckpt[512];
 
-static hm_status make_ckpt(void) {
-  char p[1024];
-  snprintf(ckpt, sizeof ckpt, "%s/ckpt", hm_test_tmpdir());
-  HM_TRY(hm_mula_make_checkpoint(ckpt, "demo", 11, 1));
-  HM_TRY(hm_path_join(p, sizeof p, ckpt, "HeartCodec-oss"));
-  HM_TRY(hm_codec_make_checkpoint(p, "tiny", 12));
-  HM_TRY(hm_path_join(p, sizeof p, ckpt, "tokenizer.json"));
-  return hm_tokenizer_write_demo(p, 1024, 1000, 1001, true);
-}
+static hm_status make_ckpt(void) { return hm_test_demo_ckpt(ckpt, sizeof ckpt, 1); }
 
 static hm_job base_job(int64_t ms, const char *out) {
   hm_job j = hm_job_default();
@@ -48,16 +41,7 @@ static hm_engine *open_engine(hm_engine_memory mem) {
   return e;
 }
 
-static bool same_file(const char *a, const char *b) {
-  char *x, *y;
-  size_t nx, ny;
-  if (hm_read_file(a, &x, &nx) != HM_OK) return false;
-  if (hm_read_file(b, &y, &ny) != HM_OK) { free(x); return false; }
-  bool same = nx == ny && memcmp(x, y, nx) == 0;
-  free(x);
-  free(y);
-  return same;
-}
+static bool same_file(const char *a, const char *b) { return hm_test_same_file(a, b); }
 
 static bool same_codes(const hm_generate_result *a, const hm_generate_result *b) {
   return a->n_frames > 0 && a->n_frames == b->n_frames && a->codes && b->codes &&

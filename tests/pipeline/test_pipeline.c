@@ -2,6 +2,7 @@
  * the fixture's frames reproduced through the public API. */
 #include "heartmula.h"
 #include "harness.h"
+#include "demo_ckpt.h"
 #include "io/audio.h"
 #include "io/json.h"
 #include "io/npy.h"
@@ -12,15 +13,7 @@
 
 static char ckpt[512];
 
-static hm_status make_ckpt(void) {
-  char p[1024];
-  snprintf(ckpt, sizeof ckpt, "%s/ckpt", hm_test_tmpdir());
-  HM_TRY(hm_mula_make_checkpoint(ckpt, "demo", 11, 2));
-  HM_TRY(hm_path_join(p, sizeof p, ckpt, "HeartCodec-oss"));
-  HM_TRY(hm_codec_make_checkpoint(p, "tiny", 12));
-  HM_TRY(hm_path_join(p, sizeof p, ckpt, "tokenizer.json"));
-  return hm_tokenizer_write_demo(p, 1024, 1000, 1001, true);
-}
+static hm_status make_ckpt(void) { return hm_test_demo_ckpt(ckpt, sizeof ckpt, 2); }
 
 static hm_generate_params base_params(const char *out) {
   hm_generate_params p = hm_generate_default_params();
@@ -36,16 +29,7 @@ static hm_generate_params base_params(const char *out) {
   return p;
 }
 
-static bool same_file(const char *a, const char *b) {
-  char *x, *y;
-  size_t nx, ny;
-  if (hm_read_file(a, &x, &nx) != HM_OK) return false;
-  if (hm_read_file(b, &y, &ny) != HM_OK) { free(x); return false; }
-  bool same = nx == ny && memcmp(x, y, nx) == 0;
-  free(x);
-  free(y);
-  return same;
-}
+static bool same_file(const char *a, const char *b) { return hm_test_same_file(a, b); }
 
 typedef struct { int frames_seen; int abort_after; } abort_state;
 static void count_progress(void *ud, hm_stage stage, int64_t done, int64_t total) {

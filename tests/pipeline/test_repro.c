@@ -4,6 +4,7 @@
  * (more than 372 frames: the overlap-add path). */
 #include "heartmula.h"
 #include "harness.h"
+#include "demo_ckpt.h"
 #include "io/json.h"
 #include "text/tokenizer.h"
 
@@ -11,26 +12,9 @@
 
 static char ckpt[512];
 
-static hm_status make_ckpt(void) {
-  char p[1024];
-  snprintf(ckpt, sizeof ckpt, "%s/ckpt", hm_test_tmpdir());
-  HM_TRY(hm_mula_make_checkpoint(ckpt, "demo", 11, 2));
-  HM_TRY(hm_path_join(p, sizeof p, ckpt, "HeartCodec-oss"));
-  HM_TRY(hm_codec_make_checkpoint(p, "tiny", 12));
-  HM_TRY(hm_path_join(p, sizeof p, ckpt, "tokenizer.json"));
-  return hm_tokenizer_write_demo(p, 1024, 1000, 1001, true);
-}
+static hm_status make_ckpt(void) { return hm_test_demo_ckpt(ckpt, sizeof ckpt, 2); }
 
-static bool same_file(const char *a, const char *b) {
-  char *x, *y;
-  size_t nx, ny;
-  if (hm_read_file(a, &x, &nx) != HM_OK) return false;
-  if (hm_read_file(b, &y, &ny) != HM_OK) { free(x); return false; }
-  bool same = nx == ny && memcmp(x, y, nx) == 0;
-  free(x);
-  free(y);
-  return same;
-}
+static bool same_file(const char *a, const char *b) { return hm_test_same_file(a, b); }
 
 void hm_test_main(void) {
   CHECK_OK(make_ckpt());

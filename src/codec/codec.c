@@ -119,13 +119,34 @@ hm_status cx_detokenize(hm_codec_model *m, const int32_t *codes, int64_t n_frame
     return hm_error(HM_ERR_INVALID_ARG, "hm_codec_decode: steps = %d must be in [1, 1000]", params->steps);
   if (!(params->guidance >= 0.0f && params->guidance < 1000.0f))
     return hm_error(HM_ERR_INVALID_ARG, "hm_codec_decode: guidance = %g must be in [0, 1000)", (double)params->guidance);
+  /* Code == codebook_size (8192 for the published codec) is one past the
+   * codebook: the LM's stop test is code >= audio_eos_id (8193) on the
+   * conditional row, so 8192 can end up in a song. It is clamped to the last
+   * code with a warning (as the community fix of upstream's out-of-bounds
+   * index does); anything further outside is an error. */
+  int64_t n_clamped = 0, first_i = 0;
+  int first_q = 0;
   for (int q = 0; q < c->num_quantizers; q++)
     for (int64_t i = 0; i < n_frames; i++) {
       int32_t v = codes[q * n_frames + i];
-      if (v < 0 || v >= c->codebook_size)
+      if (v == c->codebook_size) {
+        if (!n_clamped++) { first_q = q; first_i = i; }
+        continue;
+      }
+      if (v < 0 || v > c->codebook_size)
         return hm_error(HM_ERR_INVALID_ARG, "hm_codec_decode: code %d at codebook %d, frame %lld is outside [0, %d)", v, q,
                         (long long)i, c->codebook_size);
     }
+  int32_t *clamped = NULL;
+  if (n_clamped) {
+    const int64_t n_codes = (int64_t)c->num_quantizers * n_frames;
+    clamped = malloc((size_t)n_codes * sizeof *clamped);
+    if (!clamped) return hm_error(HM_ERR_NOMEM, "codec: out of memory for %lld codes", (long long)n_codes);
+    for (int64_t j = 0; j < n_codes; j++) clamped[j] = codes[j] == c->codebook_size ? c->codebook_size - 1 : codes[j];
+    hm_log(HM_LOG_WARN, "codec: %lld code(s) equal to %d, one past the codebook (first at codebook %d, frame %lld), "
+           "decoded as %d", (long long)n_clamped, c->codebook_size, first_q, (long long)first_i, c->codebook_size - 1);
+    codes = clamped;
+  }
   cx_plan P;
   cx_make_plan(m, n_frames, &P);
   const int T = P.latent_frames, C = c->out_channels, dim = c->dim, W = P.win_frames;
@@ -217,6 +238,7 @@ done:
   hm_free_aligned(lat); hm_free_aligned(prev); hm_free_aligned(ic); hm_free_aligned(mu);
   hm_free_aligned(feat); hm_free_aligned(cur); hm_free_aligned(chan);
   free(wc);
+  free(clamped);
   cx_sq_work_free(sw);
   cx_work_free(&w);
   hm_pool_free(pool);

@@ -168,6 +168,7 @@ int cmd_generate(int argc, char **argv) {
   memset(&ui, 0, sizeof ui);
   ui.quiet = quiet;
   p.progress = on_progress;
+  p.abort = cli_abort_requested; /* SIGINT / SIGTERM (tools/main.c) */
   p.user_data = &ui;
   hm_generate_result r;
   hm_status st = hm_generate(&p, &r);

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # SIGINT / SIGTERM while `heartmula generate` (a long demo song) and `heartmula
-# decode` (2000 frames) run: the job stops through its abort path ("... aborted",
+# decode` (2000 frames) and `heartmula transcribe` (5 minutes of audio) run: the job stops through its abort path ("... aborted",
 # "heartmula: stopped by SIGINT"), the process dies by the signal (status 130 /
 # 143), no output file (nor a temporary one) is left, and an existing output
-# given with --overwrite is untouched. Usage: cli_signals.sh HEARTMULA_CLI
+# given with --overwrite is untouched. Usage: cli_signals.sh HEARTMULA_CLI WHISPER_FIXTURE_DIR
 set -u
 CLI=$1
+WFIX=$2
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 # job control: without it a non-interactive shell starts background jobs with
@@ -22,7 +23,14 @@ LONG=(--lyrics "[verse] la la la" --tags "rock" --max-audio-length-ms 240000 --s
   { echo "generate --codes-only failed"; exit 1; }
 mkdir "$T/out"
 printf 'an older song\n' > "$T/out/keep.wav"
-cp "$T/out/keep.wav" "$T/keep.orig"
+printf 'older lyrics\n' > "$T/out/keep.txt"
+cp "$T/out/keep.wav" "$T/keep.wav.orig"
+cp "$T/out/keep.txt" "$T/keep.txt.orig"
+# 300 s of silence, 16 kHz mono 16-bit WAV
+le32() { printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) $(($1 >> 24 & 255)))"; }
+n=$((300 * 32000))
+{ printf 'RIFF'; le32 $((36 + n)); printf 'WAVEfmt '; le32 16; printf '\x01\x00\x01\x00'; le32 16000; le32 32000
+  printf '\x02\x00\x10\x00data'; le32 $n; head -c $n /dev/zero; } > "$T/silence.wav"
 
 # interrupt SIGNAL STATUS DELAY NAME cmd...: starts cmd in the background, sends
 # SIGNAL after DELAY seconds while it still runs, checks status, message, files
@@ -45,7 +53,8 @@ interrupt() {
   grep -q "heartmula: stopped by SIG$sig" "$T/err" && ok || bad "$name: no 'stopped by SIG$sig' message: $(cat "$T/err")"
   after=$(ls -a "$T/out")
   [ "$before" = "$after" ] && ok || bad "$name: files in the output folder changed: '$before' -> '$after'"
-  cmp -s "$T/out/keep.wav" "$T/keep.orig" && ok || bad "$name: the existing output was changed"
+  cmp -s "$T/out/keep.wav" "$T/keep.wav.orig" && cmp -s "$T/out/keep.txt" "$T/keep.txt.orig" && ok ||
+    bad "$name: an existing output was changed"
 }
 
 G=("$CLI" generate --model-path "$T/ck" --version demo "${LONG[@]}")
@@ -54,6 +63,9 @@ interrupt INT 130 1 "generate, SIGINT" "${G[@]}" -o "$T/out/song.wav"
 interrupt TERM 143 1 "generate, SIGTERM, over an existing file" "${G[@]}" -o "$T/out/keep.wav" --overwrite
 interrupt INT 130 1 "decode, SIGINT" "${D[@]}" -o "$T/out/song.flac"
 interrupt TERM 143 1 "decode, SIGTERM, over an existing file" "${D[@]}" -o "$T/out/keep.wav" --overwrite
+W=("$CLI" transcribe --model "$WFIX" "$T/silence.wav" -t 1 -q)
+interrupt INT 130 1 "transcribe, SIGINT" "${W[@]}" -o "$T/out/lyrics.txt"
+interrupt TERM 143 1 "transcribe, SIGTERM, over an existing file" "${W[@]}" -o "$T/out/keep.txt" --overwrite
 
 echo "$pass checks passed, $fails failed"
 [ "$fails" -eq 0 ] && [ "$pass" -gt 0 ]

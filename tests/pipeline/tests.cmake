@@ -13,5 +13,5 @@ if(NOT HM_SANITIZE)
   add_test(NAME pipeline.install COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/install_check.sh
            ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR} ${HM_CLI})
 endif()
-# SIGINT / SIGTERM during generate and decode: abort path, status 130 / 143, no file left
-add_test(NAME pipeline.cli_signals COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/cli_signals.sh ${HM_CLI})
+# SIGINT / SIGTERM during generate, decode and transcribe: abort path, status 130 / 143, no file left
+add_test(NAME pipeline.cli_signals COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/cli_signals.sh ${HM_CLI} ${HM_SHARED_DIR}/fixtures-whisper)

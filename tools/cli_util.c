@@ -120,7 +120,7 @@ void cli_signals_install(void) {
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESETHAND; /* a second signal stops at once */
+    sa.sa_flags = SA_RESETHAND | SA_RESTART; /* a second signal stops at once; no EINTR in the job */
     /* a signal ignored by the parent (nohup, a shell's background job) stays ignored */
     if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
     sigaction(sigs[i], &sa, NULL);

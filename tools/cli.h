@@ -43,6 +43,15 @@ typedef struct cli_progress {
 void cli_progress_init(cli_progress *p, const char *label, const char *unit, double unit_seconds, bool quiet);
 void cli_progress_update(cli_progress *p, int64_t done, int64_t total);
 void cli_progress_end(cli_progress *p);
+/* SIGINT / SIGTERM: cli_signals_install() (for the commands whose library calls
+ * take an abort callback) makes the first signal set a flag that
+ * cli_abort_requested (an hm_abort_callback) reports, so the job stops through
+ * its abort path (no output file is left, an existing one is kept); a second
+ * signal stops at once. cli_finish(rc): after a caught signal, says so and dies
+ * by that signal (exit status 130 / 143 in a shell); else returns rc. */
+void cli_signals_install(void);
+bool cli_abort_requested(void *user_data);
+int cli_finish(int rc);
 /* A log hook printing warnings and errors to stderr ("heartmula: warning: ..."). */
 void cli_log_hook(hm_log_level level, const char *msg, void *user_data);
 #endif

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -105,4 +106,38 @@ void cli_log_hook(hm_log_level level, const char *msg, void *user_data) {
   if (level == HM_LOG_ERROR) fprintf(stderr, "heartmula: error: %s\n", msg);
   else if (level == HM_LOG_WARN) fprintf(stderr, "heartmula: warning: %s\n", msg);
   else if (getenv("HM_VERBOSE")) fprintf(stderr, "heartmula: %s\n", msg);
+}
+
+/* ---- SIGINT / SIGTERM ---- */
+static volatile sig_atomic_t cli_caught_signal = 0;
+
+static void on_stop_signal(int sig) { cli_caught_signal = sig; }
+
+void cli_signals_install(void) {
+  static const int sigs[] = {SIGINT, SIGTERM};
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND | SA_RESTART; /* a second signal stops at once; no EINTR in the job */
+    /* a signal ignored by the parent (nohup, a shell's background job) stays ignored */
+    if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+    sigaction(sigs[i], &sa, NULL);
+  }
+}
+
+bool cli_abort_requested(void *user_data) {
+  (void)user_data;
+  return cli_caught_signal != 0;
+}
+
+int cli_finish(int rc) {
+  int sig = cli_caught_signal;
+  if (!sig) return rc;
+  fprintf(stderr, "heartmula: stopped by %s\n", sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal");
+  fflush(stderr);
+  signal(sig, SIG_DFL);
+  raise(sig); /* the parent sees a death by this signal (status 128 + sig in a shell) */
+  return 128 + sig;
 }

@@ -82,7 +82,7 @@ int cmd_decode(int argc, char **argv) {
   /* the output is checked before the decode starts; no partial file on failure */
   hm_decode_result r;
   hm_status st = hm_decode_to_file(codec, (const int32_t *)codes.data, n_frames, &p, output, overwrite, wav_float,
-                                   on_progress, NULL, &u, &r);
+                                   on_progress, cli_abort_requested, &u, &r);
   cli_progress_end(&u.bar);
   hm_npy_free(&codes);
   if (st != HM_OK) return cli_fail("decode", NULL);

@@ -269,7 +269,8 @@ int cmd_generate(int argc, char **argv) {
   ui.t0_us = hm_time_us();
   ui.steps_per_window = p.codec_steps + 1;
   pthread_mutex_init(&ui.mu, NULL);
-  hm_job_callbacks cb = {on_progress, NULL, (stream || to_stdout) ? on_audio : NULL, &ui};
+  /* SIGINT / SIGTERM (tools/main.c) stop the job through its abort path */
+  hm_job_callbacks cb = {on_progress, cli_abort_requested, (stream || to_stdout) ? on_audio : NULL, &ui};
   hm_generate_result r;
   memset(&r, 0, sizeof r);
   hm_engine *engine = NULL;

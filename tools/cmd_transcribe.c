@@ -134,7 +134,7 @@ int cmd_transcribe(int argc, char **argv) {
   tr_ui ui;
   cli_progress_init(&ui.bar, "transcribe", "windows", 20.0, quiet);
   hm_transcript *t = NULL;
-  hm_status st = hm_whisper_transcribe_file(m, audio, &p, on_progress, NULL, &ui, &t);
+  hm_status st = hm_whisper_transcribe_file(m, audio, &p, on_progress, cli_abort_requested, &ui, &t);
   cli_progress_end(&ui.bar);
   if (st != HM_OK) { hm_whisper_free(m); return cli_fail("transcribe", audio); }
   char *text = NULL;

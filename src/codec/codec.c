@@ -352,6 +352,10 @@ hm_status cx_detokenize(hm_codec_model *m, const int32_t *codes, int64_t n_frame
   const cx_config *c = &m->cfg;
   if (n_frames <= 0) return hm_error(HM_ERR_INVALID_ARG, "hm_codec_decode: codes are empty (n_frames = %lld)", (long long)n_frames);
   if (n_frames > (int64_t)1 << 31) return hm_error(HM_ERR_INVALID_ARG, "hm_codec_decode: n_frames = %lld is too large", (long long)n_frames);
+  if (params->steps < 1 || params->steps > 1000)
+    return hm_error(HM_ERR_INVALID_ARG, "hm_codec_decode: steps = %d must be in [1, 1000]", params->steps);
+  if (!(params->guidance >= 0.0f && params->guidance < 1000.0f))
+    return hm_error(HM_ERR_INVALID_ARG, "hm_codec_decode: guidance = %g must be in [0, 1000)", (double)params->guidance);
   HM_TRY(cx_codes_check(m, codes, n_frames, n_frames));
   cx_plan P;
   cx_make_plan(m, n_frames, &P);
@@ -380,14 +384,28 @@ hm_status cx_detokenize(hm_codec_model *m, const int32_t *codes, int64_t n_frame
   return HM_OK;
 }
 
+/* Code == codebook_size (8192 for the published codec) is one past the
+ * codebook: the LM's stop test is code >= audio_eos_id (8193) on the
+ * conditional row, so 8192 can end up in a song. It is decoded as the last
+ * code (cx_rvq clamps it, as the community fix of upstream's out-of-bounds
+ * index does) with one warning here; anything further outside is an error. */
 hm_status cx_codes_check(const hm_codec_model *m, const int32_t *codes, int64_t stride, int64_t n_frames) {
   const cx_config *c = &m->cfg;
+  int64_t n_clamped = 0, first_i = 0;
+  int first_q = 0;
   for (int q = 0; q < c->num_quantizers; q++)
     for (int64_t i = 0; i < n_frames; i++) {
       int32_t v = codes[q * stride + i];
-      if (v < 0 || v >= c->codebook_size)
+      if (v == c->codebook_size) {
+        if (!n_clamped++) { first_q = q; first_i = i; }
+        continue;
+      }
+      if (v < 0 || v > c->codebook_size)
         return hm_error(HM_ERR_INVALID_ARG, "hm_codec_decode: code %d at codebook %d, frame %lld is outside [0, %d)", v, q,
                         (long long)i, c->codebook_size);
     }
+  if (n_clamped)
+    hm_log(HM_LOG_WARN, "codec: %lld code(s) equal to %d, one past the codebook (first at codebook %d, frame %lld), "
+           "decoded as %d", (long long)n_clamped, c->codebook_size, first_q, (long long)first_i, c->codebook_size - 1);
   return HM_OK;
 }

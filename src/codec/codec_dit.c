@@ -103,7 +103,9 @@ void cx_rvq(const hm_codec_model *m, const int32_t *codes, int64_t stride, int64
     float *r = tmp + i * cd;
     for (int d = 0; d < cd; d++) r[d] = 0.0f;
     for (int q = 0; q < c->num_quantizers; q++) {
-      const float *e = m->codebooks + ((int64_t)q * c->codebook_size + codes[q * stride + i]) * cd;
+      int32_t v = codes[q * stride + i];
+      if (v == c->codebook_size) v = c->codebook_size - 1; /* one past the codebook: cx_codes_check warned */
+      const float *e = m->codebooks + ((int64_t)q * c->codebook_size + v) * cd;
       for (int d = 0; d < cd; d++) r[d] += e[d];
     }
   }

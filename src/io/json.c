@@ -46,7 +46,13 @@ hm_status hm_path_join(char *buf, size_t n, const char *a, const char *b) {
 
 hm_status hm_json_load(const char *path, json_t **out) {
   *out = NULL;
-  if (!hm_file_exists(path)) return hm_error(HM_ERR_IO, "cannot open '%s': no such file", path);
+  struct stat sb;
+  if (!path || stat(path, &sb) != 0) {
+    int e = errno;
+    return hm_error(HM_ERR_IO, "cannot open '%s': %s", path ? path : "(null)", e == ENOENT ? "no such file" : strerror(e));
+  }
+  if (!S_ISREG(sb.st_mode))
+    return hm_error(HM_ERR_IO, "'%s' is %s, not a JSON file", path, S_ISDIR(sb.st_mode) ? "a directory" : "not a regular file");
   json_error_t err;
   json_t *root = json_load_file(path, JSON_DECODE_ANY, &err);
   if (!root) return hm_error(HM_ERR_FORMAT, "%s:%d:%d: malformed JSON: %s", path, err.line, err.column, err.text);

@@ -81,7 +81,11 @@ static hm_status st_add_file(hm_st *st, const char *path, int *cap) {
   int fd = open(path, O_RDONLY);
   if (fd < 0) return hm_error(HM_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
   struct stat sb;
-  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) { close(fd); return hm_error(HM_ERR_IO, "'%s' is not a regular file", path); }
+  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    bool dir = S_ISDIR(sb.st_mode);
+    close(fd);
+    return hm_error(HM_ERR_IO, "'%s' is %s, not a safetensors file", path, dir ? "a directory" : "not a regular file");
+  }
   f->size = (size_t)sb.st_size;
   if (f->size < 8) { close(fd); return hm_error(HM_ERR_FORMAT, "%s: truncated safetensors file (%zu bytes, no header)", path, f->size); }
   f->map = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -187,6 +191,14 @@ static char *dir_of(const char *path) {
   return d;
 }
 
+/* Whether a directory entry of that name exists at all (a dangling or looping
+ * symlink, a directory, a file): such an entry is opened, so that the error
+ * says what is wrong with it instead of "not found". */
+static bool entry_exists(const char *path) {
+  struct stat sb;
+  return lstat(path, &sb) == 0;
+}
+
 static hm_status st_open_index(hm_st *st, const char *index_path, int *cap) {
   json_t *root;
   HM_TRY(hm_json_load(index_path, &root));
@@ -207,7 +219,12 @@ static hm_status st_open_index(hm_st *st, const char *index_path, int *cap) {
     if ((status = hm_path_join(p, sizeof p, dir, shard)) != HM_OK) break;
     bool seen = false;
     for (int i = 0; i < st->n_files && !seen; i++) seen = !strcmp(st->files[i].path, p);
-    if (!seen && (status = st_add_file(st, p, cap)) != HM_OK) break;
+    if (!seen && (status = st_add_file(st, p, cap)) != HM_OK) {
+      char why[1024];
+      snprintf(why, sizeof why, "%s", hm_last_error());
+      status = hm_error(status, "%s (shard listed in %s for tensor '%s')", why, index_path, key);
+      break;
+    }
   }
   if (status == HM_OK) {
     if (st->n_tensors > 1) qsort(st->tensors, (size_t)st->n_tensors, sizeof *st->tensors, cmp_view);
@@ -267,9 +284,9 @@ hm_status hm_st_open(const char *path, hm_st **out) {
   hm_status status;
   char p[4096];
   if (hm_dir_exists(path)) {
-    if ((status = hm_path_join(p, sizeof p, path, "model.safetensors.index.json")) == HM_OK && hm_file_exists(p)) {
+    if ((status = hm_path_join(p, sizeof p, path, "model.safetensors.index.json")) == HM_OK && entry_exists(p)) {
       status = st_open_index(st, p, &cap);
-    } else if ((status = hm_path_join(p, sizeof p, path, "model.safetensors")) == HM_OK && hm_file_exists(p)) {
+    } else if ((status = hm_path_join(p, sizeof p, path, "model.safetensors")) == HM_OK && entry_exists(p)) {
       status = st_add_file(st, p, &cap);
     } else {
       status = hm_error(HM_ERR_IO, "'%s' holds neither model.safetensors.index.json nor model.safetensors", path);

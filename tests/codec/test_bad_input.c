@@ -169,6 +169,15 @@ static void test_bf16_file(const char *fx) {
   }
 }
 
+typedef struct warn_capture { int n; char last[512]; } warn_capture;
+static warn_capture warn_log;
+static void capture_warnings(hm_log_level level, const char *msg, void *ud) {
+  warn_capture *w = ud;
+  if (level != HM_LOG_WARN) return;
+  w->n++;
+  snprintf(w->last, sizeof w->last, "%s", msg);
+}
+
 void hm_test_main(void) {
   char fx[1024], tiny[1024];
   hm_test_path(fx, sizeof fx, "fixtures/heartcodec");
@@ -219,9 +228,38 @@ void hm_test_main(void) {
   for (int i = 0; i < 8 * 20; i++) codes[i] = i % 512;
   float *wav = (float *)1;
   int64_t n = 7;
-  codes[3 * 20 + 5] = 512;
-  CHECK_ERR(hm_codec_decode(m, codes, 20, NULL, NULL, NULL, NULL, &wav, &n), "codebook 3, frame 5");
+  codes[3 * 20 + 5] = 513;
+  CHECK_ERR(hm_codec_decode(m, codes, 20, NULL, NULL, NULL, NULL, &wav, &n), "code 513 at codebook 3, frame 5");
   CHECK(wav == NULL && n == 0);
+  /* 512 == codebook_size (8192 in the published codec: the LM can emit it) decodes
+   * as 511 with one warning; the caller's codes are left as they were */
+  {
+    hm_codec_params q = hm_codec_default_params();
+    q.steps = 1;
+    float *w512 = NULL;
+    int64_t n512 = 0;
+    codes[3 * 20 + 5] = 512;
+    codes[6 * 20 + 19] = 512;
+    warn_log.n = 0;
+    warn_log.last[0] = 0;
+    hm_log_set(capture_warnings, &warn_log);
+    CHECK_OK(hm_codec_decode(m, codes, 20, &q, NULL, NULL, NULL, &w512, &n512));
+    hm_log_set(NULL, NULL);
+    CHECK(codes[3 * 20 + 5] == 512 && codes[6 * 20 + 19] == 512);
+    CHECK_MSG(warn_log.n == 1 && strstr(warn_log.last, "2 code(s) equal to 512") &&
+              strstr(warn_log.last, "first at codebook 3, frame 5") && strstr(warn_log.last, "decoded as 511"),
+              "%d warnings, last '%s'", warn_log.n, warn_log.last);
+    codes[6 * 20 + 19] = 511;
+    float *w511b = NULL;
+    int64_t n511b = 0;
+    codes[3 * 20 + 5] = 511;
+    CHECK_OK(hm_codec_decode(m, codes, 20, &q, NULL, NULL, NULL, &w511b, &n511b));
+    codes[3 * 20 + 5] = 0;
+    codes[6 * 20 + 19] = (6 * 20 + 19) % 512;
+    CHECK(n512 == n511b && n512 > 0 && w512 && w511b && !memcmp(w512, w511b, (size_t)(2 * n512) * sizeof(float)));
+    free(w512);
+    free(w511b);
+  }
   codes[3 * 20 + 5] = -1;
   CHECK_ERR(hm_codec_decode(m, codes, 20, NULL, NULL, NULL, NULL, &wav, &n), "outside [0, 512)");
   codes[3 * 20 + 5] = 0;

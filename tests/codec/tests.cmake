@@ -16,3 +16,6 @@ hm_cli_test(NAME codec.cli_decode_missing_folder EXPECT "does not exist"
             COMMAND ${HM_CLI} decode --codec ${HM_SHARED_DIR}/fixtures/heartcodec
                     --codes ${HM_SHARED_DIR}/fixtures/codec_detok_short_codes.npy -o ${HM_CODEC_TEST_OUT}/no/such/dir/x.wav -q --steps 1)
 set_tests_properties(codec.test_detok_long codec.parity PROPERTIES LABELS slow)
+# code == codebook_size (one past the codebook) decodes as the last code with a
+# warning, through decode and through a --continue-from history; further out is an error
+add_test(NAME codec.cli_codes_edge COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/cli_codes_edge.sh ${HM_CLI} ${HM_SHARED_DIR})

@@ -15,3 +15,5 @@ if(NOT HM_SANITIZE)
 endif()
 # the same song at 1 and 2 threads through the CLI: same codes, same audio bytes
 add_test(NAME pipeline.cli_repro COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/cli_repro.sh ${HM_CLI})
+# SIGINT / SIGTERM during generate, decode and transcribe: abort path, status 130 / 143, no file left
+add_test(NAME pipeline.cli_signals COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/cli_signals.sh ${HM_CLI} ${HM_SHARED_DIR}/fixtures-whisper)

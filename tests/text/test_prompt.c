@@ -142,6 +142,19 @@ void hm_test_main(void) {
   CHECK(pr.n_lyrics == 4 && pr.lyrics_ids[0] == 128000 && pr.lyrics_ids[3] == 128001);
   hm_prompt_free(&pr);
 
+  /* tags are lower-cased but never stripped (as upstream): the newline that ends
+   * a tags.txt stays in the text and adds id 198 before "</tag>" (docs/cli.md) */
+  {
+    static const int32_t plain[] = {128000, 17224, 29, 8539, 7385, 13389, 20393, 11392, 524, 4681, 29, 128001};
+    static const int32_t newline[] = {128000, 17224, 29, 8539, 7385, 13389, 20393, 11392, 198, 524, 4681, 29, 128001};
+    CHECK_OK(hm_prompt_build(t, "pop,piano,happy", "la", &pp, &pr));
+    CHECK(pr.n_tags == 12 && !memcmp(pr.tags_ids, plain, sizeof plain));
+    hm_prompt_free(&pr);
+    CHECK_OK(hm_prompt_build(t, "Pop,Piano,Happy\n", "la", &pp, &pr));
+    CHECK(pr.n_tags == 13 && !memcmp(pr.tags_ids, newline, sizeof newline));
+    hm_prompt_free(&pr);
+  }
+
   /* Unicode lowercasing (not ASCII-only): "ÜBER" == "über" */
   hm_prompt a, b;
   CHECK_OK(hm_prompt_build(t, "x", "\xc3\x9c" "BER \xce\x9b\xce\x91", &pp, &a));

@@ -277,7 +277,7 @@ hm_status cx_stream_next(cx_stream *s, const int32_t *codes, int64_t stride, int
       int64_t j = (s0 + i) % l1;
       if (n_known < W) j %= n_known;
       int32_t v = codes[q * stride + j];
-      if (v < 0 || v >= c->codebook_size)
+      if (v < 0 || v > c->codebook_size) /* == codebook_size: decoded as the last code (cx_codes_check) */
         return hm_error(HM_ERR_INVALID_ARG, "hm_codec_decode: code %d at codebook %d, frame %lld is outside [0, %d)", v,
                         q, (long long)j, c->codebook_size);
       s->wc[q * W + i] = v;

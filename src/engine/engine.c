@@ -313,6 +313,11 @@ static hm_status codec_one(eng_codec *c, int64_t n_known, bool final) {
   int64_t n, first;
   c->final_snapshot = final;
   c->n_final_snapshot = n_known;
+  if (final && !c->clamp_checked) { /* the song's codes are all known: one warning for codes == codebook size */
+    c->clamp_checked = true;
+    hm_status cst = cx_codes_check(c->codec, c->codes, c->stride, n_known);
+    if (cst != HM_OK) return cst;
+  }
   int64_t t0 = hm_time_us();
   hm_status st = cx_stream_next(c->cs, c->codes, c->stride, n_known, final, codec_abort, c, codec_step, c, &pl, &n,
                                 &first);
@@ -429,7 +434,7 @@ static hm_status check_job(const hm_engine *e, const hm_job *j) {
   for (int q = 0; q < 8; q++)
     for (int64_t i = 0; i < j->n_history; i++) {
       int32_t v = j->history[q * j->n_history + i];
-      if (v < 0 || v >= limit)
+      if (v < 0 || v > limit) /* limit itself: one past the codebook, decoded as the last code */
         return hm_error(HM_ERR_INVALID_ARG, "history: code %d at codebook %d, frame %lld is outside [0, %d)", v, q,
                         (long long)i, limit);
     }

@@ -26,6 +26,7 @@ typedef struct eng_codec {
   cx_stream *cs;
   cx_stream **cache;         /* where the stream goes back at the end (NULL: freed) */
   hm_audio_writer *wr;
+  bool clamp_checked;        /* codes one past the codebook warned about (once, on the final codes) */
   bool final_snapshot;       /* progress totals: what the worker knew at its last window */
   int64_t n_final_snapshot, steps_done;
   int64_t n_samples;         /* samples per channel out */

@@ -82,6 +82,7 @@ hm_status hm_decode_to_file(const char *codec_dir, const int32_t *codes, int64_t
     c.codes = (int32_t *)codes; /* read only */
     c.stride = c.n_cap = c.n_known = n_frames;
     c.final = true;
+    c.clamp_checked = true; /* checked (and warned about) above */
     if (st == HM_OK) st = eng_codec_run(&c);
     st = eng_codec_end(&c, st);
   }

@@ -55,7 +55,8 @@ void *hm_scratch(int slot, size_t bytes) {
 
 #define KC 256      /* k per block: an NR panel (KC x 16 floats = 16 KiB) stays in L1 */
 #define MC_ROWS 96  /* rows per tile (a multiple of every table's MR: 4, 6) */
-#define NC_COLS 512 /* columns per tile (a multiple of every table's NR: 8, 16) */
+#define NC_COLS 512 /* columns per tile (a multiple of every table's NR: 8, 16, 32) */
+#define PACK_GROUP 8 /* panels packed together from operands not packed at load */
 
 hm_gemm_info hm_gemm_active_info(void) {
   const hm_kernels *k = hm_kernels_active();
@@ -259,6 +260,22 @@ static void pack_a(const gemm_task *t, int MR, int64_t m0, int64_t m1, int64_t k
   }
 }
 
+/* np panels of K-major rows (columns j0 .. j0 + np * nr, zero past N), each
+ * [kc][nr] at out + p * KC * nr. */
+static void pack_kn_group(const hm_gemm_b *B, int64_t j0, int64_t k0, int64_t kc, int nr, int np, float *out) {
+  const int64_t nv = B->N - j0 < (int64_t)np * nr ? B->N - j0 : (int64_t)np * nr;
+  for (int64_t k = 0; k < kc; k++) {
+    const float *src = B->rows ? B->rows[k0 + k] + j0 : (const float *)B->data + (k0 + k) * B->ld + j0;
+    for (int p = 0; p < np; p++) {
+      float *o = out + (int64_t)p * KC * nr + k * nr;
+      const int64_t c0 = (int64_t)p * nr;
+      if (c0 + nr <= nv) memcpy(o, src + c0, (size_t)nr * sizeof(float));
+      else
+        for (int j = 0; j < nr; j++) o[j] = c0 + j < nv ? src[c0 + j] : 0.0f;
+    }
+  }
+}
+
 static void gemm_tile(const gemm_task *t, int64_t tile, float *bbuf, float *abuf) {
   const hm_kernels *kern = t->kern;
   const int MR = kern->gemm_mr, NR = kern->gemm_nr;
@@ -273,9 +290,18 @@ static void gemm_tile(const gemm_task *t, int64_t tile, float *bbuf, float *abuf
     for (int64_t j0 = n0; j0 < n1; j0 += NR) {
       const float *bp;
       if (direct) bp = (const float *)B->p->data + ((j0 / NR) * B->p->K + k0) * NR;
-      else { /* packed into L1-sized scratch right before its use */
-        pack_panel(B, j0, k0, kc, NR, bbuf);
-        bp = bbuf;
+      else {
+        /* packed into scratch right before use, PACK_GROUP panels at a time: K-major
+         * rows (a convolution's im2col: hundreds of rows far apart in memory) are
+         * then read PACK_GROUP x NR floats at a stretch, not one cache line */
+        const int64_t g = (j0 - n0) / NR % PACK_GROUP;
+        if (g == 0) {
+          const int64_t np = (n1 - j0 + NR - 1) / NR < PACK_GROUP ? (n1 - j0 + NR - 1) / NR : PACK_GROUP;
+          if (B->kind == HM_GB_KN) pack_kn_group(B, j0, k0, kc, NR, (int)np, bbuf);
+          else
+            for (int64_t p = 0; p < np; p++) pack_panel(B, j0 + p * NR, k0, kc, NR, bbuf + p * KC * NR);
+        }
+        bp = bbuf + g * KC * NR;
       }
       const int nr = (int)(n1 - j0 < NR ? n1 - j0 : NR);
       /* the next packed panel streams in from memory while this one is used:
@@ -308,10 +334,10 @@ static void gemm_run(void *arg, int ith, int nth) {
     const int64_t tile = atomic_fetch_add_explicit(&t->next, 1, memory_order_relaxed);
     if (tile >= t->n_tiles) break;
     if (!bbuf) {
-      bbuf = (float *)hm_scratch(HM_SCRATCH_GEMM, (size_t)(KC * NR + (MC_ROWS + 16) * KC) * sizeof(float));
+      bbuf = (float *)hm_scratch(HM_SCRATCH_GEMM, (size_t)(PACK_GROUP * KC * NR + (MC_ROWS + 16) * KC) * sizeof(float));
       if (!bbuf) { atomic_store(&t->failed, 1); return; }
     }
-    gemm_tile(t, tile, bbuf, bbuf + KC * NR);
+    gemm_tile(t, tile, bbuf, bbuf + PACK_GROUP * KC * NR);
   }
 }
 

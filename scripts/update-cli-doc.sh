@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates docs/cli.md from the subcommands' --help texts: docs/cli.md stays in
 # step with the binary (tests/pipeline checks that every subcommand is documented).
+# Hand-written notes for a subcommand live in docs/cli-notes/<subcommand>.md.
 set -euo pipefail
 CLI=${1:-build/bin/heartmula}
 out=docs/cli.md
@@ -12,6 +13,15 @@ Every subcommand prints its options with `--help`. Long options accept both spel
 `--model-path` and `--model_path`, and both `--flag VALUE` and `--flag=VALUE`. Exit status: 0 on
 success, 1 on an error (the message names the file, tensor, field or argument at fault), 2 on
 bad usage. Progress bars appear only when stderr is a terminal; `-q` silences them.
+
+SIGINT (Ctrl-C) or SIGTERM during `generate`, `decode` or `transcribe` stops the job at its next
+frame or step through the library's abort callback: no output file is written (none is left under
+a temporary name either), an existing file passed with `--overwrite` is untouched, `heartmula:
+stopped by SIGINT` is printed and the process dies by the signal (exit status 130 / 143 in a
+shell). A second signal stops at once. A signal that arrives while the finished output is being
+written lets that write complete (it is renamed into place whole). A signal the parent ignores
+(`nohup`, a background job of a non-interactive shell) stays ignored. Other commands keep the
+default action.
 
 ## Typical runs
 
@@ -46,8 +56,10 @@ for c in generate decode transcribe tokenize parity bench make-checkpoint quanti
   echo '```'
   echo
   if [ "$c" = bench ]; then
-    for m in codec transcribe e2e kernels; do echo '```'; "$CLI" bench --mode "$m" --help 2>&1; echo '```'; echo; done
+    for m in codec transcribe e2e kernels gemm; do echo '```'; "$CLI" bench --mode "$m" --help 2>&1; echo '```'; echo; done
   fi
+  # hand-written notes that go with a subcommand (kept across regenerations)
+  if [ -f "docs/cli-notes/$c.md" ]; then cat "docs/cli-notes/$c.md"; fi
 done
 } > "$out"
 echo "wrote $out"

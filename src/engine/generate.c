@@ -8,15 +8,17 @@
 #include <stdlib.h>
 
 hm_generate_params hm_generate_default_params(void) {
+  /* the job's defaults are the engine's (hm_job_default): one place for upstream's values */
+  const hm_job j = hm_job_default();
   hm_generate_params p;
   memset(&p, 0, sizeof p);
   p.version = "3B";
-  p.max_audio_ms = 240000;
-  p.topk = 50;
-  p.temperature = 1.0f;
-  p.cfg_scale = 1.5f;
-  p.codec_steps = 10;
-  p.codec_guidance = 1.25f;
+  p.max_audio_ms = j.max_audio_ms;
+  p.topk = j.topk;
+  p.temperature = j.temperature;
+  p.cfg_scale = j.cfg_scale;
+  p.codec_steps = j.codec_steps;
+  p.codec_guidance = j.codec_guidance;
   p.mula_weights = HM_MULA_WEIGHTS_BF16;
   return p;
 }

@@ -66,14 +66,6 @@ hm_gemm_info hm_gemm_active_info(void) {
 
 /* ---- packing ---- */
 
-static inline float elem_nk(hm_dtype t, const void *data, int64_t idx) {
-  switch (t) {
-  case HM_DT_BF16: return hm_bf16_to_f32(((const uint16_t *)data)[idx]);
-  case HM_DT_F16: return hm_f16_to_f32(((const uint16_t *)data)[idx]);
-  default: return ((const float *)data)[idx];
-  }
-}
-
 /* Element (k, n) of a packed matrix (any nr). */
 static inline float elem_packed(const hm_pmat *p, int64_t k, int64_t n) {
   const int64_t idx = ((n / p->nr) * p->K + k) * p->nr + n % p->nr;
@@ -112,8 +104,9 @@ static void pack_panel(const hm_gemm_b *B, int64_t n0, int64_t k0, int64_t kc, i
       } else if (B->type == HM_DT_BF16) {
         const uint16_t *s = (const uint16_t *)B->data + base;
         for (int64_t k = 0; k < kc; k++) out[k * nr + j] = hm_bf16_to_f32(s[k]);
-      } else {
-        for (int64_t k = 0; k < kc; k++) out[k * nr + j] = elem_nk(B->type, B->data, base + k);
+      } else { /* F16 */
+        const uint16_t *s = (const uint16_t *)B->data + base;
+        for (int64_t k = 0; k < kc; k++) out[k * nr + j] = hm_f16_to_f32(s[k]);
       }
     }
   } break;

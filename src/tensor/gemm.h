@@ -90,7 +90,7 @@ typedef struct hm_gemm_info {
 hm_gemm_info hm_gemm_active_info(void);
 
 /* Thread-local grow-only scratch (freed at thread exit): slot < HM_SCRATCH_N. */
-enum { HM_SCRATCH_ACT = 0, HM_SCRATCH_TILE = 1, HM_SCRATCH_GEMM = 2, HM_SCRATCH_ATTN = 3, HM_SCRATCH_BPACK = 4, HM_SCRATCH_N = 5 };
+enum { HM_SCRATCH_ACT = 0, HM_SCRATCH_GEMM = 1, HM_SCRATCH_ATTN = 2, HM_SCRATCH_BPACK = 3, HM_SCRATCH_N = 4 };
 void *hm_scratch(int slot, size_t bytes);
 
 #endif

@@ -127,6 +127,18 @@ static inline void check_wav(const char *pfx, const float *got, const float *ref
   CHECK(e < 1e-2);
 }
 
+/* The recorded torch.randn draws 0 .. n_draws-1 of a case into r. */
+static inline void load_draws(const char *pfx, int n_draws, replay *r) {
+  char name[256];
+  memset(r, 0, sizeof *r);
+  r->n = n_draws;
+  r->size_ok = true;
+  for (int i = 0; i < n_draws; i++) {
+    snprintf(name, sizeof name, "codec_detok_%s_randn%d.npy", pfx, i);
+    rd(name, &r->draws[i], false);
+  }
+}
+
 static inline void run_case(hm_codec_model *m, hm_pool *pool, const char *pfx, int n_draws, bool by_hand) {
   char name[256];
   hm_npy codes, wav;
@@ -135,11 +147,8 @@ static inline void run_case(hm_codec_model *m, hm_pool *pool, const char *pfx, i
   snprintf(name, sizeof name, "codec_detok_%s_wav.npy", pfx);
   if (!rd(name, &wav, false)) { hm_npy_free(&codes); return; }
   if (by_hand) check_window0(m, pool, pfx, &codes);
-  replay r = {.n = n_draws, .size_ok = true};
-  for (int i = 0; i < n_draws; i++) {
-    snprintf(name, sizeof name, "codec_detok_%s_randn%d.npy", pfx, i);
-    rd(name, &r.draws[i], false);
-  }
+  replay r;
+  load_draws(pfx, n_draws, &r);
   hm_codec_params p = hm_codec_default_params();
   p.noise = replay_fn;
   p.noise_user_data = &r;

@@ -18,15 +18,7 @@ static void keep_latents(void *ud, int64_t k, const float *lat, int T, int C) {
 
 static float *run(hm_codec_model *m, const hm_npy *codes, keep *kp, int64_t *n) {
   replay r;
-  memset(&r, 0, sizeof r);
-  r.size_ok = true;
-  char name[128];
-  for (r.n = 0; r.n < 8; r.n++) {
-    snprintf(name, sizeof name, "codec_detok_long_randn%d.npy", r.n);
-    char p[1400], rel[320];
-    snprintf(rel, sizeof rel, "fixtures/%s", name);
-    if (hm_npy_read_f32(hm_test_path(p, sizeof p, rel), &r.draws[r.n]) != HM_OK) break;
-  }
+  load_draws("long", 4, &r); /* two windows: two draws each */
   hm_codec_params prm = hm_codec_default_params();
   prm.noise = replay_fn;
   prm.noise_user_data = &r;

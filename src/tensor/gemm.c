@@ -129,15 +129,11 @@ int64_t hm_gemm_packed_floats(int64_t N, int64_t K) {
   return (N + nr - 1) / nr * nr * K;
 }
 
-void hm_gemm_pack_into(const hm_gemm_b *B, float *buf, hm_pmat *out) {
-  const int nr = hm_kernels_active()->gemm_nr;
-  out->type = HM_DT_F32;
-  out->N = B->N;
-  out->K = B->K;
-  out->nr = nr;
-  out->data = buf;
-  for (int64_t j0 = 0; j0 < B->N; j0 += nr) pack_panel(B, j0, 0, B->K, nr, buf + (j0 / nr) * B->K * nr);
-}
+/* Packs B whole into buf as f32 panels of the active table's width (panels split
+ * over the pool; NULL: this thread) and describes the result in *out. */
+static void pack_b_whole(hm_pool *pool, const hm_gemm_b *B, float *buf, hm_pmat *out);
+
+void hm_gemm_pack_into(const hm_gemm_b *B, float *buf, hm_pmat *out) { pack_b_whole(NULL, B, buf, out); }
 
 typedef struct pack_task {
   const hm_mat *W;
@@ -334,8 +330,6 @@ static void gemm_run(void *arg, int ith, int nth) {
   }
 }
 
-/* A weight's rows in place, used by many row tiles: packed once for the call,
- * panels split over the pool, instead of once per row tile. */
 typedef struct prepack_task { const hm_gemm_b *B; float *buf; int nr; } prepack_task;
 
 static void prepack_run(void *arg, int ith, int nth) {
@@ -344,6 +338,17 @@ static void prepack_run(void *arg, int ith, int nth) {
   int64_t p0, p1;
   hm_split(np, ith, nth, 1, &p0, &p1);
   for (int64_t p = p0; p < p1; p++) pack_panel(t->B, p * t->nr, 0, t->B->K, t->nr, t->buf + p * t->B->K * t->nr);
+}
+
+static void pack_b_whole(hm_pool *pool, const hm_gemm_b *B, float *buf, hm_pmat *out) {
+  prepack_task pt = {B, buf, hm_kernels_active()->gemm_nr};
+  if (pool && B->N * B->K > 65536) hm_pool_run(pool, prepack_run, &pt);
+  else prepack_run(&pt, 0, 1);
+  out->type = HM_DT_F32;
+  out->N = B->N;
+  out->K = B->K;
+  out->nr = pt.nr;
+  out->data = buf;
 }
 
 void hm_gemm(hm_pool *pool, int64_t M, const float *A, int64_t lda, const hm_gemm_b *B, const float *bias, float *C,
@@ -372,14 +377,8 @@ void hm_gemm(hm_pool *pool, int64_t M, const float *A, int64_t lda, const hm_gem
   if (B->kind == HM_GB_NK && t.n_ic >= 3) {
     float *buf = (float *)hm_scratch(HM_SCRATCH_BPACK, (size_t)hm_gemm_packed_floats(B->N, B->K) * sizeof(float));
     if (buf) { /* else: packed per tile, as the other operands */
-      prepack_task pt = {B, buf, t.kern->gemm_nr};
-      if (B->N * B->K > 65536) hm_pool_run(pool, prepack_run, &pt);
-      else prepack_run(&pt, 0, 1);
-      pre.type = HM_DT_F32;
-      pre.N = B->N;
-      pre.K = B->K;
-      pre.nr = t.kern->gemm_nr;
-      pre.data = buf;
+      /* a weight's rows in place, used by many row tiles: packed once for the call */
+      pack_b_whole(pool, B, buf, &pre);
       preb = hm_gemm_b_packed(&pre);
       t.B = &preb;
     }

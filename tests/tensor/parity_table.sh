@@ -6,7 +6,9 @@ set -u
 CLI=$1
 TABLE=$2
 shift 2
-active=$(HM_ISA=$TABLE "$CLI" info | sed -n 's/^kernels: \([a-z0-9]*\).*/\1/p')
+info=$(HM_ISA=$TABLE "$CLI" info) || { echo "FAIL: '$CLI info' failed: a broken binary is not a skip"; exit 1; }
+active=$(printf '%s\n' "$info" | sed -n 's/^kernels: \([a-z0-9]*\).*/\1/p')
+[ -n "$active" ] || { echo "FAIL: '$CLI info' names no kernel table"; exit 1; }
 if [ "$active" != "$TABLE" ]; then
   echo "kernel table $TABLE: not supported by this CPU (HM_ISA=$TABLE gives '$active'): skipped"
   exit 77

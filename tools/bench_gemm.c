@@ -112,14 +112,50 @@ int bench_gemm(int argc, char **argv) {
     if (dt < att_best) att_best = dt;
   }
   const double att_g = 2.0 * 2.0 * 2.0 * T * T * D / att_best / 1e9;
+  /* the waveform decoder's k = 7 convolutions: C out x (7 C in) weights times
+   * the im2col of a channel-major signal (row pointers, dilation 3), N columns
+   * (one chunk of 186 + 44 latent frames at each stage's rate) */
+  static const int64_t convs[5][2] = {{1024, 1150}, {512, 4600}, {256, 18400}, {128, 73600}, {64, 220800}};
+  double conv_g[5], conv_flop = 0, conv_s = 0;
+  for (int s = 0; s < 5; s++) {
+    const int64_t Cc = convs[s][0], N = convs[s][1], Kc = 7 * Cc, ld = N + 32;
+    float *x = hm_malloc_aligned((size_t)Cc * ld * sizeof(float));
+    float *Wc = hm_malloc_aligned((size_t)Cc * Kc * sizeof(float));
+    float *Cm = hm_malloc_aligned((size_t)Cc * N * sizeof(float));
+    const float **rows = malloc((size_t)Kc * sizeof *rows);
+    if (!x || !Wc || !Cm || !rows) { fprintf(stderr, "heartmula bench: out of memory\n"); return 1; }
+    for (int64_t i = 0; i < Cc * ld; i++) x[i] = hm_rng_normal(&rng);
+    for (int64_t i = 0; i < Cc * Kc; i++) Wc[i] = hm_rng_normal(&rng) * 0.02f;
+    for (int j = 0; j < 7; j++)
+      for (int64_t i = 0; i < Cc; i++) rows[j * Cc + i] = x + i * ld + 3 * j;
+    hm_gemm_b b = hm_gemm_b_kn_rows(rows, Kc, N);
+    double best = 1e30;
+    for (int r = 0; r < reps; r++) {
+      double t0 = hm_time_s();
+      hm_gemm(pool, Cc, Wc, Kc, &b, NULL, Cm, N);
+      double dt = hm_time_s() - t0;
+      if (dt < best) best = dt;
+    }
+    const double flop = 2.0 * Cc * Kc * N;
+    conv_g[s] = flop / best / 1e9;
+    conv_flop += flop;
+    conv_s += best;
+    hm_free_aligned(x); hm_free_aligned(Wc); hm_free_aligned(Cm); free(rows);
+  }
+  const double conv_all = conv_flop / conv_s / 1e9;
+  if (!json) {
+    printf("  decoder convs (k = 7, channels x columns):");
+    for (int s = 0; s < 5; s++) printf(" %lldx%lld %.1f (%.2f)", (long long)convs[s][0], (long long)convs[s][1], conv_g[s], conv_g[s] / peak);
+    printf("; all %.1f GFLOP/s (%.2f of peak)\n", conv_all, conv_all / peak);
+  }
   double f32_all = tot_flop[0] / tot_s[0] / 1e9, bf16_all = tot_flop[1] / tot_s[1] / 1e9;
   if (!json)
     printf("  all six: f32 %.1f GFLOP/s (%.2f of peak), bf16 weights %.1f (%.2f); attention 2 x 744^2 x 24 x 64: "
            "%.1f GFLOP/s (%.2f), %.3f s\n", f32_all, f32_all / peak, bf16_all, bf16_all / peak, att_g, att_g / peak,
            att_best);
   else printf("], \"f32_gflops\": %.1f, \"bf16_gflops\": %.1f, \"f32_ratio\": %.3f, \"bf16_ratio\": %.3f, "
-              "\"attention_gflops\": %.1f, \"attention_ratio\": %.3f}\n", f32_all, bf16_all, f32_all / peak,
-              bf16_all / peak, att_g, att_g / peak);
+              "\"attention_gflops\": %.1f, \"attention_ratio\": %.3f, \"conv_gflops\": %.1f, \"conv_ratio\": %.3f}\n", f32_all,
+              bf16_all, f32_all / peak, bf16_all / peak, att_g, att_g / peak, conv_all, conv_all / peak);
   hm_free_aligned(A);
   hm_free_aligned(W);
   hm_free_aligned(C);

@@ -56,19 +56,30 @@ typedef struct post_task {
   int64_t ldres;
 } post_task;
 
-static void post_run(void *arg, int ith, int nth) {
-  const post_task *t = arg;
-  int64_t o0, o1;
-  hm_split(t->c_out, ith, nth, 1, &o0, &o1);
+/* rows [o0, o1) x columns [i0, i1) of the pass */
+static void post_rows(const post_task *t, int64_t o0, int64_t o1, int64_t i0, int64_t i1) {
   for (int64_t o = o0; o < o1; o++) {
     float *r = t->y + o * t->ldy, b = t->b[o];
     if (t->res) {
       float *x = t->res + o * t->ldres;
-      if (t->act) for (int64_t i = 0; i < t->n; i++) x[i] = prelu(r[i] + b, t->a) + x[i];
-      else for (int64_t i = 0; i < t->n; i++) x[i] = (r[i] + b) + x[i];
-    } else if (t->act) for (int64_t i = 0; i < t->n; i++) r[i] = prelu(r[i] + b, t->a);
-    else for (int64_t i = 0; i < t->n; i++) r[i] = r[i] + b;
+      if (t->act) for (int64_t i = i0; i < i1; i++) x[i] = prelu(r[i] + b, t->a) + x[i];
+      else for (int64_t i = i0; i < i1; i++) x[i] = (r[i] + b) + x[i];
+    } else if (t->act) for (int64_t i = i0; i < i1; i++) r[i] = prelu(r[i] + b, t->a);
+    else for (int64_t i = i0; i < i1; i++) r[i] = r[i] + b;
   }
+}
+
+static void post_run(void *arg, int ith, int nth) {
+  const post_task *t = arg;
+  int64_t o0, o1;
+  hm_split(t->c_out, ith, nth, 1, &o0, &o1);
+  post_rows(t, o0, o1, 0, t->n);
+}
+
+/* the pass as the GEMM's epilogue: each block of y right after it is computed */
+static void post_epi(void *ud, int64_t m0, int64_t m1, int64_t n0, int64_t n1, float *C, int64_t ldc) {
+  (void)C; (void)ldc;
+  post_rows((const post_task *)ud, m0, m1, n0, n1);
 }
 
 /* pool: NULL runs on the calling thread */
@@ -158,7 +169,10 @@ static void conv_cols(cx_sq_work *sw, const cx_conv_cf *c, const sig *x, float *
     small_conv(sw->pool, c, sw->rowp, K, n, y, ldy);
   } else {
     hm_gemm_b b = hm_gemm_b_kn_rows(sw->rowp, K, n);
-    hm_gemm(sw->pool, c->c_out, c->w, K, &b, NULL, y, ldy);
+    post_task pt = {y, ldy, n, c->b, c->c_out, act, a, res, ldres};
+    hm_gemm_epi epi = {post_epi, &pt};
+    hm_gemm_ex(sw->pool, c->c_out, c->w, K, &b, NULL, y, ldy, &epi);
+    return;
   }
   post(sw->pool, y, ldy, n, c->b, c->c_out, act, a, res, ldres);
 }

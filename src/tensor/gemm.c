@@ -57,6 +57,7 @@ void *hm_scratch(int slot, size_t bytes) {
 #define MC_ROWS 96  /* rows per tile (a multiple of every table's MR: 4, 6) */
 #define NC_COLS 512 /* columns per tile (a multiple of every table's NR: 8, 16, 32) */
 #define PACK_GROUP 8 /* panels packed together from operands not packed at load */
+#define NC_TALL 256 /* columns per tall tile (see gemm_tall) */
 
 hm_gemm_info hm_gemm_active_info(void) {
   const hm_kernels *k = hm_kernels_active();
@@ -215,7 +216,9 @@ typedef struct gemm_task {
   const hm_gemm_b *B;
   const float *bias;
   float *C;
+  const hm_gemm_epi *epi;
   int64_t n_ic, n_tiles;
+  int64_t nc, mg, n_jc; /* a tall product (nc > 0): tiles of mg rows x nc columns, n_jc column blocks */
   _Atomic int64_t next;
   _Atomic int failed;
 } gemm_task;
@@ -265,6 +268,16 @@ static void pack_kn_group(const hm_gemm_b *B, int64_t j0, int64_t k0, int64_t kc
   }
 }
 
+/* A finished block of C: bias, then the caller's epilogue. */
+static void finish_block(const gemm_task *t, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  if (t->bias)
+    for (int64_t i = m0; i < m1; i++) {
+      float *c = t->C + i * t->ldc;
+      for (int64_t j = n0; j < n1; j++) c[j] += t->bias[j];
+    }
+  if (t->epi && t->epi->fn) t->epi->fn(t->epi->ud, m0, m1, n0, n1, t->C, t->ldc);
+}
+
 static void gemm_tile(const gemm_task *t, int64_t tile, float *bbuf, float *abuf) {
   const hm_kernels *kern = t->kern;
   const int MR = kern->gemm_mr, NR = kern->gemm_nr;
@@ -307,11 +320,43 @@ static void gemm_tile(const gemm_task *t, int64_t tile, float *bbuf, float *abuf
       }
     }
   }
-  if (t->bias)
-    for (int64_t i = m0; i < m1; i++) {
-      float *c = t->C + i * t->ldc;
-      for (int64_t j = n0; j < n1; j++) c[j] += t->bias[j];
+  finish_block(t, m0, m1, n0, n1);
+}
+
+/* A tall product (B packed at use, several row tiles: a convolution's weights
+ * times its im2col): a tile is mg rows (many MC_ROWS row tiles) x nc columns,
+ * and each KC x nc block of B is packed once (it stays in L2) and used by all
+ * its row tiles, instead of being packed again for each of them. */
+static void gemm_tall(const gemm_task *t, int64_t tile, float *bbuf, float *abuf) {
+  const hm_kernels *kern = t->kern;
+  const int MR = kern->gemm_mr, NR = kern->gemm_nr;
+  const int64_t jc = tile % t->n_jc, ig = tile / t->n_jc;
+  const int64_t n0 = jc * t->nc, n1 = n0 + t->nc < t->N ? n0 + t->nc : t->N;
+  const int64_t g0 = ig * t->mg, g1 = g0 + t->mg < t->M ? g0 + t->mg : t->M;
+  const int64_t np = (n1 - n0 + NR - 1) / NR;
+  const hm_gemm_b *B = t->B;
+  for (int64_t k0 = 0; k0 < t->K; k0 += KC) {
+    const int64_t kc = t->K - k0 < KC ? t->K - k0 : KC;
+    if (B->kind == HM_GB_KN)
+      for (int64_t p = 0; p < np; p += PACK_GROUP)
+        pack_kn_group(B, n0 + p * NR, k0, kc, NR, (int)(np - p < PACK_GROUP ? np - p : PACK_GROUP), bbuf + p * KC * NR);
+    else
+      for (int64_t p = 0; p < np; p++) pack_panel(B, n0 + p * NR, k0, kc, NR, bbuf + p * KC * NR);
+    for (int64_t m0 = g0; m0 < g1; m0 += MC_ROWS) {
+      const int64_t m1 = m0 + MC_ROWS < g1 ? m0 + MC_ROWS : g1;
+      pack_a(t, MR, m0, m1, k0, kc, abuf);
+      for (int64_t p = 0; p < np; p++) {
+        const int64_t j0 = n0 + p * NR;
+        const int nr = (int)(n1 - j0 < NR ? n1 - j0 : NR);
+        for (int64_t i0 = m0; i0 < m1; i0 += MR) {
+          const int mr = (int)(m1 - i0 < MR ? m1 - i0 : MR);
+          kern->gemm_ukr(kc, abuf + ((i0 - m0) / MR) * kc * MR, bbuf + p * KC * NR, t->C + i0 * t->ldc + j0, t->ldc,
+                         mr, nr, k0 > 0);
+        }
+      }
+      if (k0 + kc >= t->K) finish_block(t, m0, m1, n0, n1);
     }
+  }
 }
 
 static void gemm_run(void *arg, int ith, int nth) {
@@ -322,11 +367,13 @@ static void gemm_run(void *arg, int ith, int nth) {
   for (;;) {
     const int64_t tile = atomic_fetch_add_explicit(&t->next, 1, memory_order_relaxed);
     if (tile >= t->n_tiles) break;
+    const int64_t bfl = (PACK_GROUP * NR > NC_TALL ? PACK_GROUP * NR : NC_TALL) * KC;
     if (!bbuf) {
-      bbuf = (float *)hm_scratch(HM_SCRATCH_GEMM, (size_t)(PACK_GROUP * KC * NR + (MC_ROWS + 16) * KC) * sizeof(float));
+      bbuf = (float *)hm_scratch(HM_SCRATCH_GEMM, (size_t)(bfl + (MC_ROWS + 16) * KC) * sizeof(float));
       if (!bbuf) { atomic_store(&t->failed, 1); return; }
     }
-    gemm_tile(t, tile, bbuf, bbuf + PACK_GROUP * KC * NR);
+    if (t->nc) gemm_tall(t, tile, bbuf, bbuf + bfl);
+    else gemm_tile(t, tile, bbuf, bbuf + bfl);
   }
 }
 
@@ -353,6 +400,11 @@ static void pack_b_whole(hm_pool *pool, const hm_gemm_b *B, float *buf, hm_pmat 
 
 void hm_gemm(hm_pool *pool, int64_t M, const float *A, int64_t lda, const hm_gemm_b *B, const float *bias, float *C,
              int64_t ldc) {
+  hm_gemm_ex(pool, M, A, lda, B, bias, C, ldc, NULL);
+}
+
+void hm_gemm_ex(hm_pool *pool, int64_t M, const float *A, int64_t lda, const hm_gemm_b *B, const float *bias,
+                float *C, int64_t ldc, const hm_gemm_epi *epi) {
   if (!B || M <= 0 || B->N <= 0) return;
   gemm_task t;
   t.kern = hm_kernels_active();
@@ -365,9 +417,12 @@ void hm_gemm(hm_pool *pool, int64_t M, const float *A, int64_t lda, const hm_gem
   t.B = B;
   t.bias = bias;
   t.C = C;
+  t.epi = epi;
+  t.nc = 0;
   if (t.K <= 0) { /* an empty sum */
     for (int64_t i = 0; i < M; i++)
       for (int64_t j = 0; j < t.N; j++) C[i * ldc + j] = bias ? bias[j] : 0.0f;
+    if (epi && epi->fn) epi->fn(epi->ud, 0, M, 0, t.N, C, ldc);
     return;
   }
   t.n_ic = (M + MC_ROWS - 1) / MC_ROWS;
@@ -382,6 +437,18 @@ void hm_gemm(hm_pool *pool, int64_t M, const float *A, int64_t lda, const hm_gem
       preb = hm_gemm_b_packed(&pre);
       t.B = &preb;
     }
+  }
+  if (t.B->kind != HM_GB_PACKED && t.n_ic >= 2) {
+    /* tall: NC_TALL columns (fewer for a narrow product) x groups of row
+     * tiles, as few groups as still make eight tiles for the threads to share */
+    const int NR = t.kern->gemm_nr;
+    const int64_t nr_n = (t.N + NR - 1) / NR * NR;
+    t.nc = nr_n < NC_TALL ? nr_n : NC_TALL;
+    t.n_jc = (t.N + t.nc - 1) / t.nc;
+    int64_t n_ig = (8 + t.n_jc - 1) / t.n_jc;
+    if (n_ig > t.n_ic) n_ig = t.n_ic;
+    t.mg = (t.n_ic + n_ig - 1) / n_ig * MC_ROWS;
+    t.n_tiles = t.n_jc * ((M + t.mg - 1) / t.mg);
   }
   atomic_init(&t.next, 0);
   atomic_init(&t.failed, 0);
@@ -401,5 +468,6 @@ void hm_gemm(hm_pool *pool, int64_t M, const float *A, int64_t lda, const hm_gem
         }
         C[i * ldc + j] = s + (bias ? bias[j] : 0.0f);
       }
+    if (epi && epi->fn) epi->fn(epi->ud, 0, M, 0, t.N, C, ldc);
   }
 }

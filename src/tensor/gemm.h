@@ -75,6 +75,18 @@ static inline hm_gemm_b hm_gemm_b_kn_rows(const float *const *rows, int64_t K, i
 void hm_gemm(hm_pool *pool, int64_t M, const float *A, int64_t lda, const hm_gemm_b *B, const float *bias, float *C,
              int64_t ldc);
 
+/* An epilogue: fn(ud, m0, m1, n0, n1, C, ldc) is called exactly once for each
+ * finished block of C (rows [m0, m1), columns [n0, n1), bias added), by the
+ * thread that computed it, while the block is still in cache: elementwise work
+ * after a product (activation, residual add) without another pass over memory.
+ * fn must only touch its block (and data of its own rows and columns). */
+typedef struct hm_gemm_epi {
+  void (*fn)(void *ud, int64_t m0, int64_t m1, int64_t n0, int64_t n1, float *C, int64_t ldc);
+  void *ud;
+} hm_gemm_epi;
+void hm_gemm_ex(hm_pool *pool, int64_t M, const float *A, int64_t lda, const hm_gemm_b *B, const float *bias,
+                float *C, int64_t ldc, const hm_gemm_epi *epi);
+
 /* Any B operand packed once into caller memory, for reuse by several hm_gemm
  * calls (attention packs each head's keys and values once for all its query
  * tiles): buf must hold hm_gemm_packed_floats(N, K) floats; *out then refers

@@ -3,6 +3,7 @@
  * bf16, rows in place as f32 / bf16 / f16, K-major with a stride or a row
  * table), odd M / N / K around the micro-kernel's and the blocks' sizes,
  * overlapping A rows, bias; bit-identical results at 1, 2 and 3 threads; the
+ * epilogue (once per element, after the bias); the
  * fused attention against the per-query form; conv1d against a direct loop. */
 #include "harness.h"
 #include "tensor/gemm.h"
@@ -121,6 +122,58 @@ static void check_threads(void) {
   for (int i = 0; i < 3; i++) hm_pool_free(p[i]);
 }
 
+/* The epilogue: called once for every element (count), on the finished sums
+ * with the bias (the result equals hm_gemm then the same map), on the tall
+ * path (K-major rows, many row tiles), the tiled path (packed) and K = 0. */
+typedef struct epi_ck { int *count; int64_t N; } epi_ck;
+static void epi_map(void *ud, int64_t m0, int64_t m1, int64_t n0, int64_t n1, float *C, int64_t ldc) {
+  epi_ck *e = (epi_ck *)ud;
+  for (int64_t m = m0; m < m1; m++)
+    for (int64_t n = n0; n < n1; n++) {
+      e->count[m * e->N + n]++;
+      C[m * ldc + n] = C[m * ldc + n] > 0.0f ? C[m * ldc + n] : 0.25f * C[m * ldc + n];
+    }
+}
+
+static void check_epilogue(hm_pool *pool) {
+  static const int64_t shapes[][3] = {{301, 1100, 700}, {1000, 40, 300}, {50, 70, 20}, {200, 30, 0}};
+  for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+    const int64_t M = shapes[si][0], N = shapes[si][1], K = shapes[si][2];
+    float *A = randv(M * K, 1.0f), *W = randv(N * K, 0.5f), *bias = randv(N, 1.0f);
+    float *Wkn = (float *)calloc((size_t)(K * N + 1), sizeof(float));
+    for (int64_t n = 0; n < N; n++)
+      for (int64_t k = 0; k < K; k++) Wkn[k * N + n] = W[n * K + k];
+    const float **rows = (const float **)malloc((size_t)(K + 1) * sizeof *rows);
+    for (int64_t k = 0; k < K; k++) rows[k] = Wkn + k * N;
+    hm_pmat P = {0};
+    hm_mat Wm = {HM_DT_F32, N, K, W};
+    if (K > 0) CHECK_OK(hm_pmat_pack(pool, &Wm, HM_DT_F32, &P));
+    for (int kind = 0; kind < 2; kind++) {
+      if (kind == 0 && K == 0) continue;
+      hm_gemm_b b = kind == 0 ? hm_gemm_b_packed(&P) : hm_gemm_b_kn_rows(rows, K, N);
+      float *ref = (float *)malloc((size_t)(M * N) * sizeof(float)), *C = (float *)malloc((size_t)(M * N) * sizeof(float));
+      int *count = (int *)calloc((size_t)(M * N), sizeof(int));
+      hm_gemm(pool, M, A, K, &b, bias, ref, N);
+      for (int64_t i = 0; i < M * N; i++) ref[i] = ref[i] > 0.0f ? ref[i] : 0.25f * ref[i];
+      epi_ck ck = {count, N};
+      hm_gemm_epi epi = {epi_map, &ck};
+      hm_gemm_ex(pool, M, A, K, &b, bias, C, N, &epi);
+      int64_t bad = 0, miscount = 0;
+      for (int64_t i = 0; i < M * N; i++) {
+        if (count[i] != 1) miscount++;
+        if (C[i] != ref[i]) bad++;
+      }
+      CHECK_MSG(miscount == 0, "epilogue %s M=%lld N=%lld K=%lld: %lld elements not visited exactly once",
+                kind ? "kn_rows" : "packed", (long long)M, (long long)N, (long long)K, (long long)miscount);
+      CHECK_MSG(bad == 0, "epilogue %s M=%lld N=%lld K=%lld: %lld elements differ from gemm + map",
+                kind ? "kn_rows" : "packed", (long long)M, (long long)N, (long long)K, (long long)bad);
+      free(ref); free(C); free(count);
+    }
+    hm_pmat_free(&P);
+    free(A); free(W); free(bias); free(Wkn); free(rows);
+  }
+}
+
 /* The fused (GEMM) attention against a plain double loop, GQA and causal offsets. */
 static void check_attention(hm_pool *pool) {
   static const int cs[][6] = {/* n_q, n_kv, heads, kv heads, head_dim, causal offset (-1: none) */
@@ -200,6 +253,7 @@ void hm_test_main(void) {
   for (int i = 0; i < 3; i++) {
     if (!hm_isa_set(isas[i])) continue;
     check_threads();
+    check_epilogue(pool);
     check_attention(pool);
     check_conv(pool);
   }

@@ -1,6 +1,7 @@
 /* AVX2 + FMA pieces of the GEMM owner (gemm.h): the 6 x 16 f32 micro-kernel
  * (12 ymm accumulators, two 8-float halves of a packed panel row against six
- * broadcast A elements per k) and the vector exp of the fused attention. */
+ * broadcast A elements per k), the vector exp of the fused attention and the
+ * SiLU / SwiGLU built on it. */
 #include "tensor/kernels.h"
 #include <math.h>
 
@@ -116,6 +117,37 @@ float hm_exp_sum_avx2(float *s, int64_t n, float m) {
     for (int64_t i = j; i < n; i++) { s[i] = out[i - j]; sum += out[i - j]; }
   }
   return sum;
+}
+
+/* silu(g) = g / (1 + exp(-g)); where exp(-g) overflows (g < -88.7) the
+ * result is 0, as libm's inf gives, and a large g gives g: never NaN. */
+static inline __m256 silu256(__m256 g) {
+  const __m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), g));
+  const __m256 r = _mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+  return _mm256_andnot_ps(_mm256_cmp_ps(g, _mm256_set1_ps(-88.7f), _CMP_LT_OQ), r);
+}
+
+void hm_silu_avx2(float *x, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, silu256(_mm256_loadu_ps(x + i)));
+  if (i < n) {
+    float t[8] = {0};
+    for (int64_t j = i; j < n; j++) t[j - i] = x[j];
+    _mm256_storeu_ps(t, silu256(_mm256_loadu_ps(t)));
+    for (int64_t j = i; j < n; j++) x[j] = t[j - i];
+  }
+}
+
+void hm_swiglu_avx2(float *out, const float *gate, const float *up, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(silu256(_mm256_loadu_ps(gate + i)), _mm256_loadu_ps(up + i)));
+  if (i < n) {
+    float g[8] = {0}, u[8] = {0};
+    for (int64_t j = i; j < n; j++) { g[j - i] = gate[j]; u[j - i] = up[j]; }
+    _mm256_storeu_ps(g, _mm256_mul_ps(silu256(_mm256_loadu_ps(g)), _mm256_loadu_ps(u)));
+    for (int64_t j = i; j < n; j++) out[j] = g[j - i];
+  }
 }
 
 float hm_scale_max_avx2(float *x, int64_t n, float scale) {

@@ -163,6 +163,8 @@ void hm_gemm_ukr_avx2(int64_t kc, const float *a, const float *b, float *c, int6
 float hm_exp_sum_avx2(float *s, int64_t n, float m);
 float hm_fma_probe_avx2(int64_t iters, float seed);
 float hm_scale_max_avx2(float *x, int64_t n, float scale);
+void hm_silu_avx2(float *x, int64_t n);
+void hm_swiglu_avx2(float *out, const float *gate, const float *up, int64_t n);
 #define HM_GEMM_AVX2_MR 6
 #define HM_GEMM_AVX2_NR 16
 void hm_swiglu_ref(float *out, const float *gate, const float *up, int64_t n);

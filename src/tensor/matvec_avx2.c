@@ -275,7 +275,7 @@ static void attn_pv_avx2(float *o, int ng, int hd, const float *s, int64_t s_str
 const hm_kernels hm_kernels_avx2 = {
   "avx2", mv_f32_avx2, mv_bf16_avx2, mv_f16_avx2, mv_q8_0_avx2, mv_q4_0_avx2, dot_avx2, axpy_avx2,
   stream_read_avx2, hm_quantize_act, attn_scores_avx2, hm_exp_sum_avx2, attn_pv_avx2, hm_attn_scores_f16_ref,
-  hm_attn_pv_f16_ref, hm_silu_ref, hm_swiglu_ref, hm_gemm_ukr_avx2, HM_GEMM_AVX2_MR, HM_GEMM_AVX2_NR,
+  hm_attn_pv_f16_ref, hm_silu_avx2, hm_swiglu_avx2, hm_gemm_ukr_avx2, HM_GEMM_AVX2_MR, HM_GEMM_AVX2_NR,
   hm_scale_max_avx2, hm_fma_probe_avx2, 12 * 16,
 };
 

@@ -953,15 +953,18 @@ static int h_audio(req *q, const char *id) {
   mg_response_header_add(q->conn, "Content-Disposition", disp, -1);
   mg_response_header_send(q->conn);
   if (strcmp(q->method, "HEAD")) {
-    char buf[65536];
-    int64_t off = a, left = len;
+    /* civetweb's threads have small stacks (about 100 KiB): buffers live on the heap */
+    const size_t cap = 65536;
+    char *buf = malloc(cap);
+    int64_t off = a, left = buf ? len : 0;
     while (left > 0) {
-      ssize_t n = pread(fd, buf, left < (int64_t)sizeof buf ? (size_t)left : sizeof buf, off);
+      ssize_t n = pread(fd, buf, left < (int64_t)cap ? (size_t)left : cap, off);
       if (n <= 0) break;
       if (mg_write(q->conn, buf, (size_t)n) <= 0) break;
       off += n;
       left -= n;
     }
+    free(buf);
   }
   close(fd);
   return status;

@@ -4,6 +4,8 @@
 #include "serve/serve.h"
 
 #include <civetweb.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -81,6 +83,20 @@ static bool parse_pos(const char *flag, const char *v, int64_t lo, int64_t hi, i
 }
 
 static int mkdir_p(const char *p) { return mkdir(p, 0700) == 0 || errno == EEXIST ? 0 : -1; }
+
+/* what a killed process left half-written: every job that wrote it is queued again */
+static void clean_tmp(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *e;
+  int n = 0;
+  while ((e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    if (unlinkat(dirfd(d), e->d_name, 0) == 0) n++;
+  }
+  closedir(d);
+  if (n) fprintf(stderr, "heartmula serve: removed %d unfinished temporary file(s)\n", n);
+}
 
 static void read_cpu_name(char *out, size_t n) {
   snprintf(out, n, "unknown");
@@ -183,6 +199,7 @@ int cmd_serve(int argc, char **argv) {
   snprintf(app.audio_dir, sizeof app.audio_dir, "%s/audio", c->data_dir);
   snprintf(app.tmp_dir, sizeof app.tmp_dir, "%s/audio/tmp", c->data_dir);
   if (mkdir_p(app.audio_dir) || mkdir_p(app.tmp_dir)) { fprintf(stderr, "heartmula serve: error: cannot create the audio folders\n"); return 1; }
+  clean_tmp(app.tmp_dir);
   read_cpu_name(app.cpu_name, sizeof app.cpu_name);
   mg_init_library(0);
   if (!mg_check_feature(MG_FEATURES_WEBSOCKET)) {

@@ -241,8 +241,8 @@ int cmd_serve(int argc, char **argv) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
-  printf("heartmula serve: listening on http://%s:%d/ (model %s, %d worker%s, data %s)\n",
-         strchr(c->host, ':') ? "[::1]" : c->host, port, c->version, c->n_workers, c->n_workers > 1 ? "s" : "",
+  printf("heartmula serve: listening on http://%s%s%s:%d/ (model %s, %d worker%s, data %s)\n",
+         strchr(c->host, ':') ? "[" : "", c->host, strchr(c->host, ':') ? "]" : "", port, c->version, c->n_workers, c->n_workers > 1 ? "s" : "",
          c->data_dir);
   fflush(stdout);
   while (!g_signal) usleep(100000);

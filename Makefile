@@ -6,7 +6,7 @@ CMAKE_FLAGS ?=
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build demo test test-asan fuzz clean install
+.PHONY: all deps build demo serve-demo test test-asan fuzz clean install
 
 all: build
 
@@ -19,6 +19,11 @@ build: deps
 
 demo: build
 	@bash scripts/demo.sh $(BUILD)
+
+# The web UI and API on the demo checkpoint (random weights: noise), http://127.0.0.1:8000/
+serve-demo: build
+	@test -f demo/ckpt/gen_config.json || $(BUILD)/bin/heartmula make-checkpoint --flavor demo --out demo/ckpt --seed 1
+	@$(BUILD)/bin/heartmula serve --model-path demo/ckpt --version demo --data demo/data --max-song-ms 30000
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

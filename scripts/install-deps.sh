@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages heartmula.c needs to build and test, skipping
 # the ones already present. Used by `make demo`, `make test` and CI.
+# The server (`heartmula serve`): civetweb (HTTP + WebSocket), SQLite, libsodium, libjwt; its
+# tests drive it with curl and jq. Without them the CLI builds without `serve`.
 # --fuzz: also clang 14 and libFuzzer, for `make fuzz` only.
 set -eu
 pkgs="build-essential cmake pkg-config libjansson-dev libpcre2-dev libutf8proc-dev
-libsndfile1-dev libsoxr-dev libfftw3-dev"
+libsndfile1-dev libsoxr-dev libfftw3-dev
+libcivetweb-dev libsqlite3-dev libsodium-dev libjwt-dev curl jq"
 if [ "${1:-}" = "--fuzz" ]; then
   pkgs="$pkgs clang-14 libfuzzer-14-dev libclang-rt-14-dev"
 fi

@@ -48,7 +48,7 @@ heartmula parity ../shared/fixtures --strict
 ```
 
 TXT
-for c in generate decode transcribe tokenize parity bench make-checkpoint quantize info; do
+for c in generate decode transcribe tokenize parity bench make-checkpoint quantize info serve; do
   echo "## heartmula $c"
   echo
   echo '```'

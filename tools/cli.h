@@ -13,6 +13,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_make_checkpoint(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_serve(int argc, char **argv); /* tools/serve/ (a stub when built without the server's libraries) */
 /* `heartmula bench --mode lm|codec|transcribe|e2e ...`: cmd_bench.c dispatches to these. */
 int bench_lm(int argc, char **argv);         /* tools/bench_lm.c (src/mula owner) */
 int bench_codec(int argc, char **argv);      /* tools/bench_codec.c (src/codec owner) */

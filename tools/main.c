@@ -15,6 +15,7 @@ static const command commands[] = {
   {"make-checkpoint", cmd_make_checkpoint, "write a random checkpoint in the published layout", false},
   {"quantize", cmd_quantize, "convert a checkpoint to bf16 / q8_0 / q4_0", false},
   {"info", cmd_info, "describe a checkpoint folder and this machine", false},
+  {"serve", cmd_serve, "web UI + REST API + WebSocket progress over the engine", false},
 };
 
 static void usage(FILE *f) {

@@ -2,12 +2,18 @@
 # Installs the Debian packages heartmula.c needs to build and test, skipping
 # the ones already present. Used by `make demo`, `make test` and CI.
 # The server (`heartmula serve`): civetweb (HTTP + WebSocket), SQLite, libsodium, libjwt; its
-# tests drive it with curl and jq. Without them the CLI builds without `serve`.
+# tests drive it with curl and jq, and the web UI with headless chromium (+ npm's playwright-core,
+# installed by the test from tests/server/browser/package-lock.json). Without them the CLI builds
+# without `serve`. libcurl: the AI endpoints; libpng: thumbnails.
+# --bench: also wrk, for scripts/bench_serve.sh.
 # --fuzz: also clang 14 and libFuzzer, for `make fuzz` only.
 set -eu
 pkgs="build-essential cmake pkg-config libjansson-dev libpcre2-dev libutf8proc-dev
 libsndfile1-dev libsoxr-dev libfftw3-dev
-libcivetweb-dev libsqlite3-dev libsodium-dev libjwt-dev curl jq"
+libcivetweb-dev libsqlite3-dev libsodium-dev libjwt-dev libcurl4-openssl-dev libpng-dev curl jq chromium"
+if [ "${1:-}" = "--bench" ]; then
+  pkgs="$pkgs wrk"
+fi
 if [ "${1:-}" = "--fuzz" ]; then
   pkgs="$pkgs clang-14 libfuzzer-14-dev libclang-rt-14-dev"
 fi

@@ -5,6 +5,10 @@
 const $ = (s) => document.querySelector(s);
 const state = { token: localStorage.getItem('hm_token'), tags: [], continueFrom: null, offset: 0, ws: null,
   audio: null, live: new Map() };
+// What the page received and played, in order (read by the browser test; a few hundred entries at most).
+const hmTest = window.hmTest = { events: [], chunks: [] };
+window.hmTestAudioState = () => (state.audio ? { state: state.audio.state, time: state.audio.currentTime } : null);
+function note(list, item) { if (list.length < 500) list.push(Object.assign({ t: performance.now() }, item)); }
 
 function showError(msg) {
   const e = $('#error');
@@ -169,9 +173,10 @@ function connectSocket() {
   state.ws = ws;
   ws.onopen = () => ws.send(JSON.stringify({ token: state.token }));
   ws.onmessage = (m) => {
-    if (typeof m.data !== 'string') { playChunk(m.data); return; }
+    if (typeof m.data !== 'string') { note(hmTest.events, { type: 'binary', bytes: m.data.byteLength }); playChunk(m.data); return; }
     let ev;
     try { ev = JSON.parse(m.data); } catch (_) { return; }
+    note(hmTest.events, { type: ev.type, id: ev.id, stage: ev.stage });
     if (ev.type === 'progress') {
       progress.set(ev.id, ev);
       const li = document.getElementById('q-' + ev.id);
@@ -218,30 +223,32 @@ function playChunk(buf) {
   const at = Math.max(ctx.currentTime + 0.05, state.live.get(id) || 0);
   src.start(at);
   state.live.set(id, at + n / rate);
-  window.hmLiveChunks = (window.hmLiveChunks || 0) + 1; // for the browser test
+  note(hmTest.chunks, { id, first: Number(v.getBigUint64(36, true)), frames: n, at, state: ctx.state });
 }
 
 // ---- history ----
 async function drawWave(canvas, url) {
   try {
     const data = await (await fetch(url)).arrayBuffer();
-    const ctx = state.audio || new AudioContext();
-    const buf = await ctx.decodeAudioData(data);
+    const buf = await new OfflineAudioContext(2, 1, 48000).decodeAudioData(data); // decoding only: nothing plays
     const ch = buf.getChannelData(0), w = canvas.width = canvas.clientWidth || 300, h = canvas.height = 48;
     const g = canvas.getContext('2d'), step = Math.max(1, Math.floor(ch.length / w));
     g.fillStyle = '#e0457b';
     for (let x = 0; x < w; x++) {
-      let m = 0;
-      for (let i = x * step; i < Math.min(ch.length, (x + 1) * step); i++) m = Math.max(m, Math.abs(ch[i]));
+      let e = 0, k = 0; // RMS per column (peaks of noise or loud music fill the whole height)
+      for (let i = x * step; i < Math.min(ch.length, (x + 1) * step); i++, k++) e += ch[i] * ch[i];
+      const m = Math.min(1, 1.4 * Math.sqrt(k ? e / k : 0));
       g.fillRect(x, h / 2 - m * h / 2, 1, Math.max(1, m * h));
     }
-  } catch (_) { /* a waveform is decoration */ }
+    canvas.dataset.drawn = 'done';
+  } catch (_) { canvas.dataset.drawn = 'failed'; /* a waveform is decoration */ }
 }
 
 function card(it) {
   const c = el('article', { className: 'song' });
+  c.dataset.id = it.id;
   c.append(el('h3', { textContent: it.title }),
-    el('div', { className: 'muted', textContent: [it.tags, it.status, it.duration_ms ? (it.duration_ms / 1000).toFixed(1) + ' s' : null, it.format, it.created_at].filter(Boolean).join(' · ') }));
+    el('div', { className: 'muted', textContent: [it.tags, it.status, it.duration_ms ? (it.duration_ms / 1000).toFixed(1) + ' s' : null, it.format, new Date(it.created_at).toLocaleString()].filter(Boolean).join(' · ') }));
   const actions = el('div', { className: 'actions' });
   if (it.status === 'done' && it.audio_url) {
     const canvas = el('canvas');
@@ -259,7 +266,8 @@ function card(it) {
     });
     actions.append(dl, cont);
   }
-  const del = el('button', { type: 'button', className: 'secondary', textContent: 'Delete' });
+  const del = el('button', { type: 'button', className: 'secondary delete', textContent: 'Delete' });
+  del.setAttribute('aria-label', 'Delete ' + it.title);
   del.addEventListener('click', async () => {
     if (!confirm('Delete "' + it.title + '"?')) return;
     try { await api('DELETE', '/api/history/' + it.id); loadHistory(true); refreshQueue(); } catch (e) { showError(e.message); }
@@ -269,17 +277,24 @@ function card(it) {
   return c;
 }
 
+let historySeq = 0;
 async function loadHistory(reset) {
   if (reset) state.offset = 0;
   const q = $('#search').value.trim();
+  const seq = ++historySeq;
+  hmTest.loading = true;
   try {
     const r = await api('GET', '/api/history?limit=20&offset=' + state.offset + (q ? '&q=' + encodeURIComponent(q) : ''));
+    if (seq !== historySeq) return; // a newer search is on its way: its answer wins
     const box = $('#history');
     const cards = r.items.map(card);
     if (reset) box.replaceChildren(...cards); else box.append(...cards);
     state.offset += r.items.length;
     $('#more').hidden = state.offset >= r.total;
-  } catch (e) { showError(e.message); }
+    const empty = $('#history-empty');
+    empty.textContent = q ? 'No songs match "' + q + '".' : 'No songs yet: create one above.';
+    empty.hidden = r.total > 0;
+  } catch (e) { showError(e.message); } finally { if (seq === historySeq) hmTest.loading = false; }
 }
 $('#search-form').addEventListener('submit', (ev) => { ev.preventDefault(); loadHistory(true); });
 let searchTimer = null;

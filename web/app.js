@@ -247,6 +247,7 @@ async function drawWave(canvas, url) {
 function card(it) {
   const c = el('article', { className: 'song' });
   c.dataset.id = it.id;
+  if (it.thumbnail_url) c.append(el('img', { className: 'thumb', src: it.thumbnail_url, alt: 'Spectrogram of ' + it.title, width: 640, height: 240 }));
   c.append(el('h3', { textContent: it.title }),
     el('div', { className: 'muted', textContent: [it.tags, it.status, it.duration_ms ? (it.duration_ms / 1000).toFixed(1) + ' s' : null, it.format, new Date(it.created_at).toLocaleString()].filter(Boolean).join(' · ') }));
   const actions = el('div', { className: 'actions' });

@@ -144,6 +144,23 @@ EXPURL=$(echo "$URL" | sed 's/exp=[0-9]*/exp=1000/')
 req GET "$EXPURL" >/dev/null; expect_error 401 null "expired signed URL"
 req GET "/api/audio/$J1" >/dev/null; expect_error 401 null "audio without credentials"
 
+# ---- thumbnail: a PNG rendered with the song, same rules as the audio ----
+req GET "/api/history/$J1" "$A" >/dev/null
+TURL=$(jq -r .thumbnail_url "$T/body")
+check "thumbnail_url in the item" bash -c "[[ '$TURL' == /api/thumbnail/$J1\?exp=*'&sig='* ]]"
+req GET /api/history "$A" >/dev/null; check "thumbnail_url in the list" jq -e '.items[0].thumbnail_url | startswith("/api/thumbnail/")' "$T/body"
+curl -s -o "$T/thumb.png" -w '%{http_code} %{content_type}' -H "Authorization: Bearer $A" "$U/api/thumbnail/$J1" >"$T/r"
+check "thumbnail with Bearer" grep -q '^200 image/png' "$T/r"
+check "thumbnail is a PNG (signature)" bash -c "head -c 8 '$T/thumb.png' | od -An -tx1 | tr -d ' \n' | grep -q '^89504e470d0a1a0a'"
+check "thumbnail is 640x240 RGB" bash -c "[ \"\$(od -An -tx1 -j16 -N10 '$T/thumb.png' | tr -d ' \n')\" = 00000280000000f00802 ]"
+check "thumbnail file stored" test -s "$T/data/audio/$J1.png"
+curl -s -o "$T/thumb2.png" -w '%{http_code}' "$U$TURL" >"$T/r"
+check "signed thumbnail URL without a header" bash -c "[ \$(cat '$T/r') = 200 ] && cmp -s '$T/thumb.png' '$T/thumb2.png'"
+req GET "/api/thumbnail/$J1" >/dev/null; expect_error 401 null "thumbnail without credentials"
+req GET "/api/thumbnail/$J1" "$B" >/dev/null; expect_error 404 null "B: thumbnail with Bearer"
+req GET "$(echo "$URL" | sed 's|/api/audio/|/api/thumbnail/|')" >/dev/null; expect_error 401 null "an audio signature does not open the thumbnail"
+req GET "$(echo "$TURL" | sed 's|/api/thumbnail/|/api/audio/|')" >/dev/null; expect_error 401 null "a thumbnail signature does not open the audio"
+
 # ---- isolation: bob gets 404 on each of alice's ids ----
 req GET "/api/history/$J1" "$B" >/dev/null; expect_error 404 null "B: history item"
 req DELETE "/api/history/$J1" "$B" >/dev/null; expect_error 404 null "B: delete history"

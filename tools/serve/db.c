@@ -54,6 +54,26 @@ static const char *const migrations[] = {
   "  INSERT INTO generations_fts(generations_fts, rowid, title, tags, lyrics)"
   "  VALUES ('delete', old.rid, old.title, old.tags, old.lyrics);"
   "  INSERT INTO generations_fts(rowid, title, tags, lyrics) VALUES (new.rid, new.title, new.tags, new.lyrics); END;",
+  /* 2: thumbnails (rendered with the audio; an AI image may replace it) */
+  "ALTER TABLE generations ADD COLUMN thumb_file TEXT;",
+  /* 3: transcription jobs (the upload waits in DATA/uploads/ until its job has ended) */
+  "CREATE TABLE transcriptions("
+  "  rid INTEGER PRIMARY KEY,"
+  "  id TEXT NOT NULL UNIQUE,"
+  "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+  "  filename TEXT NOT NULL,"
+  "  upload_file TEXT,"
+  "  language TEXT,"
+  "  status TEXT NOT NULL CHECK(status IN ('queued','running','done','failed','cancelled')),"
+  "  attempts INTEGER NOT NULL DEFAULT 0,"
+  "  error TEXT,"
+  "  created_at TEXT NOT NULL,"
+  "  started_at TEXT,"
+  "  finished_at TEXT,"
+  "  duration_s REAL,"
+  "  text TEXT, lrc TEXT, srt TEXT, vtt TEXT, json TEXT);"
+  "CREATE INDEX transcriptions_user ON transcriptions(user_id, rid);"
+  "CREATE INDEX transcriptions_status ON transcriptions(status, rid);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -162,6 +182,20 @@ int db_open(srv_app *app) {
   if (rc != SQLITE_DONE) return -1;
   if (exec_sql(db, "UPDATE generations SET status='queued' WHERE status='running';")) return -1;
   int requeued = sqlite3_changes(db);
+  if (sqlite3_prepare_v2(db,
+                         "UPDATE transcriptions SET status='failed', finished_at=?1, upload_file=NULL, "
+                         "error='stopped ' || attempts || ' times while running (server exits); not retried' "
+                         "WHERE status='running' AND attempts >= ?2",
+                         -1, &st, NULL) != SQLITE_OK)
+    return -1;
+  sqlite3_bind_text(st, 1, now, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int(st, 2, app->cfg.limits.max_attempts);
+  rc = sqlite3_step(st);
+  failed += sqlite3_changes(db);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return -1;
+  if (exec_sql(db, "UPDATE transcriptions SET status='queued' WHERE status='running';")) return -1;
+  requeued += sqlite3_changes(db);
   if (failed || requeued)
     fprintf(stderr, "heartmula serve: %d interrupted job(s) queued again, %d failed after %d attempts\n", requeued, failed,
             app->cfg.limits.max_attempts);

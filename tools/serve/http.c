@@ -195,18 +195,22 @@ static const char *col_text(sqlite3_stmt *st, int i) {
 
 static json_t *json_str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
 
-char *srv_audio_url(srv_app *app, const char *id) {
+/* a signed link to one of a generation's files: kind "audio" or "thumbnail" */
+static char *signed_url(srv_app *app, const char *kind, const char *id) {
   int64_t exp = (int64_t)time(NULL) + app->cfg.limits.signed_url_ttl_s;
   char sig[65];
-  auth_sign_url(app, "audio", id, exp, sig);
+  auth_sign_url(app, kind, id, exp, sig);
   const char *base = app->cfg.public_url ? app->cfg.public_url : "";
   size_t bl = strlen(base);
   while (bl && base[bl - 1] == '/') bl--;
   size_t n = bl + 200;
   char *s = malloc(n);
-  if (s) snprintf(s, n, "%.*s/api/audio/%s?exp=%lld&sig=%s", (int)bl, base, id, (long long)exp, sig);
+  if (s) snprintf(s, n, "%.*s/api/%s/%s?exp=%lld&sig=%s", (int)bl, base, kind, id, (long long)exp, sig);
   return s;
 }
+
+char *srv_audio_url(srv_app *app, const char *id) { return signed_url(app, "audio", id); }
+char *srv_thumbnail_url(srv_app *app, const char *id) { return signed_url(app, "thumbnail", id); }
 
 /* ---- /api/status ---- */
 
@@ -634,8 +638,12 @@ static int h_queue(req *q) {
   return send_json(q, 200, json_pack("{s:o}", "items", items));
 }
 
-static void remove_files(srv_app *app, const char *audio_file, const char *codes_file) {
+static void remove_files(srv_app *app, const char *audio_file, const char *codes_file, const char *thumb_file) {
   char p[4400];
+  if (thumb_file && !strchr(thumb_file, '/')) {
+    snprintf(p, sizeof p, "%s/%s", app->audio_dir, thumb_file);
+    unlink(p);
+  }
   if (audio_file && !strchr(audio_file, '/')) {
     snprintf(p, sizeof p, "%s/%s", app->audio_dir, audio_file);
     unlink(p);
@@ -711,7 +719,7 @@ static bool fts_query(const char *in, char *out, size_t n) {
 }
 
 static json_t *history_item(srv_app *app, sqlite3_stmt *st) {
-  /* id, title, tags, status, duration_ms, format, created_at */
+  /* id, title, tags, status, duration_ms, format, created_at, thumb_file */
   const char *id = col_text(st, 0), *status = col_text(st, 3);
   json_t *it = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "id", id, "title", col_text(st, 1), "tags", col_text(st, 2),
                          "status", status, "format", col_text(st, 5), "created_at", col_text(st, 6));
@@ -719,7 +727,9 @@ static json_t *history_item(srv_app *app, sqlite3_stmt *st) {
                                                                                   : json_integer(sqlite3_column_int64(st, 4)));
   char *url = !strcmp(status, "done") ? srv_audio_url(app, id) : NULL;
   json_object_set_new(it, "audio_url", json_str_or_null(url));
-  json_object_set_new(it, "thumbnail_url", json_null());
+  free(url);
+  url = !strcmp(status, "done") && col_text(st, 7) ? srv_thumbnail_url(app, id) : NULL;
+  json_object_set_new(it, "thumbnail_url", json_str_or_null(url));
   free(url);
   return it;
 }
@@ -750,7 +760,7 @@ static int h_history(req *q) {
   sqlite3 *db = db_reader(q->app);
   if (!db) return db_error(q);
   sqlite3_stmt *st, *ct;
-  const char *cols = "g.id, g.title, g.tags, g.status, g.duration_ms, g.format, g.created_at";
+  const char *cols = "g.id, g.title, g.tags, g.status, g.duration_ms, g.format, g.created_at, g.thumb_file";
   char sql[600], csql[400];
   if (fts[0]) {
     snprintf(sql, sizeof sql,
@@ -795,7 +805,7 @@ static int h_history_get(req *q, const char *id) {
   sqlite3 *db = db_reader(q->app);
   sqlite3_stmt *st;
   if (!db || sqlite3_prepare_v2(db,
-                                "SELECT id, title, tags, status, duration_ms, format, created_at, lyrics, params, "
+                                "SELECT id, title, tags, status, duration_ms, format, created_at, thumb_file, lyrics, params, "
                                 "attempts, error, started_at, finished_at, timings FROM generations WHERE id=?1 AND user_id=?2",
                                 -1, &st, NULL))
     return db_error(q);
@@ -804,14 +814,14 @@ static int h_history_get(req *q, const char *id) {
   json_t *it = NULL;
   if (sqlite3_step(st) == SQLITE_ROW) {
     it = history_item(q->app, st);
-    json_object_set_new(it, "lyrics", json_string(col_text(st, 7)));
-    json_t *params = json_loads(col_text(st, 8), 0, NULL);
+    json_object_set_new(it, "lyrics", json_string(col_text(st, 8)));
+    json_t *params = json_loads(col_text(st, 9), 0, NULL);
     json_object_set_new(it, "params", params ? params : json_object());
-    json_object_set_new(it, "attempts", json_integer(sqlite3_column_int64(st, 9)));
-    json_object_set_new(it, "error", json_str_or_null(col_text(st, 10)));
-    json_object_set_new(it, "started_at", json_str_or_null(col_text(st, 11)));
-    json_object_set_new(it, "finished_at", json_str_or_null(col_text(st, 12)));
-    json_t *tm = col_text(st, 13) ? json_loads(col_text(st, 13), 0, NULL) : NULL;
+    json_object_set_new(it, "attempts", json_integer(sqlite3_column_int64(st, 10)));
+    json_object_set_new(it, "error", json_str_or_null(col_text(st, 11)));
+    json_object_set_new(it, "started_at", json_str_or_null(col_text(st, 12)));
+    json_object_set_new(it, "finished_at", json_str_or_null(col_text(st, 13)));
+    json_t *tm = col_text(st, 14) ? json_loads(col_text(st, 14), 0, NULL) : NULL;
     json_object_set_new(it, "timings", tm ? tm : json_null());
     if (!strcmp(col_text(st, 3), "running")) {
       const char *stage;
@@ -832,8 +842,8 @@ static int h_history_delete(req *q, const char *id) {
   db_wlock(app);
   sqlite3_stmt *st;
   bool found = false;
-  char af[128] = "", cf[128] = "";
-  if (sqlite3_prepare_v2(app->wdb, "DELETE FROM generations WHERE id=?1 AND user_id=?2 RETURNING audio_file, codes_file",
+  char af[128] = "", cf[128] = "", tf[128] = "";
+  if (sqlite3_prepare_v2(app->wdb, "DELETE FROM generations WHERE id=?1 AND user_id=?2 RETURNING audio_file, codes_file, thumb_file",
                          -1, &st, NULL) == SQLITE_OK) {
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, q->uid);
@@ -841,6 +851,7 @@ static int h_history_delete(req *q, const char *id) {
       found = true;
       if (col_text(st, 0)) snprintf(af, sizeof af, "%s", col_text(st, 0));
       if (col_text(st, 1)) snprintf(cf, sizeof cf, "%s", col_text(st, 1));
+      if (col_text(st, 2)) snprintf(tf, sizeof tf, "%s", col_text(st, 2));
       while (sqlite3_step(st) == SQLITE_ROW) {}
     }
     sqlite3_finalize(st);
@@ -848,13 +859,14 @@ static int h_history_delete(req *q, const char *id) {
   db_wunlock(app);
   if (!found) return not_found(q);
   workers_cancel(app, id, q->uid); /* a running job stops; its row is gone, so it keeps nothing */
-  remove_files(app, af[0] ? af : NULL, cf[0] ? cf : NULL);
+  remove_files(app, af[0] ? af : NULL, cf[0] ? cf : NULL, tf[0] ? tf : NULL);
   return send_body(q, 204, NULL, NULL, 0, NULL, NULL);
 }
 
-/* ---- audio (Bearer or signed URL; Range) ---- */
+/* ---- a generation's files: audio and thumbnail (Bearer or signed URL; Range) ---- */
 
-static int h_audio(req *q, const char *id) {
+static int h_file(req *q, const char *id, bool thumb) {
+  const char *kind = thumb ? "thumbnail" : "audio";
   srv_app *app = q->app;
   if (!valid_id(id)) return not_found(q);
   bool authed = authenticate(q);
@@ -863,14 +875,16 @@ static int h_audio(req *q, const char *id) {
   if (!authed && qs) {
     char exp[32], sig[80];
     if (mg_get_var(qs, strlen(qs), "exp", exp, sizeof exp) > 0 && mg_get_var(qs, strlen(qs), "sig", sig, sizeof sig) > 0)
-      signed_ok = auth_check_url(app, "audio", id, exp, sig);
+      signed_ok = auth_check_url(app, kind, id, exp, sig);
   }
   if (!authed && !signed_ok) return need_auth(q);
   sqlite3 *db = db_reader(app);
   sqlite3_stmt *st;
   if (!db || sqlite3_prepare_v2(db,
-                                authed ? "SELECT audio_file, format FROM generations WHERE id=?1 AND user_id=?2 AND status='done'"
-                                       : "SELECT audio_file, format FROM generations WHERE id=?1 AND status='done'",
+                                thumb ? (authed ? "SELECT thumb_file, format FROM generations WHERE id=?1 AND user_id=?2 AND status='done'"
+                                                : "SELECT thumb_file, format FROM generations WHERE id=?1 AND status='done'")
+                                      : (authed ? "SELECT audio_file, format FROM generations WHERE id=?1 AND user_id=?2 AND status='done'"
+                                                : "SELECT audio_file, format FROM generations WHERE id=?1 AND status='done'"),
                                 -1, &st, NULL))
     return db_error(q);
   sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -941,7 +955,7 @@ static int h_audio(req *q, const char *id) {
   }
   int64_t len = size ? b - a + 1 : 0;
   mg_response_header_start(q->conn, status);
-  common_headers(q, srv_content_type(format), (long long)len, false);
+  common_headers(q, thumb ? "image/png" : srv_content_type(format), (long long)len, false);
   mg_response_header_add(q->conn, "Accept-Ranges", "bytes", -1);
   if (status == 206) {
     char cr[96];
@@ -949,7 +963,7 @@ static int h_audio(req *q, const char *id) {
     mg_response_header_add(q->conn, "Content-Range", cr, -1);
   }
   char disp[128];
-  snprintf(disp, sizeof disp, "inline; filename=\"heartmula-%.8s.%s\"", id, format);
+  snprintf(disp, sizeof disp, "inline; filename=\"heartmula-%.8s.%s\"", id, thumb ? "png" : format);
   mg_response_header_add(q->conn, "Content-Disposition", disp, -1);
   mg_response_header_send(q->conn);
   if (strcmp(q->method, "HEAD")) {
@@ -968,6 +982,347 @@ static int h_audio(req *q, const char *id) {
   }
   close(fd);
   return status;
+}
+
+/* ---- transcription ---- */
+
+static int64_t count_active_tr(srv_app *app, int64_t uid) {
+  sqlite3 *db = db_reader(app);
+  sqlite3_stmt *st;
+  int64_t n = 0;
+  if (db && sqlite3_prepare_v2(db, "SELECT count(*) FROM transcriptions WHERE user_id=?1 AND status IN ('queued','running')",
+                               -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_int64(st, 1, uid);
+    if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+  }
+  return n;
+}
+
+static int h_transcribe(req *q) {
+  srv_app *app = q->app;
+  if (!tr_available(app))
+    return send_error(q, 503, "unavailable",
+                      "transcription is not available: the model folder has no HeartTranscriptor-oss/", NULL);
+  if (count_active_tr(app, q->uid) >= app->cfg.limits.max_queued_per_user)
+    return send_error_h(q, 429, "queue_full", "too many queued transcriptions; wait for some to finish", NULL,
+                        "Retry-After", "30");
+  char id[SRV_ID_LEN + 1], filename[256], language[32], stored[80], now[32];
+  srv_random_id(id);
+  const char *code = NULL, *msg = NULL, *field = NULL;
+  int rc = tr_receive(app, q->conn, id, filename, sizeof filename, language, sizeof language, stored, sizeof stored,
+                      &code, &msg, &field);
+  if (rc) return send_error(q, rc, code, msg, field);
+  srv_now_iso(now);
+  int64_t position = -1;
+  db_wlock(app);
+  sqlite3_stmt *st = NULL;
+  bool ok = false;
+  if (sqlite3_prepare_v2(app->wdb,
+                         "INSERT INTO transcriptions(id, user_id, filename, upload_file, language, status, created_at) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6)",
+                         -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, q->uid);
+    sqlite3_bind_text(st, 3, filename, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, stored, -1, SQLITE_STATIC);
+    if (language[0]) sqlite3_bind_text(st, 5, language, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, now, -1, SQLITE_STATIC);
+    ok = sqlite3_step(st) == SQLITE_DONE;
+  }
+  sqlite3_finalize(st);
+  if (ok && sqlite3_prepare_v2(app->wdb, "SELECT count(*) FROM transcriptions WHERE status='queued' AND rid < "
+                                         "(SELECT rid FROM transcriptions WHERE id=?1)", -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) position = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+  }
+  db_wunlock(app);
+  if (!ok) {
+    char p[4400];
+    snprintf(p, sizeof p, "%s/%s", app->upload_dir, stored);
+    unlink(p);
+    return db_error(q);
+  }
+  workers_wake(app);
+  ws_event(app, q->uid, json_pack("{s:s, s:s, s:s}", "type", "transcription", "id", id, "status", "queued"));
+  return send_json(q, 202, json_pack("{s:s, s:s, s:I}", "id", id, "status", "queued", "position", (json_int_t)position));
+}
+
+static json_t *tr_item(sqlite3_stmt *st) {
+  /* id, filename, status, language, error, created_at, started_at, finished_at, duration_s, attempts */
+  json_t *it = json_pack("{s:s, s:s, s:s}", "id", col_text(st, 0), "filename", col_text(st, 1), "status", col_text(st, 2));
+  json_object_set_new(it, "language", json_str_or_null(col_text(st, 3)));
+  json_object_set_new(it, "error", json_str_or_null(col_text(st, 4)));
+  json_object_set_new(it, "created_at", json_str_or_null(col_text(st, 5)));
+  json_object_set_new(it, "started_at", json_str_or_null(col_text(st, 6)));
+  json_object_set_new(it, "finished_at", json_str_or_null(col_text(st, 7)));
+  json_object_set_new(it, "duration_s", sqlite3_column_type(st, 8) == SQLITE_NULL ? json_null() : json_real(sqlite3_column_double(st, 8)));
+  json_object_set_new(it, "attempts", json_integer(sqlite3_column_int64(st, 9)));
+  return it;
+}
+#define TR_COLS "id, filename, status, language, error, created_at, started_at, finished_at, duration_s, attempts"
+
+static int h_transcribe_list(req *q) {
+  sqlite3 *db = db_reader(q->app);
+  sqlite3_stmt *st;
+  if (!db || sqlite3_prepare_v2(db, "SELECT " TR_COLS " FROM transcriptions WHERE user_id=?1 ORDER BY rid DESC LIMIT 100",
+                                -1, &st, NULL))
+    return db_error(q);
+  sqlite3_bind_int64(st, 1, q->uid);
+  json_t *items = json_array();
+  while (sqlite3_step(st) == SQLITE_ROW) json_array_append_new(items, tr_item(st));
+  sqlite3_finalize(st);
+  return send_json(q, 200, json_pack("{s:o, s:b}", "items", items, "available", tr_available(q->app)));
+}
+
+static int h_transcribe_get(req *q, const char *id) {
+  if (!valid_id(id)) return not_found(q);
+  const char *qs = q->ri->query_string;
+  char fmt[16] = "";
+  if (qs && mg_get_var(qs, strlen(qs), "format", fmt, sizeof fmt) == -2) return bad_field(q, "format", "format: txt, lrc, srt, vtt or json");
+  static const char *const fmts[] = {"txt", "lrc", "srt", "vtt", "json"};
+  static const char *const ctypes[] = {"text/plain; charset=utf-8", "text/plain; charset=utf-8", "application/x-subrip; charset=utf-8",
+                                       "text/vtt; charset=utf-8", "application/json"};
+  int fi = -1;
+  for (int i = 0; i < 5 && fmt[0]; i++)
+    if (!strcmp(fmt, fmts[i])) fi = i;
+  if (fmt[0] && fi < 0) return bad_field(q, "format", "format: txt, lrc, srt, vtt or json");
+  sqlite3 *db = db_reader(q->app);
+  sqlite3_stmt *st;
+  if (!db || sqlite3_prepare_v2(db, "SELECT " TR_COLS ", text, lrc, srt, vtt, json FROM transcriptions WHERE id=?1 AND user_id=?2",
+                                -1, &st, NULL))
+    return db_error(q);
+  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, q->uid);
+  int rc;
+  if (sqlite3_step(st) != SQLITE_ROW) rc = not_found(q);
+  else if (fi >= 0) {
+    const char *body = col_text(st, 10 + fi);
+    if (!body) rc = send_error(q, 409, "not_ready", "the transcription has not finished", NULL);
+    else {
+      char disp[96];
+      snprintf(disp, sizeof disp, "attachment; filename=\"transcript-%.8s.%s\"", id, fmts[fi]);
+      rc = send_body(q, 200, ctypes[fi], body, strlen(body), "Content-Disposition", disp);
+    }
+  } else {
+    json_t *it = tr_item(st);
+    if (!strcmp(col_text(st, 2), "done")) {
+      json_t *js = col_text(st, 14) ? json_loads(col_text(st, 14), 0, NULL) : NULL;
+      json_object_set_new(it, "result", json_pack("{s:s?, s:s?, s:s?, s:s?, s:o}", "text", col_text(st, 10), "lrc", col_text(st, 11),
+                                                  "srt", col_text(st, 12), "vtt", col_text(st, 13), "json", js ? js : json_null()));
+    }
+    rc = send_json(q, 200, it);
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+static int h_transcribe_delete(req *q, const char *id) {
+  if (!valid_id(id)) return not_found(q);
+  srv_app *app = q->app;
+  db_wlock(app);
+  sqlite3_stmt *st;
+  bool found = false;
+  char uf[128] = "";
+  if (sqlite3_prepare_v2(app->wdb, "DELETE FROM transcriptions WHERE id=?1 AND user_id=?2 RETURNING upload_file", -1, &st,
+                         NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, q->uid);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      found = true;
+      if (col_text(st, 0)) snprintf(uf, sizeof uf, "%s", col_text(st, 0));
+      while (sqlite3_step(st) == SQLITE_ROW) {}
+    }
+    sqlite3_finalize(st);
+  }
+  db_wunlock(app);
+  if (!found) return not_found(q);
+  /* a running job stops (and removes the upload itself); a queued one's upload goes now */
+  if (!tr_cancel(app, id, q->uid) && uf[0] && !strchr(uf, '/')) {
+    char p[4400];
+    snprintf(p, sizeof p, "%s/%s", app->upload_dir, uf);
+    unlink(p);
+  }
+  return send_body(q, 204, NULL, NULL, 0, NULL, NULL);
+}
+
+/* ---- AI assistance (OpenAI-compatible endpoint) ---- */
+
+static atomic_int g_ai_calls; /* at most AI_MAX_CALLS at a time: each holds an HTTP thread */
+#define AI_MAX_CALLS 4
+
+static int ai_unavailable(req *q) {
+  return send_error(q, 503, "unavailable", "AI assistance is not configured on this server (set OPENAI_API_KEY)", NULL);
+}
+
+static int ai_failed(req *q, const char *err) {
+  bool timeout = !strncmp(err, "timeout", 7);
+  return send_error(q, timeout ? 504 : 502, timeout ? "upstream_timeout" : "upstream_error", err, NULL);
+}
+
+static bool ai_enter(void) {
+  if (atomic_fetch_add(&g_ai_calls, 1) >= AI_MAX_CALLS) {
+    atomic_fetch_sub(&g_ai_calls, 1);
+    return false;
+  }
+  return true;
+}
+
+static int h_ai_lyrics(req *q) {
+  srv_app *app = q->app;
+  if (!ai_configured(app)) return ai_unavailable(q);
+  int status = 0, rc = 0;
+  json_t *j = read_json(q, &status);
+  if (!j) return status;
+  static const char *const allowed[] = {"prompt", "tags", "title", "language", NULL};
+  const char *uk = unknown_field(j, allowed), *prompt, *tags, *title, *lang;
+  if (uk) {
+    rc = bad_field(q, uk, "unknown field");
+    goto out;
+  }
+  if (!text_field(q, j, "prompt", true, true, app->cfg.limits.max_ai_prompt_bytes, &prompt, &rc) ||
+      !text_field(q, j, "tags", false, false, app->cfg.limits.max_tags_bytes, &tags, &rc) ||
+      !text_field(q, j, "title", false, false, app->cfg.limits.max_title_bytes, &title, &rc) ||
+      !text_field(q, j, "language", false, false, 32, &lang, &rc))
+    goto out;
+  if (!ai_enter()) {
+    rc = send_error_h(q, 429, "busy", "too many AI requests at once; try again shortly", NULL, "Retry-After", "5");
+    goto out;
+  }
+  size_t n = strlen(prompt) + (tags ? strlen(tags) : 0) + (title ? strlen(title) : 0) + 200;
+  char *user = malloc(n), err[512] = "";
+  char *lyrics = NULL;
+  if (user) {
+    snprintf(user, n, "Write lyrics for a song%s%s%s%s%s.\nLanguage: %s.\nWhat it is about: %s", title ? " titled \"" : "",
+             title ? title : "", title ? "\"" : "", tags ? " in the style: " : "", tags ? tags : "",
+             lang ? lang : "the language of the request", prompt);
+    lyrics = ai_chat(app,
+                     "You write song lyrics for HeartMuLa, a music generation model. Put each section marker on its "
+                     "own line: [Intro], [Verse], [Prechorus], [Chorus], [Bridge], [Outro]. Reply with the lyrics "
+                     "only: no title, no comments, no markdown.",
+                     user, err, sizeof err);
+  } else snprintf(err, sizeof err, "out of memory");
+  free(user);
+  atomic_fetch_sub(&g_ai_calls, 1);
+  if (!lyrics) rc = ai_failed(q, err);
+  else {
+    /* the reply is bounded by the lyrics limit the generate endpoint takes */
+    if ((int64_t)strlen(lyrics) > app->cfg.limits.max_lyrics_bytes) lyrics[app->cfg.limits.max_lyrics_bytes] = 0;
+    json_t *o = json_pack("{s:s, s:s}", "lyrics", lyrics, "model", app->cfg.openai_model);
+    rc = o ? send_json(q, 200, o) : send_error(q, 502, "upstream_error", "the AI endpoint's text is not UTF-8", NULL);
+    free(lyrics);
+  }
+out:
+  json_decref(j);
+  return rc;
+}
+
+static int h_ai_thumbnail(req *q) {
+  srv_app *app = q->app;
+  if (!ai_configured(app)) return ai_unavailable(q);
+  int status = 0, rc = 0;
+  json_t *j = read_json(q, &status);
+  if (!j) return status;
+  static const char *const allowed[] = {"id", "prompt", NULL};
+  const char *uk = unknown_field(j, allowed), *id, *prompt;
+  char title[256] = "", tags[1100] = "";
+  if (uk) {
+    rc = bad_field(q, uk, "unknown field");
+    goto out;
+  }
+  if (!text_field(q, j, "id", true, true, 64, &id, &rc) ||
+      !text_field(q, j, "prompt", false, false, app->cfg.limits.max_ai_prompt_bytes, &prompt, &rc))
+    goto out;
+  {
+    sqlite3 *db = db_reader(app);
+    sqlite3_stmt *st;
+    bool found = false;
+    if (valid_id(id) && db &&
+        sqlite3_prepare_v2(db, "SELECT title, tags FROM generations WHERE id=?1 AND user_id=?2 AND status='done'", -1, &st,
+                           NULL) == SQLITE_OK) {
+      sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+      sqlite3_bind_int64(st, 2, q->uid);
+      if (sqlite3_step(st) == SQLITE_ROW) {
+        found = true;
+        snprintf(title, sizeof title, "%s", col_text(st, 0));
+        snprintf(tags, sizeof tags, "%s", col_text(st, 1));
+      }
+      sqlite3_finalize(st);
+    }
+    if (!found) {
+      rc = not_found(q);
+      goto out;
+    }
+  }
+  if (!ai_enter()) {
+    rc = send_error_h(q, 429, "busy", "too many AI requests at once; try again shortly", NULL, "Retry-After", "5");
+    goto out;
+  }
+  size_t pn = strlen(title) + strlen(tags) + (prompt ? strlen(prompt) : 0) + 200, n = 0;
+  char *p = malloc(pn), err[512] = "";
+  unsigned char *png = NULL;
+  if (p) {
+    snprintf(p, pn, "Square cover art for a song titled \"%s\" (style: %s). %s No text or letters in the image.", title,
+             tags, prompt ? prompt : "");
+    png = ai_image(app, p, &n, err, sizeof err);
+  } else snprintf(err, sizeof err, "out of memory");
+  free(p);
+  atomic_fetch_sub(&g_ai_calls, 1);
+  if (!png) {
+    rc = ai_failed(q, err);
+    goto out;
+  }
+  /* stored like the rendered one: temporary name, fsync, rename (replacing it), folder fsync */
+  char tmp[4400], final[4400], name[80];
+  snprintf(name, sizeof name, "%s.png", id);
+  snprintf(tmp, sizeof tmp, "%s/%s.ai.png", app->tmp_dir, id);
+  snprintf(final, sizeof final, "%s/%s", app->audio_dir, name);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  bool stored = fd >= 0;
+  for (size_t off = 0; stored && off < n;) {
+    ssize_t w = write(fd, png + off, n - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) stored = false;
+    else off += (size_t)w;
+  }
+  if (fd >= 0 && (fsync(fd) != 0 || close(fd) != 0)) stored = false;
+  free(png);
+  if (stored && rename(tmp, final) == 0) {
+    int dfd = open(app->audio_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      if (fsync(dfd) != 0) stored = false;
+      close(dfd);
+    }
+  } else stored = false;
+  if (!stored) {
+    unlink(tmp);
+    rc = send_error(q, 500, "internal", "could not store the image", NULL);
+    goto out;
+  }
+  db_wlock(app);
+  sqlite3_stmt *st;
+  bool ok = false;
+  if (sqlite3_prepare_v2(app->wdb, "UPDATE generations SET thumb_file=?3 WHERE id=?1 AND user_id=?2 AND status='done'", -1,
+                         &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, q->uid);
+    sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+    ok = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(app->wdb) > 0;
+    sqlite3_finalize(st);
+  }
+  db_wunlock(app);
+  if (!ok) { /* deleted meanwhile */
+    unlink(final);
+    rc = not_found(q);
+    goto out;
+  }
+  char *url = srv_thumbnail_url(app, id);
+  rc = send_json(q, 200, json_pack("{s:s, s:s?}", "id", id, "thumbnail_url", url));
+  free(url);
+out:
+  json_decref(j);
+  return rc;
 }
 
 /* ---- static files (web/) ---- */
@@ -1027,12 +1382,14 @@ static int route_api(req *q) {
   if (!strcmp(p, "/api/openapi.json")) return is(q, "GET") || is(q, "HEAD") ? send_static(q, "openapi.json") : method_not_allowed(q, "GET");
   if (!strcmp(p, "/api/auth/register")) return is(q, "POST") ? h_register(q) : method_not_allowed(q, "POST");
   if (!strcmp(p, "/api/auth/login")) return is(q, "POST") ? h_login(q) : method_not_allowed(q, "POST");
-  if (!strncmp(p, "/api/audio/", 11)) return is(q, "GET") || is(q, "HEAD") ? h_audio(q, p + 11) : method_not_allowed(q, "GET, HEAD");
+  if (!strncmp(p, "/api/audio/", 11)) return is(q, "GET") || is(q, "HEAD") ? h_file(q, p + 11, false) : method_not_allowed(q, "GET, HEAD");
+  if (!strncmp(p, "/api/thumbnail/", 15)) return is(q, "GET") || is(q, "HEAD") ? h_file(q, p + 15, true) : method_not_allowed(q, "GET, HEAD");
   /* everything below needs a bearer token */
   bool known = !strcmp(p, "/api/auth/me") || !strcmp(p, "/api/auth/logout") || !strcmp(p, "/api/generate") ||
                !strcmp(p, "/api/queue") || !strncmp(p, "/api/queue/", 11) || !strcmp(p, "/api/history") ||
-               !strncmp(p, "/api/history/", 13) || !strncmp(p, "/api/thumbnail/", 15) || !strcmp(p, "/api/ai/lyrics") ||
-               !strcmp(p, "/api/ai/thumbnail") || !strcmp(p, "/api/transcribe");
+               !strncmp(p, "/api/history/", 13) || !strcmp(p, "/api/ai/lyrics") ||
+               !strcmp(p, "/api/ai/thumbnail") || !strcmp(p, "/api/transcribe") ||
+               !strncmp(p, "/api/transcribe/", 16);
   if (!known) return send_error(q, 404, "not_found", "no such endpoint", NULL);
   if (!authenticate(q)) return need_auth(q);
   if (!strcmp(p, "/api/auth/me")) return is(q, "GET") ? h_me(q) : method_not_allowed(q, "GET");
@@ -1046,14 +1403,18 @@ static int route_api(req *q) {
     if (is(q, "DELETE")) return h_history_delete(q, p + 13);
     return method_not_allowed(q, "GET, DELETE");
   }
-  if (!strncmp(p, "/api/thumbnail/", 15)) return not_found(q);
-  if (!strcmp(p, "/api/transcribe"))
-    return send_error(q, 503, "unavailable", "transcription is not available on this server yet", NULL);
-  if (!strcmp(p, "/api/ai/lyrics") || !strcmp(p, "/api/ai/thumbnail"))
-    return send_error(q, 503, "unavailable",
-                      getenv("OPENAI_API_KEY") ? "AI assistance is not available in this build"
-                                               : "AI assistance is not configured (set OPENAI_API_KEY)",
-                      NULL);
+  if (!strcmp(p, "/api/transcribe")) {
+    if (is(q, "POST")) return h_transcribe(q);
+    if (is(q, "GET")) return h_transcribe_list(q);
+    return method_not_allowed(q, "GET, POST");
+  }
+  if (!strncmp(p, "/api/transcribe/", 16)) {
+    if (is(q, "GET")) return h_transcribe_get(q, p + 16);
+    if (is(q, "DELETE")) return h_transcribe_delete(q, p + 16);
+    return method_not_allowed(q, "GET, DELETE");
+  }
+  if (!strcmp(p, "/api/ai/lyrics")) return is(q, "POST") ? h_ai_lyrics(q) : method_not_allowed(q, "POST");
+  if (!strcmp(p, "/api/ai/thumbnail")) return is(q, "POST") ? h_ai_thumbnail(q) : method_not_allowed(q, "POST");
   return send_error(q, 404, "not_found", "no such endpoint", NULL);
 }
 

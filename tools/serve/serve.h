@@ -10,6 +10,7 @@
 #include "heartmula.h"
 
 #include <jansson.h>
+struct mg_connection;
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -28,6 +29,9 @@ typedef struct srv_limits {
   int token_ttl_s;            /* JWT lifetime */
   int signed_url_ttl_s;       /* audio_url lifetime */
   int max_attempts;           /* a job interrupted this many times is failed */
+  int64_t max_upload_bytes;   /* POST /api/transcribe (413 beyond) */
+  int ai_timeout_s;           /* a call to the OpenAI-compatible endpoint */
+  int64_t max_ai_prompt_bytes;
 } srv_limits;
 
 typedef struct srv_config {
@@ -36,6 +40,7 @@ typedef struct srv_config {
   hm_engine_memory memory;
   hm_mula_weights mula_weights;
   const char *mula_dtype_name; /* for /api/status */
+  const char *openai_base_url, *openai_model, *openai_image_model; /* AI assistance (OPENAI_API_KEY) */
   bool codec_bf16;
   srv_limits limits;
 } srv_config;
@@ -56,6 +61,8 @@ typedef struct srv_running {
 typedef struct srv_app {
   srv_config cfg;
   char db_path[4096], audio_dir[4096], tmp_dir[4096];
+  char upload_dir[4096], upload_tmp_dir[4096];
+  char whisper_dir[4096];    /* HeartTranscriptor-oss/ of the model folder, "" when absent */
   unsigned char jwt_key[64];
   size_t jwt_key_len;
   unsigned char url_key[32]; /* HMAC key of signed audio URLs (derived from the JWT secret) */
@@ -124,6 +131,31 @@ void ws_event(srv_app *app, int64_t user_id, json_t *event);
 void ws_audio(srv_app *app, int64_t user_id, const char *id, const float *planar, int64_t n, int64_t first,
               int sample_rate);
 void ws_revoke_user(srv_app *app, int64_t user_id); /* logout: the user's sockets get no more events */
+
+/* ---- transcribe.c ---- */
+bool tr_available(srv_app *app);     /* a HeartTranscriptor folder was found at start */
+int tr_start(srv_app *app);          /* the transcriber thread (none without a model) */
+void tr_stop(srv_app *app);          /* after workers_stop (app->stopping set, waiters woken) */
+bool tr_cancel(srv_app *app, const char *id, int64_t user_id);
+const char *tr_sniff(const unsigned char *b, size_t n);
+int tr_receive(srv_app *app, struct mg_connection *conn, const char *id, char *filename, size_t fnsz, char *language,
+               size_t lsz, char *stored, size_t ssz, const char **code, const char **msg, const char **field);
+
+/* ---- ai.c ---- */
+bool ai_configured(srv_app *app);
+/* one chat completion: the reply's text (free()), or NULL with err set (no secrets in it) */
+char *ai_chat(srv_app *app, const char *system, const char *user, char *err, size_t errsz);
+/* one image: PNG bytes (free()), or NULL with err set */
+unsigned char *ai_image(srv_app *app, const char *prompt, size_t *n, char *err, size_t errsz);
+
+/* ---- thumb.c ---- */
+#define THUMB_W 640
+#define THUMB_H 240
+typedef struct srv_thumb srv_thumb;
+srv_thumb *thumb_new(int64_t max_samples);     /* NULL: out of memory */
+void thumb_feed(srv_thumb *t, const float *planar_stereo, int64_t n); /* the song's samples, in order */
+int thumb_write_png(srv_thumb *t, const char *path); /* 0 ok (not yet fsync'ed) */
+void thumb_free(srv_thumb *t);
 
 /* ---- http.c ---- */
 void http_register(srv_app *app);

@@ -4,6 +4,7 @@
 #include "serve/serve.h"
 
 #include <civetweb.h>
+#include <curl/curl.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <errno.h>
@@ -42,6 +43,13 @@ static void usage(FILE *f) {
     "  --login-window-s N     the failure window and lock-out length (default 900)\n"
     "  --token-ttl-s N        access token lifetime (default 86400)\n"
     "  --signed-url-ttl-s N   signed audio URL lifetime (default 3600)\n"
+    "  --max-upload-bytes N   POST /api/transcribe upload limit (default 33554432)\n"
+    "  --openai-base-url URL  OpenAI-compatible API for /api/ai/* (default https://api.openai.com/v1;\n"
+    "                         a local llama.cpp or Ollama server works too); needs OPENAI_API_KEY\n"
+    "  --openai-model M       chat model for /api/ai/lyrics (default gpt-4o-mini)\n"
+    "  --openai-image-model M image model for /api/ai/thumbnail (default gpt-image-1)\n"
+    "  --ai-timeout-s N       limit of one AI call (default 60)\n"
+    "Transcription (/api/transcribe) is on when the model folder holds HeartTranscriptor-oss/.\n"
     "Environment: JWT_SECRET_KEY (default: a random key kept in DATA/jwt_secret, mode 0600),\n"
     "HEARTMULA_MODEL_PATH, HEARTMULA_VERSION, HEARTMULA_FP16, OPENAI_API_KEY.\n"
     "SIGINT / SIGTERM: the server stops taking requests, aborts running jobs (queued again) and exits.\n");
@@ -146,6 +154,12 @@ int cmd_serve(int argc, char **argv) {
   L->token_ttl_s = 86400;
   L->signed_url_ttl_s = 3600;
   L->max_attempts = 3;
+  L->max_upload_bytes = 32 << 20;
+  L->ai_timeout_s = 60;
+  L->max_ai_prompt_bytes = 4096;
+  c->openai_base_url = "https://api.openai.com/v1";
+  c->openai_model = "gpt-4o-mini";
+  c->openai_image_model = "gpt-image-1";
   for (int i = 1; i < argc; i++) {
     const char *v;
     int64_t n;
@@ -188,6 +202,14 @@ int cmd_serve(int argc, char **argv) {
     else if (cli_opt(argc, argv, &i, "--login-window-s", NULL, &v)) { if (!parse_pos(argv[i - 1], v, 1, 86400, &n)) return 2; L->login_window_s = (int)n; }
     else if (cli_opt(argc, argv, &i, "--token-ttl-s", NULL, &v)) { if (!parse_pos(argv[i - 1], v, 60, 31536000, &n)) return 2; L->token_ttl_s = (int)n; }
     else if (cli_opt(argc, argv, &i, "--signed-url-ttl-s", NULL, &v)) { if (!parse_pos(argv[i - 1], v, 10, 604800, &n)) return 2; L->signed_url_ttl_s = (int)n; }
+    else if (cli_opt(argc, argv, &i, "--max-upload-bytes", NULL, &v)) { if (!parse_pos(argv[i - 1], v, 4096, (int64_t)1 << 31, &L->max_upload_bytes)) return 2; }
+    else if (cli_opt(argc, argv, &i, "--ai-timeout-s", NULL, &v)) { if (!parse_pos(argv[i - 1], v, 1, 600, &n)) return 2; L->ai_timeout_s = (int)n; }
+    else if (cli_opt(argc, argv, &i, "--openai-base-url", NULL, &v)) {
+      if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) { fprintf(stderr, "heartmula serve: error: --openai-base-url: an http:// or https:// URL\n"); return 2; }
+      c->openai_base_url = v;
+    }
+    else if (cli_opt(argc, argv, &i, "--openai-model", NULL, &v)) c->openai_model = v;
+    else if (cli_opt(argc, argv, &i, "--openai-image-model", NULL, &v)) c->openai_image_model = v;
     else { fprintf(stderr, "heartmula serve: error: unknown option '%s'\n\n", argv[i]); usage(stderr); return 2; }
   }
   const char *fp16 = getenv("HEARTMULA_FP16");
@@ -198,19 +220,34 @@ int cmd_serve(int argc, char **argv) {
   snprintf(app.db_path, sizeof app.db_path, "%s/heartmula.db", c->data_dir);
   snprintf(app.audio_dir, sizeof app.audio_dir, "%s/audio", c->data_dir);
   snprintf(app.tmp_dir, sizeof app.tmp_dir, "%s/audio/tmp", c->data_dir);
-  if (mkdir_p(app.audio_dir) || mkdir_p(app.tmp_dir)) { fprintf(stderr, "heartmula serve: error: cannot create the audio folders\n"); return 1; }
+  snprintf(app.upload_dir, sizeof app.upload_dir, "%s/uploads", c->data_dir);
+  snprintf(app.upload_tmp_dir, sizeof app.upload_tmp_dir, "%s/uploads/tmp", c->data_dir);
+  if (mkdir_p(app.audio_dir) || mkdir_p(app.tmp_dir) || mkdir_p(app.upload_dir) || mkdir_p(app.upload_tmp_dir)) {
+    fprintf(stderr, "heartmula serve: error: cannot create the audio and upload folders\n");
+    return 1;
+  }
   clean_tmp(app.tmp_dir);
+  clean_tmp(app.upload_tmp_dir);
+  if (strlen(c->model_path) < 3000) {
+    char wd[4096];
+    snprintf(wd, sizeof wd, "%s/HeartTranscriptor-oss/config.json", c->model_path);
+    if (access(wd, R_OK) == 0) snprintf(app.whisper_dir, sizeof app.whisper_dir, "%s/HeartTranscriptor-oss", c->model_path);
+  }
   read_cpu_name(app.cpu_name, sizeof app.cpu_name);
   mg_init_library(0);
   if (!mg_check_feature(MG_FEATURES_WEBSOCKET)) {
     fprintf(stderr, "heartmula serve: error: civetweb lacks WebSocket support\n");
     return 1;
   }
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    fprintf(stderr, "heartmula serve: error: libcurl could not start\n");
+    return 1;
+  }
   int rc = 1;
   if (auth_init(&app) || db_open(&app)) goto done;
   if (ws_init(&app)) goto done;
   /* the engines check the model folder before we listen */
-  if (workers_start(&app)) goto done;
+  if (workers_start(&app) || tr_start(&app)) goto done;
 
   char ports[600], nthreads[16], maxreq[16];
   if (strchr(c->host, ':')) snprintf(ports, sizeof ports, "[%s]:%d", c->host, c->port);
@@ -241,9 +278,9 @@ int cmd_serve(int argc, char **argv) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
-  printf("heartmula serve: listening on http://%s%s%s:%d/ (model %s, %d worker%s, data %s)\n",
+  printf("heartmula serve: listening on http://%s%s%s:%d/ (model %s, %d worker%s, data %s; transcription %s, AI %s)\n",
          strchr(c->host, ':') ? "[" : "", c->host, strchr(c->host, ':') ? "]" : "", port, c->version, c->n_workers, c->n_workers > 1 ? "s" : "",
-         c->data_dir);
+         c->data_dir, tr_available(&app) ? "on" : "off", ai_configured(&app) ? "on" : "off");
   fflush(stdout);
   while (!g_signal) usleep(100000);
   fprintf(stderr, "heartmula serve: %s: stopping (running jobs are queued again)\n",
@@ -251,11 +288,13 @@ int cmd_serve(int argc, char **argv) {
   rc = 0;
 done:
   workers_stop(&app); /* aborts and re-queues, joins, closes the engines */
+  tr_stop(&app);
   if (app.mg) mg_stop(app.mg);
   ws_free(&app);
   db_close(&app);
   auth_free(&app);
   mg_exit_library();
+  curl_global_cleanup();
   if (rc == 0) fprintf(stderr, "heartmula serve: stopped\n");
   return rc;
 }

@@ -26,6 +26,7 @@ typedef struct job_ctx {
   srv_running *run;
   pthread_mutex_t mu; /* progress (LM thread) may overlap on_audio (codec worker) */
   int sample_rate;
+  srv_thumb *thumb; /* the song's spectrogram, fed window by window */
 } job_ctx;
 
 const char *srv_stage_name(hm_stage s) {
@@ -107,6 +108,7 @@ static hm_status on_audio(void *ud, const float *planar, int64_t n, int64_t firs
   json_object_set_new(ev, "sample_rate", json_integer(48000));
   ws_event(j->app, r->user_id, ev);
   ws_audio(j->app, r->user_id, r->id, planar, n, first, 48000);
+  thumb_feed(j->thumb, planar, n);
   return HM_OK;
 }
 
@@ -185,7 +187,7 @@ static void clean_error(srv_app *app, const char *msg, char *out, size_t n) {
 /* ---- the row updates ---- */
 
 static bool db_finish(srv_app *app, const char *id, const char *sql, const char *a, const char *b, int64_t i1,
-                      const char *c) {
+                      const char *c, const char *d) {
   char now[32];
   srv_now_iso(now);
   db_wlock(app);
@@ -198,6 +200,7 @@ static bool db_finish(srv_app *app, const char *id, const char *sql, const char 
     if (b) sqlite3_bind_text(st, 4, b, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, i1);
     if (c) sqlite3_bind_text(st, 6, c, -1, SQLITE_STATIC);
+    if (d) sqlite3_bind_text(st, 7, d, -1, SQLITE_STATIC);
     changed = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(app->wdb) > 0;
   }
   sqlite3_finalize(st);
@@ -283,11 +286,13 @@ static void run_job(worker *w, claimed *c) {
   job.stream = true; /* live audio: each codec window as soon as its codes exist */
   const char *cont = json_string_value(json_object_get(p, "continue_from"));
 
-  char tmp[4300], final[4300], codes_tmp[4300], codes_final[4300], err[1024] = "";
+  char tmp[4300], final[4300], codes_tmp[4300], codes_final[4300], thumb_tmp[4300], thumb_final[4300], err[1024] = "";
   snprintf(tmp, sizeof tmp, "%s/%s.%s", app->tmp_dir, c->id, c->format);
   snprintf(final, sizeof final, "%s/%s.%s", app->audio_dir, c->id, c->format);
   snprintf(codes_tmp, sizeof codes_tmp, "%s/%s.codes", app->tmp_dir, c->id);
   snprintf(codes_final, sizeof codes_final, "%s/%s.codes", app->audio_dir, c->id);
+  snprintf(thumb_tmp, sizeof thumb_tmp, "%s/%s.png", app->tmp_dir, c->id);
+  snprintf(thumb_final, sizeof thumb_final, "%s/%s.png", app->audio_dir, c->id);
   unlink(tmp);
   job.output_path = tmp;
 
@@ -306,6 +311,7 @@ static void run_job(worker *w, claimed *c) {
   }
 
   job_ctx jc = {.app = app, .run = r, .sample_rate = 48000};
+  jc.thumb = thumb_new((job.max_audio_ms + (history ? job.n_history * 80 : 0)) * 48 + 48000);
   pthread_mutex_init(&jc.mu, NULL);
   hm_job_callbacks cb = {on_progress, on_abort, on_audio, &jc};
   hm_generate_result res;
@@ -333,6 +339,11 @@ static void run_job(worker *w, claimed *c) {
       snprintf(err, sizeof err, "could not store the finished song: %s", strerror(errno));
     }
   }
+  /* the thumbnail, like the audio: temporary name, fsync, rename, before the row says done */
+  bool have_thumb = st == HM_OK && thumb_write_png(jc.thumb, thumb_tmp) == 0 &&
+                    commit_file(thumb_tmp, thumb_final, app->audio_dir) == 0;
+  if (st == HM_OK && !have_thumb) fprintf(stderr, "heartmula serve: job %s: could not render its thumbnail\n", c->id);
+  thumb_free(jc.thumb);
   if (st == HM_OK) {
     int64_t duration_ms = res.sample_rate_hz > 0 ? res.n_samples * 1000 / res.sample_rate_hz : res.n_frames * 80;
     json_t *tm = json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:I}", "load_lm_s", res.t_load_lm_s, "lm_s", res.t_lm_s,
@@ -340,13 +351,14 @@ static void run_job(worker *w, claimed *c) {
                            res.t_first_audio_s, "total_s", res.t_total_s, "n_frames", (json_int_t)res.n_frames);
     char *tms = json_dumps(tm, JSON_COMPACT);
     json_decref(tm);
-    char fname[80], cname[80];
+    char fname[80], cname[80], tname[80];
     snprintf(fname, sizeof fname, "%s.%s", c->id, c->format);
     snprintf(cname, sizeof cname, "%s.codes", c->id);
+    snprintf(tname, sizeof tname, "%s.png", c->id);
     bool ok = db_finish(app, c->id,
                         "UPDATE generations SET status='done', finished_at=?2, audio_file=?3, codes_file=?4, "
-                        "duration_ms=?5, timings=?6, error=NULL WHERE id=?1 AND status='running'",
-                        fname, cname, duration_ms, tms);
+                        "duration_ms=?5, timings=?6, error=NULL, thumb_file=?7 WHERE id=?1 AND status='running'",
+                        fname, cname, duration_ms, tms, have_thumb ? tname : NULL);
     free(tms);
     if (ok) {
       json_t *e = event("finished", c->id);
@@ -358,18 +370,19 @@ static void run_job(worker *w, claimed *c) {
     } else { /* cancelled or deleted while finishing */
       unlink(final);
       unlink(codes_final);
+      unlink(thumb_final);
     }
   } else if (st == HM_ERR_ABORTED && !cancelled && atomic_load(&app->stopping)) {
     /* shutdown: not the job's fault; queued again without spending an attempt */
     db_finish(app, c->id,
               "UPDATE generations SET status='queued', started_at=NULL, attempts=MAX(attempts-1,0) "
               "WHERE id=?1 AND status='running' AND ?2 IS NOT NULL",
-              NULL, NULL, 0, NULL);
+              NULL, NULL, 0, NULL, NULL);
   } else if (st == HM_ERR_ABORTED) {
     /* cancelled: the HTTP side set the row and sent the event */
   } else {
     if (db_finish(app, c->id, "UPDATE generations SET status='failed', finished_at=?2, error=?3 WHERE id=?1 AND status='running'",
-                  err, NULL, 0, NULL)) {
+                  err, NULL, 0, NULL, NULL)) {
       json_t *e = event("failed", c->id);
       json_object_set_new(e, "error", json_string(err));
       ws_event(app, c->user_id, e);
@@ -377,6 +390,7 @@ static void run_job(worker *w, claimed *c) {
   }
   unlink(tmp);
   unlink(codes_tmp);
+  unlink(thumb_tmp);
   hm_generate_result_free(&res);
   pthread_mutex_lock(&app->qmu);
   r->active = false;

@@ -169,6 +169,10 @@ req GET "/api/audio/$J1" "$B" >/dev/null; expect_error 404 null "B: audio with B
 req GET "/api/thumbnail/$J1" "$B" >/dev/null; expect_error 404 null "B: thumbnail"
 req POST /api/generate "$B" "{\"lyrics\":\"la\",$Q,\"continue_from\":\"$J1\"}" >/dev/null; expect_error 400 continue_from "B: continue A's song"
 req GET "/api/history/zzz" "$A" >/dev/null; expect_error 404 null "malformed id"
+# no HeartTranscriptor in this checkpoint, no OPENAI_API_KEY: 503 with a message
+curl -s -o "$T/body" -w '%{http_code}' -H "Authorization: Bearer $A" -F "file=@$T/full.wav" "$U/api/transcribe" >"$T/status"
+expect_error 503 null "transcribe without a transcription model"
+req GET /api/transcribe "$A" >/dev/null; check "transcription list says unavailable" jq -e '.available == false and .items == []' "$T/body"
 
 # ---- continue own song ----
 J2=$(req POST /api/generate "$A" "{\"lyrics\":\"[chorus] more\",$Q,\"continue_from\":\"$J1\",\"seed\":8}" | jq -r .id)

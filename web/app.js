@@ -51,6 +51,8 @@ async function enter() {
     connectSocket();
     refreshQueue();
     loadHistory(true);
+    loadFeatures();
+    loadTranscriptions();
   } catch (e) { logout(false); }
 }
 
@@ -185,6 +187,9 @@ function connectSocket() {
         bar.max = ev.total || 1; bar.value = ev.done;
         info.textContent = ev.stage + ' ' + ev.done + '/' + ev.total + (ev.eta_s != null ? ', about ' + Math.ceil(ev.eta_s) + ' s left' : '');
       }
+    } else if (ev.type === 'transcription') {
+      if (ev.status !== 'running' || ev.done === undefined) loadTranscriptions();
+      else { const s = document.querySelector('#tr-' + ev.id + ' .muted'); if (s) s.textContent = 'running ' + ev.done + '/' + ev.total; }
     } else if (['queued', 'started'].includes(ev.type)) {
       refreshQueue();
     } else if (['finished', 'failed', 'cancelled'].includes(ev.type)) {
@@ -226,6 +231,89 @@ function playChunk(buf) {
   note(hmTest.chunks, { id, first: Number(v.getBigUint64(36, true)), frames: n, at, state: ctx.state });
 }
 
+// ---- what this server offers (AI, transcription) ----
+const features = { ai: false, transcription: false };
+async function loadFeatures() {
+  try {
+    const s = await api('GET', '/api/status');
+    features.ai = !!s.ai;
+    features.transcription = !!s.transcription;
+  } catch (_) { /* keep them off */ }
+  $('#ai-box').hidden = !features.ai;
+  $('#tr-off').hidden = features.transcription;
+  $('#tr-form').hidden = !features.transcription;
+  document.querySelectorAll('button.ai-cover').forEach((b) => { b.hidden = !features.ai; });
+}
+
+$('#ai-lyrics').addEventListener('click', async (ev) => {
+  const b = ev.target, prompt = $('#ai-prompt').value.trim();
+  if (!prompt) { showError('Describe the song first (AI lyrics)'); $('#ai-prompt').focus(); return; }
+  b.disabled = true; b.textContent = 'Writing…';
+  try {
+    const body = { prompt };
+    if (state.tags.length) body.tags = state.tags.join(',');
+    const title = document.querySelector('#gen-form input[name=title]').value.trim();
+    if (title) body.title = title;
+    const r = await api('POST', '/api/ai/lyrics', body);
+    document.querySelector('textarea[name=lyrics]').value = r.lyrics;
+    showError('');
+  } catch (e) { showError(e.message); } finally { b.disabled = false; b.textContent = 'Write lyrics with AI'; }
+});
+
+// ---- transcription ----
+async function download(path, name) {
+  try {
+    const r = await fetch(path, { headers: { Authorization: 'Bearer ' + state.token } });
+    if (!r.ok) throw new Error('HTTP ' + r.status);
+    const url = URL.createObjectURL(await r.blob());
+    const a = el('a', { href: url, download: name });
+    document.body.append(a); a.click(); a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  } catch (e) { showError('Download failed: ' + e.message); }
+}
+
+async function loadTranscriptions() {
+  if (!state.token) return;
+  try {
+    const r = await api('GET', '/api/transcribe');
+    const items = await Promise.all(r.items.slice(0, 10).map(async (it) => {
+      const li = el('li', {}, el('strong', { textContent: it.filename }), ' ', el('span', { className: 'muted', textContent: it.status + (it.error ? ': ' + it.error : '') }));
+      li.id = 'tr-' + it.id;
+      if (it.status === 'done') {
+        const full = await api('GET', '/api/transcribe/' + it.id);
+        li.append(el('pre', { className: 'tr-lines', textContent: full.result.lrc }));
+        const base = (it.filename || 'transcript').replace(/\.[^.]*$/, '');
+        const acts = el('div', { className: 'actions' });
+        for (const f of ['lrc', 'srt', 'vtt', 'txt']) {
+          const b = el('button', { type: 'button', className: 'secondary', textContent: f.toUpperCase() });
+          b.setAttribute('aria-label', 'Download ' + f.toUpperCase() + ' of ' + it.filename);
+          b.addEventListener('click', () => download('/api/transcribe/' + it.id + '?format=' + f, base + '.' + f));
+          acts.append(b);
+        }
+        li.append(acts);
+      }
+      const del = el('button', { type: 'button', className: 'secondary', textContent: it.status === 'queued' || it.status === 'running' ? 'Cancel' : 'Remove' });
+      del.addEventListener('click', async () => { try { await api('DELETE', '/api/transcribe/' + it.id); loadTranscriptions(); } catch (e) { showError(e.message); } });
+      li.append(del);
+      return li;
+    }));
+    $('#tr-list').replaceChildren(...items);
+  } catch (e) { showError(e.message); }
+}
+
+$('#tr-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const fd = new FormData(ev.target);
+  try {
+    const r = await fetch('/api/transcribe', { method: 'POST', headers: { Authorization: 'Bearer ' + state.token }, body: fd });
+    const data = await r.json().catch(() => null);
+    if (!r.ok) throw new Error(data && data.error ? data.error.message + (data.error.field ? ' (' + data.error.field + ')' : '') : 'HTTP ' + r.status);
+    showError('');
+    ev.target.reset();
+    loadTranscriptions();
+  } catch (e) { showError(e.message); }
+});
+
 // ---- history ----
 async function drawWave(canvas, url) {
   try {
@@ -265,7 +353,12 @@ function card(it) {
       $('#continue-note').hidden = false;
       document.querySelector('textarea[name=lyrics]').focus();
     });
-    actions.append(dl, cont);
+    const cover = el('button', { type: 'button', className: 'secondary ai-cover', textContent: 'AI cover', hidden: !features.ai });
+    cover.addEventListener('click', async () => {
+      cover.disabled = true; cover.textContent = 'Painting…';
+      try { await api('POST', '/api/ai/thumbnail', { id: it.id }); loadHistory(true); } catch (e) { showError(e.message); cover.disabled = false; cover.textContent = 'AI cover'; }
+    });
+    actions.append(dl, cont, cover);
   }
   const del = el('button', { type: 'button', className: 'secondary delete', textContent: 'Delete' });
   del.setAttribute('aria-label', 'Delete ' + it.title);

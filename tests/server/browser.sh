@@ -23,7 +23,7 @@ if ! cmp -s "$OUT/package-lock.json" "$OUT/node_modules/.hm-lock" 2>/dev/null; t
   cp "$OUT/package-lock.json" "$OUT/node_modules/.hm-lock"
 fi
 . "$HERE/lib.sh"
-make_ckpt
+CKPT_PARTS=lm,codec,tokenizer,whisper make_ckpt
 start_server --max-song-ms 30000
 rm -rf "$OUT/screenshots"
 timeout 150 node "$OUT/flow.js" "$U" "$OUT/screenshots" "$CHROME"

@@ -24,10 +24,10 @@ fi
 trap '[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null; cleanup' EXIT
 if [ -n "$FAKE_PID" ] && [ -s "$T/fake_port" ]; then
   export OPENAI_API_KEY=test-key
-  start_server --max-upload-bytes 200000 --openai-base-url "http://127.0.0.1:$(cat "$T/fake_port")/v1" --ai-timeout-s 2 --openai-model fake-chat
+  start_server --max-upload-bytes 1000000 --openai-base-url "http://127.0.0.1:$(cat "$T/fake_port")/v1" --ai-timeout-s 2 --openai-model fake-chat
 else
   echo "NOTE: no python3: the AI endpoint checks are skipped"
-  start_server --max-upload-bytes 200000
+  start_server --max-upload-bytes 1000000
 fi
 check "listening line says transcription is on" grep -q "transcription on" "$T/out.log"
 req POST /api/auth/register "" '{"username":"tess","email":"tess@example.org","password":"transcribe 1"}' >/dev/null
@@ -43,7 +43,7 @@ make_wav() { # make_wav FILE DATA_BYTES
     head -c "$2" /dev/urandom; } >"$1"
 }
 make_wav "$T/noise.wav" 64000
-make_wav "$T/big.wav" 300000
+make_wav "$T/big.wav" 1200000
 echo "just some text, not audio" >"$T/notes.txt"
 AUDIO="$T/noise.wav"
 [ -n "${HM_WHISPER_FIXTURES:-}" ] && [ -f "$HM_WHISPER_FIXTURES/jfk.wav" ] && AUDIO="$HM_WHISPER_FIXTURES/jfk.wav"

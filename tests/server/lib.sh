@@ -19,7 +19,7 @@ finish() {
 }
 
 make_ckpt() {
-  "$CLI" make-checkpoint --flavor demo --out "$T/ck" --seed 3 >/dev/null || { echo "make-checkpoint failed"; exit 1; }
+  "$CLI" make-checkpoint --flavor demo --out "$T/ck" --seed 3 --parts "${CKPT_PARTS:-lm,codec,tokenizer}" >/dev/null || { echo "make-checkpoint failed"; exit 1; }
 }
 
 # start_server [extra options...]: sets SRV_PID, PORT, U

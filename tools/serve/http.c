@@ -224,11 +224,12 @@ static int h_status(req *q) {
     if (sqlite3_step(st) == SQLITE_ROW) qlen = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
   }
-  json_t *j = json_pack("{s:b, s:s, s:s, s:s, s:i, s:s, s:I, s:i, s:s}", "model_loaded",
+  json_t *j = json_pack("{s:b, s:s, s:s, s:s, s:i, s:s, s:I, s:i, s:s, s:b, s:b}", "model_loaded",
                         atomic_load(&app->model_loaded), "version", app->cfg.version, "mula_dtype",
                         app->cfg.mula_dtype_name, "codec_dtype", app->cfg.codec_bf16 ? "bf16" : "f32", "threads",
                         app->cfg.n_threads > 0 ? app->cfg.n_threads : (int)sysconf(_SC_NPROCESSORS_ONLN), "cpu", app->cpu_name, "queue_length", (json_int_t)qlen, "workers",
-                        app->cfg.n_workers, "server_version", HM_VERSION_STRING);
+                        app->cfg.n_workers, "server_version", HM_VERSION_STRING, "transcription", tr_available(app), "ai",
+                        ai_configured(app));
   return send_json(q, 200, j);
 }
 

@@ -22,7 +22,7 @@ const log = (m) => console.log(((Date.now() - t0) / 1000).toFixed(1) + ' s  ' + 
 (async () => {
   const browser = await chromium.launch({ executablePath, headless: true,
     args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required', '--mute-audio'] });
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
   const page = await ctx.newPage();
   const consoleErrors = [];
   const badResponses = [];
@@ -145,6 +145,29 @@ const log = (m) => console.log(((Date.now() - t0) / 1000).toFixed(1) + ' s  ' + 
   await page.fill('#search', '');
   await page.waitForSelector(card, { timeout: 10000 });
 
+  // ---- transcribe: upload a WAV, timed lyrics, LRC download ----
+  check('transcription offered', await page.isVisible('#tr-form') && !(await page.isVisible('#tr-off')));
+  check('AI lyrics hidden when not configured', !(await page.isVisible('#ai-box')));
+  const wav = (() => { // 1 s of a 440 Hz tone, 16 kHz mono 16-bit
+    const n = 16000, b = Buffer.alloc(44 + 2 * n);
+    b.write('RIFF', 0); b.writeUInt32LE(36 + 2 * n, 4); b.write('WAVEfmt ', 8); b.writeUInt32LE(16, 16);
+    b.writeUInt16LE(1, 20); b.writeUInt16LE(1, 22); b.writeUInt32LE(16000, 24); b.writeUInt32LE(32000, 28);
+    b.writeUInt16LE(2, 32); b.writeUInt16LE(16, 34); b.write('data', 36); b.writeUInt32LE(2 * n, 40);
+    for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(8000 * Math.sin(2 * Math.PI * 440 * i / 16000)), 44 + 2 * i);
+    return b;
+  })();
+  await page.setInputFiles('#tr-form input[type=file]', { name: 'tone.wav', mimeType: 'audio/wav', buffer: wav });
+  await page.click('#tr-form button[type=submit]');
+  await page.waitForSelector('#tr-list li', { timeout: 10000 });
+  await page.waitForSelector('#tr-list li pre.tr-lines', { timeout: 90000 });
+  const lrc = await page.textContent('#tr-list li pre.tr-lines');
+  check('timed lyrics shown (LRC)', /^\[\d\d:\d\d\.\d\d\]/.test(lrc), lrc.slice(0, 80));
+  const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 10000 }), page.click('#tr-list li button[aria-label^="Download LRC"]')]);
+  check('LRC download named after the upload', dl.suggestedFilename() === 'tone.lrc', dl.suggestedFilename());
+  const dlPath = await dl.path();
+  check('LRC download holds the transcript', fs.readFileSync(dlPath, 'utf8') === lrc);
+  await shot('07-transcribe');
+
   // ---- phone-sized screen ----
   const phone = await ctx.newPage();
   await phone.setViewportSize({ width: 390, height: 844 });
@@ -153,7 +176,7 @@ const log = (m) => console.log(((Date.now() - t0) / 1000).toFixed(1) + ' s  ' + 
   await phone.waitForSelector(card);
   const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check('no horizontal scrolling on a phone', overflow <= 1, overflow);
-  await shot('07-phone', phone);
+  await shot('08-phone', phone);
   await phone.close();
 
   // ---- delete ----
@@ -162,7 +185,7 @@ const log = (m) => console.log(((Date.now() - t0) / 1000).toFixed(1) + ' s  ' + 
   const token = await page.evaluate(() => localStorage.getItem('hm_token'));
   const r = await page.evaluate(async ([id, token]) => (await fetch('/api/history/' + id, { headers: { Authorization: 'Bearer ' + token } })).status, [id, token]);
   check('deleted on the server', r === 404, r);
-  await shot('08-deleted');
+  await shot('09-deleted');
 
   // ---- log out ----
   await page.click('#logout');

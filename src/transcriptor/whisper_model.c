@@ -3,24 +3,14 @@
  * tokenizer.json), the encoder and the decoder step with KV cache. */
 #include "transcriptor/whisper.h"
 #include "io/json.h"
+#include "io/weights.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- f32 copies of small tensors ---- */
-typedef struct owned_list { float **p; int n, cap; } owned_list;
-
-static void model_free_owned(owned_list *l) {
-  for (int i = 0; i < l->n; i++) hm_free_aligned(l->p[i]);
-  free(l->p);
-  l->p = NULL;
-  l->n = l->cap = 0;
-}
-
 typedef struct loader {
   hm_whisper_model *m;
-  owned_list owned;
   char name[256];
 } loader;
 
@@ -32,20 +22,8 @@ static const char *tname(loader *L, const char *fmt, int layer, const char *suff
 }
 
 static hm_status get_f32(loader *L, const char *name, int n_dims, const int64_t *shape, const float **out) {
-  const hm_tensor_view *t;
-  HM_TRY(hm_st_get(L->m->st, name, HM_DTMASK_FLOAT, n_dims, shape, &t));
-  float *p = hm_malloc_aligned(sizeof(float) * (size_t)(t->n_elems > 0 ? t->n_elems : 1));
-  if (!p) return hm_error(HM_ERR_NOMEM, "out of memory loading tensor '%s'", name);
-  if (L->owned.n == L->owned.cap) {
-    int cap = L->owned.cap ? L->owned.cap * 2 : 256;
-    float **np = realloc(L->owned.p, sizeof(float *) * (size_t)cap);
-    if (!np) { hm_free_aligned(p); return hm_error(HM_ERR_NOMEM, "out of memory"); }
-    L->owned.p = np;
-    L->owned.cap = cap;
-  }
-  L->owned.p[L->owned.n++] = p;
-  hm_status st = hm_tensor_to_f32(t, p);
-  if (st != HM_OK) return st;
+  float *p;
+  HM_TRY(hm_weights_f32(L->m->w, name, n_dims, shape, &p));
   *out = p;
   return HM_OK;
 }
@@ -54,15 +32,9 @@ static hm_status get_vec(loader *L, const char *name, int64_t n, const float **o
   return get_f32(L, name, 1, &n, out);
 }
 
+/* Matrices are used in place, in the dtype stored. */
 static hm_status get_mat(loader *L, const char *name, int64_t rows, int64_t cols, hm_mat *out) {
-  const hm_tensor_view *t;
-  int64_t shape[2] = {rows, cols};
-  HM_TRY(hm_st_get(L->m->st, name, HM_DTMASK_FLOAT, 2, shape, &t));
-  out->type = t->dtype;
-  out->rows = rows;
-  out->cols = cols;
-  out->data = t->data;
-  return HM_OK;
+  return hm_weights_mat(L->m->w, name, rows, cols, HM_DTMASK_FLOAT, out);
 }
 
 static hm_status load_attn(loader *L, const char *prefix, int layer, const char *which, int d, hm_wattn *a) {
@@ -275,17 +247,12 @@ done:
 
 void hm_whisper_free(hm_whisper_model *m) {
   if (!m) return;
-  if (m->owned) {
-    owned_list *l = m->owned;
-    model_free_owned(l);
-    free(l);
-  }
   free(m->enc);
   free(m->dec);
   free(m->cfg.suppress);
   free(m->cfg.begin_suppress);
   if (m->tok) hm_tokenizer_free(m->tok);
-  if (m->st) hm_st_close(m->st);
+  hm_weights_close(m->w);
   free(m->dir);
   free(m);
 }
@@ -317,7 +284,7 @@ static hm_status load_weights(loader *L) {
     HM_TRY(load_layer(L, "model.decoder", i, d, c->dec_ffn, true, &m->dec[i]));
   HM_TRY(get_vec(L, "model.decoder.layer_norm.weight", d, &m->dec_ln_w));
   HM_TRY(get_vec(L, "model.decoder.layer_norm.bias", d, &m->dec_ln_b));
-  if (hm_st_find(m->st, "proj_out.weight")) {
+  if (hm_weights_find(m->w, "proj_out.weight")) {
     /* an untied output projection; the published model ties it to embed_tokens */
     HM_TRY(get_mat(L, "proj_out.weight", c->n_vocab, d, &m->proj_out));
     m->has_proj_out = true;
@@ -359,11 +326,8 @@ hm_status hm_whisper_load(const char *dir, hm_whisper_model **out) {
         st = hm_error(HM_ERR_IO, "model folder '%s' has no model.safetensors", dir);
     }
   }
-  if (st == HM_OK) st = hm_st_open(dir, &m->st);
+  if (st == HM_OK) st = hm_weights_open(dir, &m->w);
   if (st == HM_OK) st = load_weights(&L);
-  owned_list *keep = malloc(sizeof *keep);
-  if (keep) { *keep = L.owned; m->owned = keep; }
-  else { model_free_owned(&L.owned); if (st == HM_OK) st = hm_error(HM_ERR_NOMEM, "out of memory"); }
   if (st != HM_OK) {
     hm_error_context(st, "loading Whisper model '%s'", dir);
     hm_whisper_free(m);

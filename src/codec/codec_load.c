@@ -321,26 +321,15 @@ static hm_status get_sq(loader *L) {
 
 /* ---- config ---- */
 
-static hm_status get_int(const json_t *o, const char *key, const char *file, int *out, int lo, int hi) {
-  int64_t v = *out;
-  HM_TRY(hm_json_int_opt(o, key, file, &v));
-  if (v < lo || v > hi) return hm_error(HM_ERR_FORMAT, "%s: field '%s' = %lld is out of range [%d, %d]", file, key, (long long)v, lo, hi);
-  *out = (int)v;
-  return HM_OK;
-}
-
+/* A list of 1..CX_MAX_UP ints in [lo, hi] into out[*n]. */
 static hm_status get_int_list(const json_t *o, const char *key, const char *file, int *out, int *n, int lo, int hi) {
-  const json_t *a = json_object_get(o, key);
-  if (!a || json_is_null(a)) return HM_OK;
-  if (!json_is_array(a) || json_array_size(a) < 1 || json_array_size(a) > CX_MAX_UP)
-    return hm_error(HM_ERR_FORMAT, "%s: field '%s' must be a list of 1..%d integers", file, key, CX_MAX_UP);
-  *n = (int)json_array_size(a);
-  for (int i = 0; i < *n; i++) {
-    const json_t *e = json_array_get(a, (size_t)i);
-    if (!json_is_integer(e) || json_integer_value(e) < lo || json_integer_value(e) > hi)
-      return hm_error(HM_ERR_FORMAT, "%s: field '%s'[%d] must be an integer in [%d, %d]", file, key, i, lo, hi);
-    out[i] = (int)json_integer_value(e);
-  }
+  int32_t *v = NULL;
+  int nv = 0;
+  HM_TRY(hm_json_int_list(o, key, file, 1, CX_MAX_UP, lo, hi, &v, &nv));
+  if (!v) return HM_OK;
+  for (int i = 0; i < nv; i++) out[i] = v[i];
+  *n = nv;
+  free(v);
   return HM_OK;
 }
 
@@ -360,7 +349,7 @@ static hm_status load_config(const char *path, cx_config *c) {
   int n_up_k = 5, num_bands = 1;
   const char *norm_type = NULL;
   bool cos_sim = false;
-#define GI(key, field, lo, hi) if (!st) st = get_int(j, key, path, &c->field, lo, hi)
+#define GI(key, field, lo, hi) if (!st) st = hm_json_int_in(j, key, path, false, lo, hi, &c->field)
   GI("dim", dim, 1, 1 << 16);
   GI("codebook_size", codebook_size, 1, 1 << 24);
   GI("codebook_dim", codebook_dim, 1, 1 << 16);
@@ -379,7 +368,7 @@ static hm_status load_config(const char *path, cx_config *c) {
   GI("init_channel", init_channel, 1, 1 << 12);
   GI("res_kernel_size", res_kernel, 1, 64);
 #undef GI
-  if (!st) st = get_int(j, "num_bands", path, &num_bands, 1, 64);
+  if (!st) st = hm_json_int_in(j, "num_bands", path, false, 1, 64, &num_bands);
   if (!st) st = get_int_list(j, "upsample_factors", path, c->up_factors, &c->n_up, 1, 64);
   if (!st) st = get_int_list(j, "upsample_kernel_sizes", path, c->up_kernels, &n_up_k, 1, 128);
   if (!st) st = hm_json_bool_opt(j, "causal", path, &c->causal);

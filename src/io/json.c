@@ -125,6 +125,42 @@ hm_status hm_json_str(const json_t *obj, const char *key, const char *file, cons
   return hm_json_str_opt(obj, key, file, out);
 }
 
+hm_status hm_json_int_in(const json_t *obj, const char *key, const char *file, bool required, int64_t lo,
+                         int64_t hi, int *out) {
+  int64_t v = *out;
+  HM_TRY(required ? hm_json_int(obj, key, file, &v) : hm_json_int_opt(obj, key, file, &v));
+  if (v < lo || v > hi)
+    return hm_error(HM_ERR_FORMAT, "%s: field '%s' = %lld is out of range [%lld, %lld]", file ? file : "(json)", key,
+                    (long long)v, (long long)lo, (long long)hi);
+  *out = (int)v;
+  return HM_OK;
+}
+
+hm_status hm_json_int_list(const json_t *obj, const char *key, const char *file, int n_min, int n_max, int64_t lo,
+                           int64_t hi, int32_t **out, int *n_out) {
+  const json_t *a = field(obj, key);
+  if (!a) return HM_OK;
+  if (!file) file = "(json)";
+  if (!json_is_array(a) || json_array_size(a) < (size_t)n_min || json_array_size(a) > (size_t)n_max)
+    return hm_error(HM_ERR_FORMAT, "%s: field '%s' must be a list of %d..%d integers", file, key, n_min, n_max);
+  const int n = (int)json_array_size(a);
+  int32_t *v = malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
+  if (!v) return hm_error(HM_ERR_NOMEM, "%s: out of memory reading field '%s'", file, key);
+  for (int i = 0; i < n; i++) {
+    const json_t *e = json_array_get(a, (size_t)i);
+    if (!json_is_integer(e) || json_integer_value(e) < lo || json_integer_value(e) > hi) {
+      free(v);
+      return hm_error(HM_ERR_FORMAT, "%s: field '%s'[%d] must be an integer in [%lld, %lld]", file, key, i,
+                      (long long)lo, (long long)hi);
+    }
+    v[i] = (int32_t)json_integer_value(e);
+  }
+  free(*out);
+  *out = v;
+  *n_out = n;
+  return HM_OK;
+}
+
 hm_status hm_json_write(const char *path, const json_t *j, size_t flags) {
   char tmp[4200];
   if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp)

@@ -15,6 +15,15 @@ hm_status hm_json_num_opt(const json_t *obj, const char *key, const char *file, 
 hm_status hm_json_bool_opt(const json_t *obj, const char *key, const char *file, bool *out);
 hm_status hm_json_str(const json_t *obj, const char *key, const char *file, const char **out);
 hm_status hm_json_str_opt(const json_t *obj, const char *key, const char *file, const char **out);
+/* Typed config readers (one set for every model's config.json): an int in [lo, hi], a list of
+ * ints. Each error names the file and the field ("file: field 'key' = 0 is out of range [1, 64]").
+ * required = false: an absent (or null) field leaves *out as it is. */
+hm_status hm_json_int_in(const json_t *obj, const char *key, const char *file, bool required, int64_t lo,
+                         int64_t hi, int *out);
+/* obj[key] as n_min..n_max ints, each in [lo, hi]: *out is replaced by a malloc'ed copy (the old one
+ * freed) and *n_out set; an absent (or null) field leaves both as they are. */
+hm_status hm_json_int_list(const json_t *obj, const char *key, const char *file, int n_min, int n_max, int64_t lo,
+                           int64_t hi, int32_t **out, int *n_out);
 /* Reads a whole file into a NUL-terminated buffer (malloc); *len without the NUL. */
 hm_status hm_read_file(const char *path, char **out, size_t *len);
 /* Writes j to path (jansson dump flags) through a temporary name, renamed when complete. */

@@ -84,37 +84,8 @@ static hm_status load_layer(loader *L, const char *prefix, int i, int d, int ffn
 }
 
 /* ---- config ---- */
-static hm_status cfg_int(const json_t *o, const char *key, const char *file, int lo, int hi, int *out) {
-  int64_t v;
-  HM_TRY(hm_json_int(o, key, file, &v));
-  if (v < lo || v > hi) return hm_error(HM_ERR_FORMAT, "%s: \"%s\" = %lld is out of range [%d, %d]", file, key, (long long)v, lo, hi);
-  *out = (int)v;
-  return HM_OK;
-}
-static hm_status cfg_int_opt(const json_t *o, const char *key, const char *file, int lo, int hi, int *out) {
-  if (!o || !json_object_get(o, key) || json_is_null(json_object_get(o, key))) return HM_OK;
-  return cfg_int(o, key, file, lo, hi, out);
-}
-
 static hm_status id_list(const json_t *o, const char *key, const char *file, int n_vocab, int32_t **out, int *n_out) {
-  json_t *a = json_object_get(o, key);
-  if (!a || json_is_null(a)) return HM_OK;
-  if (!json_is_array(a)) return hm_error(HM_ERR_FORMAT, "%s: \"%s\" must be an array of token ids", file, key);
-  size_t n = json_array_size(a);
-  int32_t *ids = malloc(sizeof(int32_t) * (n ? n : 1));
-  if (!ids) return hm_error(HM_ERR_NOMEM, "out of memory");
-  for (size_t i = 0; i < n; i++) {
-    json_t *v = json_array_get(a, i);
-    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= n_vocab) {
-      free(ids);
-      return hm_error(HM_ERR_FORMAT, "%s: \"%s\"[%zu] is not a token id below %d", file, key, i, n_vocab);
-    }
-    ids[i] = (int32_t)json_integer_value(v);
-  }
-  free(*out);
-  *out = ids;
-  *n_out = (int)n;
-  return HM_OK;
+  return hm_json_int_list(o, key, file, 0, 1 << 20, 0, n_vocab - 1, out, n_out);
 }
 
 static hm_status read_config(hm_whisper_model *m, const char *dir) {
@@ -130,17 +101,17 @@ static hm_status read_config(hm_whisper_model *m, const char *dir) {
 #define T(x) do { st = (x); if (st != HM_OK) goto done; } while (0)
   T(hm_json_str_opt(j, "model_type", path, &mt));
   if (mt && strcmp(mt, "whisper") != 0) { st = hm_error(HM_ERR_FORMAT, "%s: model_type is '%s', not 'whisper'", path, mt); goto done; }
-  T(cfg_int(j, "d_model", path, 1, 16384, &c->d_model));
-  T(cfg_int(j, "encoder_layers", path, 1, 256, &c->enc_layers));
-  T(cfg_int(j, "decoder_layers", path, 1, 256, &c->dec_layers));
-  T(cfg_int(j, "encoder_attention_heads", path, 1, 1024, &c->enc_heads));
-  T(cfg_int(j, "decoder_attention_heads", path, 1, 1024, &c->dec_heads));
-  T(cfg_int(j, "encoder_ffn_dim", path, 1, 1 << 20, &c->enc_ffn));
-  T(cfg_int(j, "decoder_ffn_dim", path, 1, 1 << 20, &c->dec_ffn));
-  T(cfg_int(j, "num_mel_bins", path, 1, 1024, &c->n_mels));
-  T(cfg_int(j, "vocab_size", path, 16, 1 << 24, &c->n_vocab));
-  T(cfg_int(j, "max_source_positions", path, 1, 1 << 20, &c->n_audio_ctx));
-  T(cfg_int(j, "max_target_positions", path, 4, 1 << 20, &c->n_text_ctx));
+  T(hm_json_int_in(j, "d_model", path, true, 1, 16384, &c->d_model));
+  T(hm_json_int_in(j, "encoder_layers", path, true, 1, 256, &c->enc_layers));
+  T(hm_json_int_in(j, "decoder_layers", path, true, 1, 256, &c->dec_layers));
+  T(hm_json_int_in(j, "encoder_attention_heads", path, true, 1, 1024, &c->enc_heads));
+  T(hm_json_int_in(j, "decoder_attention_heads", path, true, 1, 1024, &c->dec_heads));
+  T(hm_json_int_in(j, "encoder_ffn_dim", path, true, 1, 1 << 20, &c->enc_ffn));
+  T(hm_json_int_in(j, "decoder_ffn_dim", path, true, 1, 1 << 20, &c->dec_ffn));
+  T(hm_json_int_in(j, "num_mel_bins", path, true, 1, 1024, &c->n_mels));
+  T(hm_json_int_in(j, "vocab_size", path, true, 16, 1 << 24, &c->n_vocab));
+  T(hm_json_int_in(j, "max_source_positions", path, true, 1, 1 << 20, &c->n_audio_ctx));
+  T(hm_json_int_in(j, "max_target_positions", path, true, 4, 1 << 20, &c->n_text_ctx));
   T(hm_json_str_opt(j, "activation_function", path, &act));
   if (act && strcmp(act, "gelu") != 0) { st = hm_error(HM_ERR_UNSUPPORTED, "%s: activation_function '%s' is not supported (gelu only)", path, act); goto done; }
   T(hm_json_bool_opt(j, "scale_embedding", path, &scale_emb));
@@ -151,8 +122,8 @@ static hm_status read_config(hm_whisper_model *m, const char *dir) {
   }
   c->sot = 50258; c->eot = 50257;
   int v;
-  v = c->sot; T(cfg_int_opt(j, "decoder_start_token_id", path, 0, c->n_vocab - 1, &v)); c->sot = v;
-  v = c->eot; T(cfg_int_opt(j, "eos_token_id", path, 0, c->n_vocab - 1, &v)); c->eot = v;
+  v = c->sot; T(hm_json_int_in(j, "decoder_start_token_id", path, false, 0, c->n_vocab - 1, &v)); c->sot = v;
+  v = c->eot; T(hm_json_int_in(j, "eos_token_id", path, false, 0, c->n_vocab - 1, &v)); c->eot = v;
   T(id_list(j, "begin_suppress_tokens", path, c->n_vocab, &c->begin_suppress, &c->n_begin_suppress));
   T(id_list(j, "suppress_tokens", path, c->n_vocab, &c->suppress, &c->n_suppress));
   json_decref(j);
@@ -169,18 +140,18 @@ static hm_status read_config(hm_whisper_model *m, const char *dir) {
   HM_TRY(hm_path_join(path, sizeof path, dir, "generation_config.json"));
   if (hm_file_exists(path)) {
     T(hm_json_load(path, &j));
-    v = c->sot; T(cfg_int_opt(j, "decoder_start_token_id", path, 0, c->n_vocab - 1, &v)); c->sot = v;
-    v = c->eot; T(cfg_int_opt(j, "eos_token_id", path, 0, c->n_vocab - 1, &v)); c->eot = v;
-    v = -1; T(cfg_int_opt(j, "no_timestamps_token_id", path, 0, c->n_vocab - 2, &v)); c->no_timestamps = v;
-    v = c->max_initial_timestamp_index; T(cfg_int_opt(j, "max_initial_timestamp_index", path, 0, 1 << 20, &v));
+    v = c->sot; T(hm_json_int_in(j, "decoder_start_token_id", path, false, 0, c->n_vocab - 1, &v)); c->sot = v;
+    v = c->eot; T(hm_json_int_in(j, "eos_token_id", path, false, 0, c->n_vocab - 1, &v)); c->eot = v;
+    v = -1; T(hm_json_int_in(j, "no_timestamps_token_id", path, false, 0, c->n_vocab - 2, &v)); c->no_timestamps = v;
+    v = c->max_initial_timestamp_index; T(hm_json_int_in(j, "max_initial_timestamp_index", path, false, 0, 1 << 20, &v));
     c->max_initial_timestamp_index = v;
     T(hm_json_bool_opt(j, "is_multilingual", path, &c->multilingual));
     T(id_list(j, "begin_suppress_tokens", path, c->n_vocab, &c->begin_suppress, &c->n_begin_suppress));
     T(id_list(j, "suppress_tokens", path, c->n_vocab, &c->suppress, &c->n_suppress));
     json_t *tt = json_object_get(j, "task_to_id");
     if (json_is_object(tt)) {
-      v = -1; T(cfg_int_opt(tt, "transcribe", path, 0, c->n_vocab - 1, &v)); c->transcribe = v;
-      v = -1; T(cfg_int_opt(tt, "translate", path, 0, c->n_vocab - 1, &v)); c->translate = v;
+      v = -1; T(hm_json_int_in(tt, "transcribe", path, false, 0, c->n_vocab - 1, &v)); c->transcribe = v;
+      v = -1; T(hm_json_int_in(tt, "translate", path, false, 0, c->n_vocab - 1, &v)); c->translate = v;
     }
     json_t *lt = json_object_get(j, "lang_to_id");
     if (json_is_object(lt)) {
@@ -227,11 +198,11 @@ static hm_status read_config(hm_whisper_model *m, const char *dir) {
   if (hm_file_exists(path)) {
     T(hm_json_load(path, &j));
     int fs = c->n_mels;
-    T(cfg_int_opt(j, "sampling_rate", path, 1000, 384000, &c->sample_rate_hz));
-    T(cfg_int_opt(j, "n_fft", path, 4, 1 << 16, &c->n_fft));
-    T(cfg_int_opt(j, "hop_length", path, 1, 1 << 16, &c->hop));
-    T(cfg_int_opt(j, "n_samples", path, 1, 1 << 30, &c->n_samples));
-    T(cfg_int_opt(j, "feature_size", path, 1, 1024, &fs));
+    T(hm_json_int_in(j, "sampling_rate", path, false, 1000, 384000, &c->sample_rate_hz));
+    T(hm_json_int_in(j, "n_fft", path, false, 4, 1 << 16, &c->n_fft));
+    T(hm_json_int_in(j, "hop_length", path, false, 1, 1 << 16, &c->hop));
+    T(hm_json_int_in(j, "n_samples", path, false, 1, 1 << 30, &c->n_samples));
+    T(hm_json_int_in(j, "feature_size", path, false, 1, 1024, &fs));
     if (fs != c->n_mels) { st = hm_error(HM_ERR_FORMAT, "%s: feature_size %d differs from config.json num_mel_bins %d", path, fs, c->n_mels); goto done; }
   }
   if (c->n_samples / c->hop != 2 * c->n_audio_ctx) {

@@ -5,7 +5,7 @@
 #define HM_TEST_DEMO_CKPT_H
 #include "harness.h"
 #include "heartmula.h"
-#include "io/json.h"
+#include "io/fs.h"
 #include "text/tokenizer.h"
 
 #include <stdlib.h>

@@ -8,7 +8,7 @@
  * (HeartCodecConfig defaults) there first if DIR has none. */
 #include "cli.h"
 #include "codec/codec_internal.h"
-#include "io/json.h"
+#include "io/fs.h"
 #include "tensor/probe.h"
 #include <math.h>
 #include <stdlib.h>

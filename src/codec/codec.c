@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #define CX_DURATION 29.76
+#define CX_WIN_FRAMES ((int)(CX_DURATION * 12.5)) /* codes per window (372): derived here only */
 #define CX_SQ_CHUNK 186 /* latent frames per waveform-decoder chunk (4 per window) */
 
 hm_codec_params hm_codec_default_params(void) {
@@ -30,7 +31,7 @@ void cx_make_plan(const hm_codec_model *m, int64_t n_frames, cx_plan *p) {
   const int sr = m->cfg.sample_rate;
   p->n_frames = n_frames;
   p->latent_frames = (int)(CX_DURATION * 25);          /* 744 */
-  p->win_frames = (int)(CX_DURATION * 12.5);           /* 372 */
+  p->win_frames = CX_WIN_FRAMES;                       /* 372 */
   p->hop_frames = p->win_frames / 93 * 80;             /* 320 */
   p->ovlp_frames = p->win_frames - p->hop_frames;      /* 52 */
   p->incontext_frames = p->ovlp_frames * 2;            /* 104 latent frames */
@@ -52,7 +53,7 @@ void cx_make_plan(const hm_codec_model *m, int64_t n_frames, cx_plan *p) {
 }
 
 int32_t cx_padded_code(const int32_t *codes, int64_t n_frames, int q, int64_t i) {
-  const int64_t win = 372;
+  const int64_t win = CX_WIN_FRAMES;
   int64_t l1 = n_frames < win ? win : n_frames;
   int64_t j = i % l1;
   if (n_frames < win) j %= n_frames;

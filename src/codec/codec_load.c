@@ -2,6 +2,7 @@
  * upstream names, weight-norm folding (w = g * v / ||v||, norm over all dims
  * but 0) and the weight re-layouts the kernels want, all once at load. */
 #include "codec/codec_internal.h"
+#include "io/fs.h"
 #include "io/json.h"
 #include "io/weights.h"
 

@@ -8,7 +8,8 @@
  * All state lives in the engine or in the job's run record (no globals). */
 #include "engine/engine_internal.h"
 #include "codec/codec_stream.h"
-#include "io/json.h"
+#include "io/fs.h"
+#include "mula/mula.h"
 #include "text/prompt.h"
 
 #include <math.h>
@@ -26,6 +27,7 @@ struct hm_engine {
   char version[128];
   hm_engine_params params;
   bool has_codec;
+  int n_codebooks;           /* the LM's (config.json audio_num_codebooks): rows of every codes array */
   hm_tokenizer *tok;
   hm_prompt_params pp;
   const hm_mula_model *mula; /* loaded here (mula_owned) or borrowed */
@@ -111,6 +113,13 @@ hm_status hm_engine_open(const char *model_path, const hm_engine_params *params,
     char cfg[4200];
     if ((st = hm_path_join(cfg, sizeof cfg, e->mula_dir, "config.json"))) goto fail;
     if ((st = need(cfg, false, "the HeartMuLa config.json", model_path))) goto fail;
+    hm_mula_config mc;
+    if ((st = hm_mula_config_load(cfg, &mc))) goto fail;
+    e->n_codebooks = mc.audio_num_codebooks;
+  } else {
+    hm_mula_info mi;
+    hm_mula_get_info(p.mula_model, &mi);
+    e->n_codebooks = mi.n_codebooks;
   }
   if (e->has_codec && !p.codec_model) {
     char cfg[4200];
@@ -211,6 +220,9 @@ static hm_status ensure_codec(hm_engine *e, eng_codec *c, hm_generate_result *r)
   hm_codec_params cp = codec_params(e, NULL);
   HM_TRY(hm_codec_load(e->codec_dir, &cp, &e->codec));
   e->codec_owned = true;
+  if (hm_codec_num_codebooks(e->codec) != e->n_codebooks)
+    return hm_error(HM_ERR_FORMAT, "%s: the codec has %d codebooks, the LM makes %d", e->codec_dir,
+                    hm_codec_num_codebooks(e->codec), e->n_codebooks);
   e->stats.n_codec_loads++;
   r->n_codec_loads++;
   user_progress(c, HM_STAGE_LOAD, 1, 1);
@@ -389,13 +401,10 @@ static bool blank(const char *s) {
 /* An output path must have a known extension, an existing folder, and must not
  * exist unless overwrite: checked before any long work starts. */
 hm_status eng_check_output(const char *path, bool overwrite, bool wav_float) {
-  const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
-  static const char *const exts[] = {".wav", ".flac", ".mp3", ".ogg", ".oga"};
-  bool known = false;
-  for (size_t i = 0; dot && (!slash || dot > slash) && i < sizeof exts / sizeof exts[0]; i++)
-    known = known || !strcasecmp(dot, exts[i]);
-  if (!known) return hm_error(HM_ERR_INVALID_ARG, "output '%s': unknown extension (use .wav, .flac, .mp3 or .ogg)", path);
-  if (wav_float && strcasecmp(dot, ".wav") != 0)
+  const char *slash = strrchr(path, '/');
+  const hm_audio_format fmt = hm_audio_format_from_path(path);
+  if (fmt == HM_AUDIO_AUTO) return hm_error(HM_ERR_INVALID_ARG, "output '%s': unknown extension (" HM_AUDIO_EXTENSIONS ")", path);
+  if (wav_float && fmt != HM_AUDIO_WAV16)
     return hm_error(HM_ERR_INVALID_ARG, "output '%s': float WAV needs a .wav file", path);
   if (slash) {
     char dir[4096];
@@ -431,7 +440,7 @@ static hm_status check_job(const hm_engine *e, const hm_job *j) {
     return hm_error(HM_ERR_INVALID_ARG, "history: %lld frames but no codes", (long long)j->n_history);
   /* HeartCodec's codebooks hold 8192 codes; the LM's audio vocabulary adds its specials above them */
   const int32_t limit = 8192;
-  for (int q = 0; q < 8; q++)
+  for (int q = 0; q < e->n_codebooks; q++)
     for (int64_t i = 0; i < j->n_history; i++) {
       int32_t v = j->history[q * j->n_history + i];
       if (v < 0 || v > limit) /* limit itself: one past the codebook, decoded as the last code */
@@ -440,7 +449,6 @@ static hm_status check_job(const hm_engine *e, const hm_job *j) {
     }
   if (j->wav_float && !j->output_path) return hm_error(HM_ERR_INVALID_ARG, "wav_float: no output_path to write");
   if (j->output_path) HM_TRY(eng_check_output(j->output_path, j->overwrite, j->wav_float));
-  (void)e;
   return HM_OK;
 }
 
@@ -454,7 +462,7 @@ static void lm_on_frame(void *ud, const int32_t *frame, int64_t index) {
   eng_codec *c = b->c;
   int64_t f = b->base + index;
   if (!c->codes || f >= c->n_cap) return;
-  for (int q = 0; q < 8; q++) c->codes[q * c->stride + f] = frame[q];
+  for (int q = 0; q < c->n_cb; q++) c->codes[q * c->stride + f] = frame[q];
   pthread_mutex_lock(&c->mu);
   c->n_known = f + 1;
   pthread_cond_signal(&c->cv);
@@ -496,6 +504,7 @@ hm_status hm_engine_generate(hm_engine *e, const hm_job *job, const hm_job_callb
   int64_t n_gen = 0;
   lm_bridge bridge = {&c, job->history_in_output ? job->n_history : 0};
   eng_codec_init(&c, cb);
+  c.n_cb = e->n_codebooks;
 
   if ((st = ensure_lm(e, &c, &r))) goto done;
   hm_mula_info info;
@@ -513,9 +522,9 @@ hm_status hm_engine_generate(hm_engine *e, const hm_job *job, const hm_job_callb
       goto done;
     c.stride = cap;
     c.n_cap = cap;
-    c.codes = malloc((size_t)(8 * cap) * sizeof(int32_t));
+    c.codes = malloc((size_t)(c.n_cb * cap) * sizeof(int32_t));
     if (!c.codes) { st = hm_error(HM_ERR_NOMEM, "out of memory for %lld frames of codes", (long long)cap); goto done; }
-    for (int q = 0; q < 8; q++)
+    for (int q = 0; q < c.n_cb; q++)
       for (int64_t i = 0; i < bridge.base; i++) c.codes[q * cap + i] = job->history[q * job->n_history + i];
     c.n_known = bridge.base;
     if (pthread_create(&th, NULL, codec_worker, &c) != 0) {
@@ -570,9 +579,9 @@ hm_status hm_engine_generate(hm_engine *e, const hm_job *job, const hm_job_callb
 
   /* the codes: history first when asked */
   r.n_frames = bridge.base + n_gen;
-  r.codes = malloc((size_t)(8 * (r.n_frames ? r.n_frames : 1)) * sizeof(int32_t));
+  r.codes = malloc((size_t)(c.n_cb * (r.n_frames ? r.n_frames : 1)) * sizeof(int32_t));
   if (!r.codes) { st = hm_error(HM_ERR_NOMEM, "out of memory"); goto done; }
-  for (int q = 0; q < 8; q++) {
+  for (int q = 0; q < c.n_cb; q++) {
     if (bridge.base)
       memcpy(r.codes + q * r.n_frames, job->history + q * job->n_history, (size_t)bridge.base * sizeof(int32_t));
     memcpy(r.codes + q * r.n_frames + bridge.base, gen_codes + q * n_gen, (size_t)n_gen * sizeof(int32_t));

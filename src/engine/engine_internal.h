@@ -18,7 +18,8 @@ typedef struct eng_codec {
   hm_job_callbacks cb;
   atomic_bool stop;          /* abort, or either side failed */
   bool lm_failed;            /* the LM side failed or aborted (the codec side reports nothing) */
-  int32_t *codes;            /* [8][stride] codebook-major */
+  int32_t *codes;            /* [n_cb][stride] codebook-major */
+  int n_cb;                  /* codebooks (the LM's) */
   int64_t stride, n_cap, n_known;
   bool final;
   hm_codec_model *codec;

@@ -1,5 +1,6 @@
 /* Safetensors: mmap, validate, zero-copy views; sharded checkpoints; writer. */
 #include "io/safetensors.h"
+#include "io/fs.h"
 #include "io/json.h"
 
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* HeartMuLa model loading: config, gen_config, safetensors tensors (names
  * exactly as the state_dict), optional conversion at load. */
 #include "mula/mula.h"
-#include "io/json.h"
+#include "io/fs.h"
 #include "io/weights.h"
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,6 @@
 /* HeartMuLa prompt rows, as heartlib's HeartMuLaGenPipeline.preprocess builds them. */
 #include "text/prompt.h"
+#include "io/fs.h"
 #include "io/json.h"
 
 #include <stdlib.h>

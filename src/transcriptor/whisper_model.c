@@ -2,6 +2,7 @@
  * generation_config.json, preprocessor_config.json, model.safetensors,
  * tokenizer.json), the encoder and the decoder step with KV cache. */
 #include "transcriptor/whisper.h"
+#include "io/fs.h"
 #include "io/json.h"
 #include "io/weights.h"
 #include <math.h>

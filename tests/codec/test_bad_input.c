@@ -3,6 +3,7 @@
  * checkpoints, configs, codes and parameters give clear errors, no crash. */
 #include "harness.h"
 #include "codec/codec_internal.h"
+#include "io/fs.h"
 #include "io/json.h"
 
 #include <stdlib.h>

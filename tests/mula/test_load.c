@@ -3,7 +3,7 @@
  * shape or dtype; the random checkpoint generator (sharded); argument checks. */
 #include "harness.h"
 #include "mula/mula.h"
-#include "io/json.h"
+#include "io/fs.h"
 #include "tensor/ops.h"
 #include <stdio.h>
 #include <stdlib.h>

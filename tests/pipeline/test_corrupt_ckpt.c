@@ -8,7 +8,7 @@
  * naming the file (and the tensor where one is at fault), never a crash. */
 #include "harness.h"
 #include "heartmula.h"
-#include "io/json.h"
+#include "io/fs.h"
 #include "io/safetensors.h"
 
 #include <stdio.h>

@@ -141,12 +141,6 @@ hm_status hm_mula_next(hm_mula_context *ctx, const int32_t *frame_in, int32_t *f
 /* Rows held in the backbone KV cache so far. */
 int64_t hm_mula_n_past(const hm_mula_context *ctx);
 
-/* Writes a random checkpoint in the published layout under root: root/HeartMuLa-oss-<ver>/
- * (config.json, sharded F32 model-0000k-of-0000n.safetensors + model.safetensors.index.json;
- * n_shards <= 1: one model.safetensors) and root/gen_config.json (<ver> = flavor). flavor: "tiny"
- * (the fixture's shapes), "demo" (tiny shapes, 2048 rows of context, end-of-audio logits damped)
- * or "3B" (HeartMuLa-oss-3B: backbone llama-3B, decoder llama-300M). */
-hm_status hm_mula_make_checkpoint(const char *root, const char *flavor, uint64_t seed, int n_shards);
 
 /* ---- HeartCodec (src/codec) ---- */
 /* Audio tokens [n_codebooks x n_frames] (12.5 frames/s) -> stereo 48 kHz waveform.
@@ -187,10 +181,6 @@ int64_t hm_codec_output_samples(const hm_codec_model *model, int64_t n_frames);
 hm_status hm_codec_decode(hm_codec_model *model, const int32_t *codes, int64_t n_frames,
                           const hm_codec_params *params, hm_progress_callback progress,
                           hm_abort_callback abort_cb, void *user_data, float **wav, int64_t *n_samples);
-/* Writes a random checkpoint in the published HeartCodec-oss layout (config.json +
- * model.safetensors, sharded when large) into dir (created if missing).
- * flavor "tiny" = the fixture sizes, "full" = HeartCodecConfig defaults. */
-hm_status hm_codec_make_checkpoint(const char *dir, const char *flavor, uint64_t seed);
 
 /* ---- Engine and pipeline: text -> codes -> audio (src/engine) ---- */
 /* The product's main job, as upstream's HeartMuLaGenPipeline: lyrics + tags ->
@@ -395,13 +385,6 @@ void hm_transcript_free(hm_transcript *t);
 /* Renders a transcript as "txt", "lrc" ([mm:ss.xx] lines), "srt", "vtt" or "json"
  * ({"text", "segments": [{"start", "end", "text", "tokens"}]}). *out is malloc'ed. */
 hm_status hm_transcript_format(const hm_transcript *t, const char *format, char **out);
-/* Writes a random model folder in the published layout: flavor "tiny" (d 64,
- * 2+2 layers, 128 mels, vocab 51866) or "large-v3" (full size, F16).
- * tokenizer_json: a Whisper tokenizer.json to copy (NULL: a tokenizer with
- * byte tokens and Whisper's special tokens only). Refuses an existing model.safetensors. */
-hm_status hm_whisper_make_checkpoint(const char *dir, const char *flavor, uint64_t seed);
-hm_status hm_whisper_make_checkpoint_ex(const char *dir, const char *flavor, uint64_t seed,
-                                        const char *tokenizer_json);
 
 #ifdef __cplusplus
 }

@@ -4,6 +4,7 @@
 #ifndef HM_TEST_DEMO_CKPT_H
 #define HM_TEST_DEMO_CKPT_H
 #include "harness.h"
+#include "testkit.h"
 #include "heartmula.h"
 #include "io/fs.h"
 #include "text/tokenizer.h"

@@ -7,6 +7,7 @@
  * window end to end. --make-full DIR writes a random full-size checkpoint
  * (HeartCodecConfig defaults) there first if DIR has none. */
 #include "cli.h"
+#include "testkit.h"
 #include "codec/codec_internal.h"
 #include "io/fs.h"
 #include "tensor/probe.h"

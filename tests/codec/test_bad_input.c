@@ -2,6 +2,7 @@
  * exactly the fixture's state_dict names and shapes and loads; broken
  * checkpoints, configs, codes and parameters give clear errors, no crash. */
 #include "harness.h"
+#include "testkit.h"
 #include "codec/codec_internal.h"
 #include "io/fs.h"
 #include "io/json.h"

@@ -2,6 +2,7 @@
  * flavor, inconsistent config, truncated safetensors, missing tensor, wrong
  * shape or dtype; the random checkpoint generator (sharded); argument checks. */
 #include "harness.h"
+#include "testkit.h"
 #include "mula/mula.h"
 #include "io/fs.h"
 #include "tensor/ops.h"

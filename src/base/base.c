@@ -13,6 +13,9 @@
 #define HM_ERR_CAP 2048
 static _Thread_local char err_buf[HM_ERR_CAP];
 
+const char *hm_version(void) { return HM_VERSION_STRING; }
+int hm_version_number(void) { return HM_VERSION_NUMBER; }
+
 const char *hm_status_str(hm_status st) {
   switch (st) {
   case HM_OK: return "ok";

@@ -45,6 +45,11 @@ typedef enum hm_status {
 HM_API const char *hm_version(void);
 HM_API int hm_version_number(void);
 
+/* Frees a buffer the library allocated and handed over (codes, waveforms, formatted text:
+ * what the documentation says to release with free()); free() itself is equally fine from C.
+ * For bindings, which cannot reach the C library's free. NULL is fine. */
+HM_API void hm_free(void *ptr);
+
 /* A short name for a status ("invalid argument", ...). */
 HM_API const char *hm_status_str(hm_status status);
 /* The message of the last failing call on this thread ("" if none). */

@@ -15,6 +15,7 @@ static _Thread_local char err_buf[HM_ERR_CAP];
 
 const char *hm_version(void) { return HM_VERSION_STRING; }
 int hm_version_number(void) { return HM_VERSION_NUMBER; }
+void hm_free(void *ptr) { free(ptr); }
 
 const char *hm_status_str(hm_status st) {
   switch (st) {

@@ -4,6 +4,17 @@
  * hm_last_error() then gives a message naming the file, tensor, field or
  * argument at fault. The library never exits and never prints: messages go to
  * the log hook set with hm_log_set() (none by default).
+ *
+ * Thread safety. A loaded model (hm_mula_model, hm_codec_model, hm_whisper_model) is
+ * immutable: any number of threads may use one at once (contexts created on it, codec decodes
+ * and transcriptions, each with its own scratch). Everything else is used by one thread at a
+ * time: an hm_mula_context, an hm_engine (one job at a time; one engine per worker thread,
+ * engines may borrow one loaded model). hm_last_error() is per thread. hm_log_set() is
+ * process-wide and not synchronised: call it before other threads use the library. Each model,
+ * context and engine owns its own pool of n_threads worker threads (<= 0: all cores), so two
+ * running at once on all cores oversubscribe them: give each a share. Callbacks run on the
+ * calling thread, or on an engine's codec worker (see hm_engine_params), never concurrently
+ * with themselves.
  */
 #ifndef HEARTMULA_H
 #define HEARTMULA_H
@@ -199,7 +210,7 @@ HM_API int64_t hm_codec_output_samples(const hm_codec_model *model, int64_t n_fr
  * size) window by window. progress counts Euler steps (+1 per window for the
  * waveform decoder). *wav: planar [2][*n_samples] (left then right), malloc'd:
  * release with free(). params may be NULL (defaults). */
-HM_API hm_status hm_codec_decode(hm_codec_model *model, const int32_t *codes, int64_t n_frames,
+HM_API hm_status hm_codec_decode(const hm_codec_model *model, const int32_t *codes, int64_t n_frames,
                           const hm_codec_params *params, hm_progress_callback progress,
                           hm_abort_callback abort_cb, void *user_data, float **wav, int64_t *n_samples);
 
@@ -258,7 +269,7 @@ typedef struct hm_engine_params {
   bool require_codec;           /* true: HeartCodec-oss/ must be present at open (false: codes-only engines) */
   const hm_mula_model *mula_model; /* optional, borrowed: a loaded LM used instead of loading one (it must outlive
                                       the engine; mula_weights is then ignored) */
-  hm_codec_model *codec_model;     /* optional, borrowed: a loaded codec, likewise */
+  const hm_codec_model *codec_model; /* optional, borrowed: a loaded codec, likewise */
 } hm_engine_params;
 HM_API hm_engine_params hm_engine_default_params(void);
 

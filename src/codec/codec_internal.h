@@ -150,7 +150,7 @@ int32_t cx_padded_code(const int32_t *codes, int64_t n_frames, int q, int64_t i)
 /* hm_codec_decode with a hook that sees each window's latents [T][C]
  * (flow_matching.inference_codes output) before the waveform decoder. */
 typedef void (*cx_latents_fn)(void *ud, int64_t window, const float *latents, int T, int C);
-hm_status cx_detokenize(hm_codec_model *m, const int32_t *codes, int64_t n_frames, const hm_codec_params *params,
+hm_status cx_detokenize(const hm_codec_model *m, const int32_t *codes, int64_t n_frames, const hm_codec_params *params,
                         hm_progress_callback progress, hm_abort_callback abort_cb, void *user_data,
                         cx_latents_fn on_latents, void *latents_ud, float **wav, int64_t *n_samples);
 

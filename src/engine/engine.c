@@ -33,33 +33,23 @@ struct hm_engine {
   const hm_mula_model *mula; /* loaded here (mula_owned) or borrowed */
   hm_mula_model *mula_owned;
   hm_mula_context *ctx;
-  hm_codec_model *codec;     /* loaded here (codec_owned) or borrowed */
-  bool codec_owned;
+  const hm_codec_model *codec; /* loaded here (codec_owned) or borrowed */
+  hm_codec_model *codec_owned;
   cx_stream *cs_cache;       /* keep: the codec's pool and window scratch, reused by the next job */
   hm_engine_stats stats;
 };
 
 hm_engine_params hm_engine_default_params(void) {
-  hm_engine_params p;
-  memset(&p, 0, sizeof p);
-  p.version = "3B";
-  p.memory = HM_ENGINE_KEEP;
-  p.mula_weights = HM_MULA_WEIGHTS_BF16;
-  p.require_codec = true;
-  return p;
+  return (hm_engine_params){.version = "3B", .memory = HM_ENGINE_KEEP, .mula_weights = HM_MULA_WEIGHTS_BF16,
+                            .require_codec = true};
 }
 
 hm_job hm_job_default(void) {
-  hm_job j;
-  memset(&j, 0, sizeof j);
-  j.tags = "";
-  j.max_audio_ms = 240000;
-  j.topk = 50;
-  j.temperature = 1.0f;
-  j.cfg_scale = 1.5f;
-  j.codec_steps = 10;
-  j.codec_guidance = 1.25f;
-  return j;
+  /* upstream's values have one owner each: the LM's and the codec's default params */
+  const hm_mula_gen_params g = hm_mula_default_gen_params();
+  const hm_codec_params c = hm_codec_default_params();
+  return (hm_job){.tags = "", .max_audio_ms = g.max_audio_ms, .topk = g.topk, .temperature = g.temperature,
+                  .cfg_scale = g.cfg_scale, .codec_steps = c.steps, .codec_guidance = c.guidance};
 }
 
 void hm_generate_result_free(hm_generate_result *r) {
@@ -138,24 +128,21 @@ fail:
   return st;
 }
 
+/* Frees what this engine loaded (a borrowed model stays) and the scratch kept with it. */
 static void drop_lm(hm_engine *e) {
   hm_mula_context_free(e->ctx);
   e->ctx = NULL;
-  if (e->mula_owned) {
-    hm_mula_free(e->mula_owned);
-    e->mula_owned = NULL;
-    e->mula = NULL;
-  }
+  if (e->mula_owned) e->mula = NULL;
+  hm_mula_free(e->mula_owned);
+  e->mula_owned = NULL;
 }
 
 static void drop_codec(hm_engine *e) {
   cx_stream_free(e->cs_cache);
   e->cs_cache = NULL;
-  if (e->codec_owned) {
-    hm_codec_free(e->codec);
-    e->codec = NULL;
-    e->codec_owned = false;
-  }
+  if (e->codec_owned) e->codec = NULL;
+  hm_codec_free(e->codec_owned);
+  e->codec_owned = NULL;
 }
 
 void hm_engine_close(hm_engine *e) {
@@ -218,8 +205,8 @@ static hm_status ensure_codec(hm_engine *e, eng_codec *c, hm_generate_result *r)
   int64_t t0 = hm_time_us();
   user_progress(c, HM_STAGE_LOAD, 0, 1);
   hm_codec_params cp = codec_params(e, NULL);
-  HM_TRY(hm_codec_load(e->codec_dir, &cp, &e->codec));
-  e->codec_owned = true;
+  HM_TRY(hm_codec_load(e->codec_dir, &cp, &e->codec_owned));
+  e->codec = e->codec_owned;
   if (hm_codec_num_codebooks(e->codec) != e->n_codebooks)
     return hm_error(HM_ERR_FORMAT, "%s: the codec has %d codebooks, the LM makes %d", e->codec_dir,
                     hm_codec_num_codebooks(e->codec), e->n_codebooks);
@@ -248,7 +235,7 @@ void eng_codec_destroy(eng_codec *c) {
   pthread_mutex_destroy(&c->cb_mu);
 }
 
-hm_status eng_codec_begin(eng_codec *c, hm_codec_model *codec, const hm_codec_params *cp, const char *output_path,
+hm_status eng_codec_begin(eng_codec *c, const hm_codec_model *codec, const hm_codec_params *cp, const char *output_path,
                           bool overwrite, bool wav_float, cx_stream **cache) {
   c->codec = codec;
   c->cp = *cp;

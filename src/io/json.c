@@ -50,8 +50,7 @@ hm_status hm_json_int_opt(const json_t *obj, const char *key, const char *file, 
 }
 
 hm_status hm_json_int(const json_t *obj, const char *key, const char *file, int64_t *out) {
-  if (!field(obj, key)) return missing(file, key);
-  return hm_json_int_opt(obj, key, file, out);
+  return field(obj, key) ? hm_json_int_opt(obj, key, file, out) : missing(file, key);
 }
 
 hm_status hm_json_num_opt(const json_t *obj, const char *key, const char *file, double *out) {
@@ -63,8 +62,7 @@ hm_status hm_json_num_opt(const json_t *obj, const char *key, const char *file, 
 }
 
 hm_status hm_json_num(const json_t *obj, const char *key, const char *file, double *out) {
-  if (!field(obj, key)) return missing(file, key);
-  return hm_json_num_opt(obj, key, file, out);
+  return field(obj, key) ? hm_json_num_opt(obj, key, file, out) : missing(file, key);
 }
 
 hm_status hm_json_bool_opt(const json_t *obj, const char *key, const char *file, bool *out) {
@@ -84,8 +82,7 @@ hm_status hm_json_str_opt(const json_t *obj, const char *key, const char *file, 
 }
 
 hm_status hm_json_str(const json_t *obj, const char *key, const char *file, const char **out) {
-  if (!field(obj, key)) return missing(file, key);
-  return hm_json_str_opt(obj, key, file, out);
+  return field(obj, key) ? hm_json_str_opt(obj, key, file, out) : missing(file, key);
 }
 
 hm_status hm_json_int_in(const json_t *obj, const char *key, const char *file, bool required, int64_t lo,

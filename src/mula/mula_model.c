@@ -7,13 +7,7 @@
 #include <stdlib.h>
 
 hm_mula_params hm_mula_default_params(void) {
-  hm_mula_params p;
-  memset(&p, 0, sizeof p);
-  p.n_threads = 0;
-  p.weights = HM_MULA_WEIGHTS_AS_STORED;
-  p.weights_file = NULL;
-  p.gen_config_path = NULL;
-  return p;
+  return (hm_mula_params){.weights = HM_MULA_WEIGHTS_AS_STORED}; /* all cores, the folder's weights and gen_config */
 }
 
 static hm_dtype target_type(hm_mula_weights w, hm_dtype stored, int64_t cols) {

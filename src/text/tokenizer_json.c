@@ -119,12 +119,20 @@ static bool sk_key_is(const char *k0, const char *k1, const char *key) {
   return (size_t)(k1 - k0) == kl && !memcmp(k0, key, kl);
 }
 
+/* Consumes `open` and white space; *empty (the close consumed too) when nothing is inside. */
+static bool sk_open(scan *s, char open, char close, bool *empty) {
+  if (s->p >= s->end || *s->p++ != open) return false;
+  sk_ws(s);
+  *empty = s->p < s->end && *s->p == close;
+  if (*empty) s->p++;
+  return true;
+}
 
 static bool fast_vocab(scan *s, char **kb, model_lists *L) {
   size_t cap = 0;
-  if (s->p >= s->end || *s->p++ != '{') return false;
-  sk_ws(s);
-  if (s->p < s->end && *s->p == '}') { s->p++; return true; }
+  bool empty;
+  if (!sk_open(s, '{', '}', &empty)) return false;
+  if (empty) return true;
   for (;;) {
     sk_ws(s);
     const char *k;
@@ -147,9 +155,9 @@ static bool fast_vocab(scan *s, char **kb, model_lists *L) {
 
 static bool fast_merges(scan *s, char **kb, model_lists *L) {
   size_t cap = 0;
-  if (s->p >= s->end || *s->p++ != '[') return false;
-  sk_ws(s);
-  if (s->p < s->end && *s->p == ']') { s->p++; return true; }
+  bool empty;
+  if (!sk_open(s, '[', ']', &empty)) return false;
+  if (empty) return true;
   for (;;) {
     sk_ws(s);
     ment m;
@@ -186,9 +194,9 @@ static bool fast_merges(scan *s, char **kb, model_lists *L) {
  * read into L (their spans recorded), every other value is skipped. */
 static bool fast_object(scan *s, bool is_model, char **kb, model_lists *L, const char *span[4]) {
   sk_ws(s);
-  if (s->p >= s->end || *s->p++ != '{') return false;
-  sk_ws(s);
-  if (s->p < s->end && *s->p == '}') { s->p++; return true; }
+  bool empty;
+  if (!sk_open(s, '{', '}', &empty)) return false;
+  if (empty) return true;
   for (;;) {
     sk_ws(s);
     const char *k0 = s->p + 1;

@@ -67,7 +67,8 @@ HM_API const char *hm_status_str(hm_status status);
 HM_API const char *hm_last_error(void);
 
 typedef enum hm_log_level { HM_LOG_ERROR = 0, HM_LOG_WARN = 1, HM_LOG_INFO = 2, HM_LOG_DEBUG = 3 } hm_log_level;
-typedef void (*hm_log_callback)(hm_log_level level, const char *message, void *user_data);
+/* Callbacks take user_data first, everywhere (log, progress, abort, audio, noise, on_frame). */
+typedef void (*hm_log_callback)(void *user_data, hm_log_level level, const char *message);
 /* Sets the process-wide log hook; NULL silences the library (the default). */
 HM_API void hm_log_set(hm_log_callback callback, void *user_data);
 

@@ -74,7 +74,7 @@ void hm_log(hm_log_level level, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  log_cb(level, msg, log_ud);
+  log_cb(log_ud, level, msg);
 }
 
 /* ---- memory ---- */

@@ -2,7 +2,7 @@
  * lyric. usage: bench_tokenizer TOKENIZER.json [LYRICS.txt] [repeats] */
 #include "text/prompt.h"
 #include "text/tokenizer.h"
-#include "io/json.h"
+#include "io/fs.h"
 
 #include <stdio.h>
 #include <stdlib.h>

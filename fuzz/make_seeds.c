@@ -2,6 +2,8 @@
  * from the fixtures (no large file is committed): make_seeds SHARED_DIR OUT_DIR
  * writes OUT_DIR/<target>/<name>. */
 #include "io/audio.h"
+#include "testkit.h"
+#include "io/fs.h"
 #include "io/json.h"
 #include "io/npy.h"
 #include "io/safetensors.h"

@@ -4,6 +4,17 @@
  * hm_last_error() then gives a message naming the file, tensor, field or
  * argument at fault. The library never exits and never prints: messages go to
  * the log hook set with hm_log_set() (none by default).
+ *
+ * Thread safety. A loaded model (hm_mula_model, hm_codec_model, hm_whisper_model) is
+ * immutable: any number of threads may use one at once (contexts created on it, codec decodes
+ * and transcriptions, each with its own scratch). Everything else is used by one thread at a
+ * time: an hm_mula_context, an hm_engine (one job at a time; one engine per worker thread,
+ * engines may borrow one loaded model). hm_last_error() is per thread. hm_log_set() is
+ * process-wide and not synchronised: call it before other threads use the library. Each model,
+ * context and engine owns its own pool of n_threads worker threads (<= 0: all cores), so two
+ * running at once on all cores oversubscribe them: give each a share. Callbacks run on the
+ * calling thread, or on an engine's codec worker (see hm_engine_params), never concurrently
+ * with themselves.
  */
 #ifndef HEARTMULA_H
 #define HEARTMULA_H
@@ -16,7 +27,19 @@
 extern "C" {
 #endif
 
+/* The library's version: these macros are the header's, hm_version() the linked library's. */
+#define HM_VERSION_MAJOR 0
+#define HM_VERSION_MINOR 1
+#define HM_VERSION_PATCH 0
 #define HM_VERSION_STRING "0.1.0"
+#define HM_VERSION_NUMBER (HM_VERSION_MAJOR * 10000 + HM_VERSION_MINOR * 100 + HM_VERSION_PATCH)
+
+/* HM_API marks the functions libheartmula.so exports (everything else is hidden). */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define HM_API __attribute__((visibility("default")))
+#else
+#define HM_API
+#endif
 
 typedef enum hm_status {
   HM_OK = 0,
@@ -29,15 +52,25 @@ typedef enum hm_status {
   HM_ERR_INTERNAL = 7
 } hm_status;
 
+/* The linked library's version string ("0.1.0") and number (HM_VERSION_NUMBER's encoding). */
+HM_API const char *hm_version(void);
+HM_API int hm_version_number(void);
+
+/* Frees a buffer the library allocated and handed over (codes, waveforms, formatted text:
+ * what the documentation says to release with free()); free() itself is equally fine from C.
+ * For bindings, which cannot reach the C library's free. NULL is fine. */
+HM_API void hm_free(void *ptr);
+
 /* A short name for a status ("invalid argument", ...). */
-const char *hm_status_str(hm_status status);
+HM_API const char *hm_status_str(hm_status status);
 /* The message of the last failing call on this thread ("" if none). */
-const char *hm_last_error(void);
+HM_API const char *hm_last_error(void);
 
 typedef enum hm_log_level { HM_LOG_ERROR = 0, HM_LOG_WARN = 1, HM_LOG_INFO = 2, HM_LOG_DEBUG = 3 } hm_log_level;
-typedef void (*hm_log_callback)(hm_log_level level, const char *message, void *user_data);
+/* Callbacks take user_data first, everywhere (log, progress, abort, audio, noise, on_frame). */
+typedef void (*hm_log_callback)(void *user_data, hm_log_level level, const char *message);
 /* Sets the process-wide log hook; NULL silences the library (the default). */
-void hm_log_set(hm_log_callback callback, void *user_data);
+HM_API void hm_log_set(hm_log_callback callback, void *user_data);
 
 /* Progress of a long call: done out of total units (frames, windows, steps). */
 typedef void (*hm_progress_callback)(void *user_data, int64_t done, int64_t total);
@@ -67,12 +100,12 @@ typedef struct hm_mula_params {
                                    else a file name in dir or a path (e.g. "model_bf16.safetensors") */
   const char *gen_config_path;  /* NULL (default): dir/gen_config.json, else dir/../gen_config.json */
 } hm_mula_params;
-hm_mula_params hm_mula_default_params(void);
+HM_API hm_mula_params hm_mula_default_params(void);
 
 /* dir: a HeartMuLa-oss-<ver> folder (config.json + safetensors). Errors name the file and the
  * tensor or field at fault. */
-hm_status hm_mula_load(const char *dir, const hm_mula_params *params, hm_mula_model **out);
-void hm_mula_free(hm_mula_model *model);
+HM_API hm_status hm_mula_load(const char *dir, const hm_mula_params *params, hm_mula_model **out);
+HM_API void hm_mula_free(hm_mula_model *model);
 
 /* Read-only facts about a loaded model. */
 typedef struct hm_mula_info {
@@ -85,7 +118,7 @@ typedef struct hm_mula_info {
   int32_t text_bos_id, text_eos_id, audio_eos_id, empty_id; /* gen_config.json */
   int64_t weight_bytes_per_frame; /* weight bytes one frame step streams */
 } hm_mula_info;
-void hm_mula_get_info(const hm_mula_model *model, hm_mula_info *out);
+HM_API void hm_mula_get_info(const hm_mula_model *model, hm_mula_info *out);
 
 typedef struct hm_mula_context_params {
   int n_threads;   /* <= 0: all cores (default) */
@@ -94,10 +127,10 @@ typedef struct hm_mula_context_params {
                       pages become resident only as rows are filled. */
   int n_batch;     /* rows per prompt-prefill chunk; <= 0: 128 (default) */
 } hm_mula_context_params;
-hm_mula_context_params hm_mula_context_default_params(void);
-hm_status hm_mula_context_create(const hm_mula_model *model, const hm_mula_context_params *params,
+HM_API hm_mula_context_params hm_mula_context_default_params(void);
+HM_API hm_status hm_mula_context_create(const hm_mula_model *model, const hm_mula_context_params *params,
                                  hm_mula_context **out);
-void hm_mula_context_free(hm_mula_context *ctx);
+HM_API void hm_mula_context_free(hm_mula_context *ctx);
 
 typedef struct hm_mula_gen_params {
   int topk;              /* 50 */
@@ -115,7 +148,7 @@ typedef struct hm_mula_gen_params {
   void (*on_frame)(void *user_data, const int32_t *frame, int64_t index);
   void *user_data;
 } hm_mula_gen_params;
-hm_mula_gen_params hm_mula_default_gen_params(void);
+HM_API hm_mula_gen_params hm_mula_default_gen_params(void);
 
 /* Generates audio codes, exactly as upstream's HeartMuLaGenPipeline._forward:
  *   prompt_tokens [n_rows x 9]: cols 0..7 audio codes, col 8 text id (one conditional row set;
@@ -127,7 +160,7 @@ hm_mula_gen_params hm_mula_default_gen_params(void);
  *     audio rows, so generation continues from them (returned codes exclude them).
  * *codes_out: malloc'ed [8 x n_frames] codebook-major int32 (free with free()). On abort returns
  * HM_ERR_ABORTED and the frames made so far. */
-hm_status hm_mula_generate(hm_mula_context *ctx, const int32_t *prompt_tokens, const int32_t *prompt_mask,
+HM_API hm_status hm_mula_generate(hm_mula_context *ctx, const int32_t *prompt_tokens, const int32_t *prompt_mask,
                            int64_t n_rows, int64_t muq_idx, const hm_mula_gen_params *gen,
                            const int32_t *history, int64_t n_history,
                            int32_t **codes_out, int64_t *n_frames);
@@ -135,18 +168,12 @@ hm_status hm_mula_generate(hm_mula_context *ctx, const int32_t *prompt_tokens, c
 /* Step API (what hm_mula_generate runs): hm_mula_start resets the context, feeds the rows
  * (prefill) and samples the first frame; hm_mula_next feeds a frame's 8 codes as the next row and
  * samples the next one. gen's topk/temperature/cfg_scale/seed/muq_embed are taken at start. */
-hm_status hm_mula_start(hm_mula_context *ctx, const int32_t *tokens, const int32_t *mask, int64_t n_rows,
+HM_API hm_status hm_mula_start(hm_mula_context *ctx, const int32_t *tokens, const int32_t *mask, int64_t n_rows,
                         int64_t muq_idx, const hm_mula_gen_params *gen, int32_t *frame_out /* [n_codebooks] */);
-hm_status hm_mula_next(hm_mula_context *ctx, const int32_t *frame_in, int32_t *frame_out);
+HM_API hm_status hm_mula_next(hm_mula_context *ctx, const int32_t *frame_in, int32_t *frame_out);
 /* Rows held in the backbone KV cache so far. */
-int64_t hm_mula_n_past(const hm_mula_context *ctx);
+HM_API int64_t hm_mula_n_past(const hm_mula_context *ctx);
 
-/* Writes a random checkpoint in the published layout under root: root/HeartMuLa-oss-<ver>/
- * (config.json, sharded F32 model-0000k-of-0000n.safetensors + model.safetensors.index.json;
- * n_shards <= 1: one model.safetensors) and root/gen_config.json (<ver> = flavor). flavor: "tiny"
- * (the fixture's shapes), "demo" (tiny shapes, 2048 rows of context, end-of-audio logits damped)
- * or "3B" (HeartMuLa-oss-3B: backbone llama-3B, decoder llama-300M). */
-hm_status hm_mula_make_checkpoint(const char *root, const char *flavor, uint64_t seed, int n_shards);
 
 /* ---- HeartCodec (src/codec) ---- */
 /* Audio tokens [n_codebooks x n_frames] (12.5 frames/s) -> stereo 48 kHz waveform.
@@ -168,29 +195,25 @@ typedef struct hm_codec_params {
   hm_codec_noise_fn noise; /* NULL: seeded RNG; else every draw comes from here */
   void *noise_user_data;
 } hm_codec_params;
-hm_codec_params hm_codec_default_params(void);
+HM_API hm_codec_params hm_codec_default_params(void);
 
 /* dir: a HeartCodec-oss folder (config.json + model.safetensors or a sharded
  * model.safetensors.index.json). params may be NULL (defaults). */
-hm_status hm_codec_load(const char *dir, const hm_codec_params *params, hm_codec_model **out);
-void hm_codec_free(hm_codec_model *model);
-int hm_codec_sample_rate(const hm_codec_model *model);   /* 48000 */
-int hm_codec_num_codebooks(const hm_codec_model *model); /* 8 */
-int hm_codec_codebook_size(const hm_codec_model *model); /* 8192 */
+HM_API hm_status hm_codec_load(const char *dir, const hm_codec_params *params, hm_codec_model **out);
+HM_API void hm_codec_free(hm_codec_model *model);
+HM_API int hm_codec_sample_rate(const hm_codec_model *model);   /* 48000 */
+HM_API int hm_codec_num_codebooks(const hm_codec_model *model); /* 8 */
+HM_API int hm_codec_codebook_size(const hm_codec_model *model); /* 8192 */
 /* Samples per channel hm_codec_decode returns for n_frames (upstream's
  * detokenize: n_frames * 3840, shorter when n_frames = 104 + 320k, k >= 1). */
-int64_t hm_codec_output_samples(const hm_codec_model *model, int64_t n_frames);
+HM_API int64_t hm_codec_output_samples(const hm_codec_model *model, int64_t n_frames);
 /* Decodes codes (codebook-major: codes[q * n_frames + i], 0 <= code < codebook
  * size) window by window. progress counts Euler steps (+1 per window for the
  * waveform decoder). *wav: planar [2][*n_samples] (left then right), malloc'd:
  * release with free(). params may be NULL (defaults). */
-hm_status hm_codec_decode(hm_codec_model *model, const int32_t *codes, int64_t n_frames,
+HM_API hm_status hm_codec_decode(const hm_codec_model *model, const int32_t *codes, int64_t n_frames,
                           const hm_codec_params *params, hm_progress_callback progress,
                           hm_abort_callback abort_cb, void *user_data, float **wav, int64_t *n_samples);
-/* Writes a random checkpoint in the published HeartCodec-oss layout (config.json +
- * model.safetensors, sharded when large) into dir (created if missing).
- * flavor "tiny" = the fixture sizes, "full" = HeartCodecConfig defaults. */
-hm_status hm_codec_make_checkpoint(const char *dir, const char *flavor, uint64_t seed);
 
 /* ---- Engine and pipeline: text -> codes -> audio (src/engine) ---- */
 /* The product's main job, as upstream's HeartMuLaGenPipeline: lyrics + tags ->
@@ -218,7 +241,7 @@ typedef struct hm_generate_result {
   double t_first_audio_s; /* from the job's start to its first samples out (0 when codes only) */
   int64_t peak_rss_bytes; /* the process's peak so far */
 } hm_generate_result;
-void hm_generate_result_free(hm_generate_result *r);
+HM_API void hm_generate_result_free(hm_generate_result *r);
 
 /* The long-lived engine (whisper.h / llama.h style): hm_engine_open finds and checks the model folder
  * once; hm_engine_generate runs one job. Thread safety: an engine runs one job at a time (calls on one
@@ -247,12 +270,12 @@ typedef struct hm_engine_params {
   bool require_codec;           /* true: HeartCodec-oss/ must be present at open (false: codes-only engines) */
   const hm_mula_model *mula_model; /* optional, borrowed: a loaded LM used instead of loading one (it must outlive
                                       the engine; mula_weights is then ignored) */
-  hm_codec_model *codec_model;     /* optional, borrowed: a loaded codec, likewise */
+  const hm_codec_model *codec_model; /* optional, borrowed: a loaded codec, likewise */
 } hm_engine_params;
-hm_engine_params hm_engine_default_params(void);
+HM_API hm_engine_params hm_engine_default_params(void);
 
-hm_status hm_engine_open(const char *model_path, const hm_engine_params *params, hm_engine **out);
-void hm_engine_close(hm_engine *engine);
+HM_API hm_status hm_engine_open(const char *model_path, const hm_engine_params *params, hm_engine **out);
+HM_API void hm_engine_close(hm_engine *engine);
 
 typedef struct hm_job {
   const char *lyrics;           /* text (required, not blank) */
@@ -274,7 +297,7 @@ typedef struct hm_job {
   bool stream;                  /* decode each codec window as soon as the LM has made its codes, beside the
                                    LM; the audio is bit-identical to a non-streaming job's */
 } hm_job;
-hm_job hm_job_default(void);
+HM_API hm_job hm_job_default(void);
 
 /* The final waveform, in order, window by window: planar_stereo = [2][n_samples] (left, then right),
  * first_sample = its position in the song; valid during the call only. Anything but HM_OK stops the job. */
@@ -290,7 +313,7 @@ typedef struct hm_job_callbacks {
 
 /* Runs one job. callbacks may be NULL. On failure (bad job, abort, sink error) out holds no codes, no output
  * file is left, and the engine is ready for the next job. */
-hm_status hm_engine_generate(hm_engine *engine, const hm_job *job, const hm_job_callbacks *callbacks,
+HM_API hm_status hm_engine_generate(hm_engine *engine, const hm_job *job, const hm_job_callbacks *callbacks,
                              hm_generate_result *out);
 
 /* Models loaded by this engine so far (counters for tests and monitoring). */
@@ -298,7 +321,7 @@ typedef struct hm_engine_stats {
   int64_t n_jobs, n_lm_loads, n_codec_loads;
   bool lm_loaded, codec_loaded; /* resident now */
 } hm_engine_stats;
-void hm_engine_get_stats(const hm_engine *engine, hm_engine_stats *out);
+HM_API void hm_engine_get_stats(const hm_engine *engine, hm_engine_stats *out);
 
 /* One job on a `staged` engine opened for it: what `heartmula generate` ran before the engine. */
 typedef struct hm_generate_params {
@@ -325,9 +348,9 @@ typedef struct hm_generate_params {
   hm_abort_callback abort;      /* polled once per frame / step; abort leaves no output file */
   void *user_data;
 } hm_generate_params;
-hm_generate_params hm_generate_default_params(void);
+HM_API hm_generate_params hm_generate_default_params(void);
 
-hm_status hm_generate(const hm_generate_params *params, hm_generate_result *out);
+HM_API hm_status hm_generate(const hm_generate_params *params, hm_generate_result *out);
 
 /* Codes -> audio file with the codec alone (what `heartmula decode` runs; the same codec stage as a
  * job's): codes [8 x n_frames] codebook-major; params NULL = defaults; the same seed as hm_generate
@@ -338,7 +361,7 @@ typedef struct hm_decode_result {
   int sample_rate_hz;
   double t_load_s, t_decode_s, t_write_s;
 } hm_decode_result;
-hm_status hm_decode_to_file(const char *codec_dir, const int32_t *codes, int64_t n_frames, const hm_codec_params *params,
+HM_API hm_status hm_decode_to_file(const char *codec_dir, const int32_t *codes, int64_t n_frames, const hm_codec_params *params,
                             const char *output_path, bool overwrite, bool wav_float, hm_stage_progress_callback progress,
                             hm_abort_callback abort_cb, void *user_data, hm_decode_result *out);
 
@@ -362,7 +385,7 @@ typedef struct hm_whisper_params {
                               * (default false: greedy only, as the HF pipeline) */
   uint64_t seed;          /* RNG seed for the fallback's sampling (default 0) */
 } hm_whisper_params;
-hm_whisper_params hm_whisper_default_params(void);
+HM_API hm_whisper_params hm_whisper_default_params(void);
 
 typedef struct hm_transcript_segment {
   double start_s, end_s; /* in the input's time */
@@ -379,29 +402,22 @@ typedef struct hm_transcript {
   int n_segments;        /* without timestamps: one segment covering the whole input */
 } hm_transcript;
 
-hm_status hm_whisper_load(const char *dir, hm_whisper_model **out);
-void hm_whisper_free(hm_whisper_model *model);
+HM_API hm_status hm_whisper_load(const char *dir, hm_whisper_model **out);
+HM_API void hm_whisper_free(hm_whisper_model *model);
 /* The rate the model wants (16000): hm_whisper_transcribe takes mono PCM at this rate. */
-int hm_whisper_sample_rate(const hm_whisper_model *model);
+HM_API int hm_whisper_sample_rate(const hm_whisper_model *model);
 /* progress counts windows. params NULL: defaults. Free *out with hm_transcript_free. */
-hm_status hm_whisper_transcribe(const hm_whisper_model *model, const float *pcm16k, int64_t n_samples,
+HM_API hm_status hm_whisper_transcribe(const hm_whisper_model *model, const float *pcm16k, int64_t n_samples,
                                 const hm_whisper_params *params, hm_progress_callback progress,
                                 hm_abort_callback abort_cb, void *user_data, hm_transcript **out);
 /* Reads any audio file libsndfile reads, downmixes and resamples it, then transcribes. */
-hm_status hm_whisper_transcribe_file(const hm_whisper_model *model, const char *path,
+HM_API hm_status hm_whisper_transcribe_file(const hm_whisper_model *model, const char *path,
                                      const hm_whisper_params *params, hm_progress_callback progress,
                                      hm_abort_callback abort_cb, void *user_data, hm_transcript **out);
-void hm_transcript_free(hm_transcript *t);
+HM_API void hm_transcript_free(hm_transcript *t);
 /* Renders a transcript as "txt", "lrc" ([mm:ss.xx] lines), "srt", "vtt" or "json"
  * ({"text", "segments": [{"start", "end", "text", "tokens"}]}). *out is malloc'ed. */
-hm_status hm_transcript_format(const hm_transcript *t, const char *format, char **out);
-/* Writes a random model folder in the published layout: flavor "tiny" (d 64,
- * 2+2 layers, 128 mels, vocab 51866) or "large-v3" (full size, F16).
- * tokenizer_json: a Whisper tokenizer.json to copy (NULL: a tokenizer with
- * byte tokens and Whisper's special tokens only). Refuses an existing model.safetensors. */
-hm_status hm_whisper_make_checkpoint(const char *dir, const char *flavor, uint64_t seed);
-hm_status hm_whisper_make_checkpoint_ex(const char *dir, const char *flavor, uint64_t seed,
-                                        const char *tokenizer_json);
+HM_API hm_status hm_transcript_format(const hm_transcript *t, const char *format, char **out);
 
 #ifdef __cplusplus
 }

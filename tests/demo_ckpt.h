@@ -4,8 +4,9 @@
 #ifndef HM_TEST_DEMO_CKPT_H
 #define HM_TEST_DEMO_CKPT_H
 #include "harness.h"
+#include "testkit.h"
 #include "heartmula.h"
-#include "io/json.h"
+#include "io/fs.h"
 #include "text/tokenizer.h"
 
 #include <stdlib.h>

@@ -7,8 +7,9 @@
  * window end to end. --make-full DIR writes a random full-size checkpoint
  * (HeartCodecConfig defaults) there first if DIR has none. */
 #include "cli.h"
+#include "testkit.h"
 #include "codec/codec_internal.h"
-#include "io/json.h"
+#include "io/fs.h"
 #include "tensor/probe.h"
 #include <math.h>
 #include <stdlib.h>

@@ -4,7 +4,6 @@
  * peak RSS, on a checkpoint folder (e.g. a full-size random one from make-checkpoint --flavor 3B).
  * --jobs N runs N jobs (seeds 1..N) on one engine and prints the resident memory after each. */
 #include "cli.h"
-#include "io/json.h"
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>

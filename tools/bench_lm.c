@@ -3,7 +3,7 @@
  * The HeartMuLa frame step with CFG (batch 2): ms/frame, weight bytes streamed per frame,
  * the GB/s that makes, and the machine's read bandwidth (probe) for comparison. */
 #include "cli.h"
-#include "io/json.h"
+#include "io/fs.h"
 #include "mula/mula.h"
 #include "tensor/probe.h"
 #include <stdlib.h>

@@ -2,7 +2,8 @@
  * and decoder ms per token, on a model folder or on a random one made here
  * (--make DIR --flavor large-v3). */
 #include "cli.h"
-#include "io/json.h"
+#include "testkit.h"
+#include "io/fs.h"
 #include "transcriptor/whisper.h"
 
 #include <stdlib.h>

@@ -54,5 +54,5 @@ void cli_signals_install(void);
 bool cli_abort_requested(void *user_data);
 int cli_finish(int rc);
 /* A log hook printing warnings and errors to stderr ("heartmula: warning: ..."). */
-void cli_log_hook(hm_log_level level, const char *msg, void *user_data);
+void cli_log_hook(void *user_data, hm_log_level level, const char *msg);
 #endif

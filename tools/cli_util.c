@@ -101,7 +101,7 @@ void cli_progress_end(cli_progress *p) {
   if (p->enabled) fputc('\n', stderr);
 }
 
-void cli_log_hook(hm_log_level level, const char *msg, void *user_data) {
+void cli_log_hook(void *user_data, hm_log_level level, const char *msg) {
   (void)user_data;
   if (level == HM_LOG_ERROR) fprintf(stderr, "heartmula: error: %s\n", msg);
   else if (level == HM_LOG_WARN) fprintf(stderr, "heartmula: warning: %s\n", msg);

@@ -1,7 +1,7 @@
 /* heartmula generate: lyrics + tags -> song file, with upstream's flags
  * (examples/run_music_generation.py; underscore spellings accepted too). */
 #include "cli.h"
-#include "io/json.h"
+#include "io/fs.h"
 #include "io/npy.h"
 #include "text/prompt.h"
 

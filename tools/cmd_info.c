@@ -1,6 +1,7 @@
 /* heartmula info [DIR|FILE]: this machine (cores, SIMD kernels) and, given a
  * checkpoint folder or a safetensors file, what it holds. */
 #include "cli.h"
+#include "io/fs.h"
 #include "io/json.h"
 #include "io/safetensors.h"
 #include "tensor/gemm.h"

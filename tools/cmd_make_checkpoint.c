@@ -5,7 +5,8 @@
  *   DIR/HeartMuLa-oss-<flavor>/  DIR/HeartCodec-oss/  DIR/tokenizer.json  DIR/gen_config.json
  *   (+ DIR/HeartTranscriptor-oss/ with the whisper part). */
 #include "cli.h"
-#include "io/json.h"
+#include "testkit.h"
+#include "io/fs.h"
 #include "text/tokenizer.h"
 #include <string.h>
 

@@ -22,6 +22,7 @@
  *     everything else is copied unchanged. */
 #include "cli.h"
 #include "io/safetensors.h"
+#include "io/fs.h"
 #include "io/json.h"
 #include "tensor/ops.h"
 #include <stdlib.h>

@@ -1,5 +1,6 @@
 /* heartmula tokenize: text -> ids (one JSON array on one line), or --decode ids -> text. */
 #include "cli.h"
+#include "io/fs.h"
 #include "io/json.h"
 #include "text/tokenizer.h"
 

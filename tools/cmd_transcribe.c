@@ -1,6 +1,6 @@
 /* heartmula transcribe: audio file -> lyrics (HeartTranscriptor / Whisper). */
 #include "cli.h"
-#include "io/json.h"
+#include "io/fs.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -5,6 +5,7 @@
 #ifndef HM_PARITY_H
 #define HM_PARITY_H
 #include "cli.h"
+#include "io/fs.h"
 #include "io/json.h"
 
 typedef struct parity_ctx parity_ctx;

@@ -4,7 +4,7 @@
  * and output frames exact. Cases, shapes, call counts, cfg and eos thresholds
  * come from the folder (src/mula/mula_fixture.c). */
 #include "parity.h"
-#include "mula/mula_fixture.h"
+#include "mula_fixture.h"
 
 int parity_mula(parity_ctx *p) {
   const json_t *manifest = parity_manifest(p);

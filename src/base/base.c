@@ -13,6 +13,10 @@
 #define HM_ERR_CAP 2048
 static _Thread_local char err_buf[HM_ERR_CAP];
 
+const char *hm_version(void) { return HM_VERSION_STRING; }
+int hm_version_number(void) { return HM_VERSION_NUMBER; }
+void hm_free(void *ptr) { free(ptr); }
+
 const char *hm_status_str(hm_status st) {
   switch (st) {
   case HM_OK: return "ok";
@@ -70,7 +74,7 @@ void hm_log(hm_log_level level, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  log_cb(level, msg, log_ud);
+  log_cb(log_ud, level, msg);
 }
 
 /* ---- memory ---- */

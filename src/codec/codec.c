@@ -10,19 +10,11 @@
 #include <stdlib.h>
 
 #define CX_DURATION 29.76
+#define CX_WIN_FRAMES ((int)(CX_DURATION * 12.5)) /* codes per window (372): derived here only */
 #define CX_SQ_CHUNK 186 /* latent frames per waveform-decoder chunk (4 per window) */
 
 hm_codec_params hm_codec_default_params(void) {
-  hm_codec_params p;
-  memset(&p, 0, sizeof p);
-  p.steps = 10;
-  p.guidance = 1.25f;
-  p.seed = 0;
-  p.n_threads = 0;
-  p.bf16_weights = false;
-  p.noise = NULL;
-  p.noise_user_data = NULL;
-  return p;
+  return (hm_codec_params){.steps = 10, .guidance = 1.25f}; /* seed 0, all cores, F32, seeded noise */
 }
 
 void cx_make_plan(const hm_codec_model *m, int64_t n_frames, cx_plan *p) {
@@ -30,7 +22,7 @@ void cx_make_plan(const hm_codec_model *m, int64_t n_frames, cx_plan *p) {
   const int sr = m->cfg.sample_rate;
   p->n_frames = n_frames;
   p->latent_frames = (int)(CX_DURATION * 25);          /* 744 */
-  p->win_frames = (int)(CX_DURATION * 12.5);           /* 372 */
+  p->win_frames = CX_WIN_FRAMES;                       /* 372 */
   p->hop_frames = p->win_frames / 93 * 80;             /* 320 */
   p->ovlp_frames = p->win_frames - p->hop_frames;      /* 52 */
   p->incontext_frames = p->ovlp_frames * 2;            /* 104 latent frames */
@@ -52,7 +44,7 @@ void cx_make_plan(const hm_codec_model *m, int64_t n_frames, cx_plan *p) {
 }
 
 int32_t cx_padded_code(const int32_t *codes, int64_t n_frames, int q, int64_t i) {
-  const int64_t win = 372;
+  const int64_t win = CX_WIN_FRAMES;
   int64_t l1 = n_frames < win ? win : n_frames;
   int64_t j = i % l1;
   if (n_frames < win) j %= n_frames;
@@ -107,7 +99,7 @@ static void prog_step(void *ctx) {
  * before (k + 1) * hop are final (window k + 1 cross-fades only from there). */
 
 struct cx_stream {
-  hm_codec_model *m;
+  const hm_codec_model *m;
   hm_codec_params params;
   cx_plan P;          /* constants (window, hop, overlap); sizes from the plan of the final song */
   hm_pool *pool;
@@ -135,15 +127,27 @@ void cx_stream_free(cx_stream *s) {
   free(s);
 }
 
-hm_status cx_stream_create(hm_codec_model *m, const hm_codec_params *params, cx_stream **out) {
-  if (out) *out = NULL;
-  if (!m || !out) return hm_error(HM_ERR_INVALID_ARG, "codec stream: model and out must not be NULL");
-  hm_codec_params def = hm_codec_default_params();
-  if (!params) params = &def;
+static hm_status check_params(const hm_codec_params *params) {
   if (params->steps < 1 || params->steps > 1000)
     return hm_error(HM_ERR_INVALID_ARG, "hm_codec_decode: steps = %d must be in [1, 1000]", params->steps);
   if (!(params->guidance >= 0.0f && params->guidance < 1000.0f))
     return hm_error(HM_ERR_INVALID_ARG, "hm_codec_decode: guidance = %g must be in [0, 1000)", (double)params->guidance);
+  return HM_OK;
+}
+
+/* The caller's draws, or the seeded stream 1 of params->seed. */
+static void noise_init(noise_src *ns, const hm_codec_params *params) {
+  ns->fn = params->noise;
+  ns->ud = params->noise_user_data;
+  hm_rng_seed(&ns->rng, params->seed, 1);
+}
+
+hm_status cx_stream_create(const hm_codec_model *m, const hm_codec_params *params, cx_stream **out) {
+  if (out) *out = NULL;
+  if (!m || !out) return hm_error(HM_ERR_INVALID_ARG, "codec stream: model and out must not be NULL");
+  hm_codec_params def = hm_codec_default_params();
+  if (!params) params = &def;
+  HM_TRY(check_params(params));
   cx_stream *s = calloc(1, sizeof *s);
   if (!s) return hm_error(HM_ERR_NOMEM, "codec: out of memory");
   s->m = m;
@@ -170,9 +174,7 @@ hm_status cx_stream_create(hm_codec_model *m, const hm_codec_params *params, cx_
     st = hm_error(HM_ERR_NOMEM, "codec: out of memory for one window's scratch");
     goto fail;
   }
-  s->ns.fn = params->noise;
-  s->ns.ud = params->noise_user_data;
-  hm_rng_seed(&s->ns.rng, params->seed, 1);
+  noise_init(&s->ns, params);
   /* first_latent = randn(1, 744, 256): only its in-context part (none) is used */
   if ((st = draw(&s->ns, s->lat, (int64_t)T * C))) goto fail;
   *out = s;
@@ -185,10 +187,7 @@ fail:
 hm_status cx_stream_reset(cx_stream *s, const hm_codec_params *params) {
   hm_codec_params def = hm_codec_default_params();
   if (!params) params = &def;
-  if (params->steps < 1 || params->steps > 1000)
-    return hm_error(HM_ERR_INVALID_ARG, "hm_codec_decode: steps = %d must be in [1, 1000]", params->steps);
-  if (!(params->guidance >= 0.0f && params->guidance < 1000.0f))
-    return hm_error(HM_ERR_INVALID_ARG, "hm_codec_decode: guidance = %g must be in [0, 1000)", (double)params->guidance);
+  HM_TRY(check_params(params));
   if ((params->guidance > 1.0f) != (s->params.guidance > 1.0f) || params->n_threads != s->params.n_threads)
     return hm_error(HM_ERR_INVALID_ARG, "codec stream: reset with another CFG batch or thread count (create a new one)");
   const int T = s->P.latent_frames, C = s->m->cfg.out_channels;
@@ -198,9 +197,7 @@ hm_status cx_stream_reset(cx_stream *s, const hm_codec_params *params) {
   s->on_latents = NULL;
   s->latents_ud = NULL;
   memset(s->ic, 0, (size_t)T * C * sizeof(float)); /* window 0 has no in-context part */
-  s->ns.fn = params->noise;
-  s->ns.ud = params->noise_user_data;
-  hm_rng_seed(&s->ns.rng, params->seed, 1);
+  noise_init(&s->ns, params);
   return draw(&s->ns, s->lat, (int64_t)T * C);
 }
 
@@ -259,7 +256,7 @@ hm_status cx_stream_next(cx_stream *s, const int32_t *codes, int64_t stride, int
   if (!cx_stream_ready(s, n_known, final))
     return hm_error(HM_ERR_INTERNAL, "codec stream: window %lld is not ready (%lld codes known)", (long long)s->k,
                     (long long)n_known);
-  hm_codec_model *m = s->m;
+  const hm_codec_model *m = s->m;
   const cx_config *c = &m->cfg;
   const cx_plan *Q = &s->P;
   cx_plan F;
@@ -334,13 +331,13 @@ hm_status cx_stream_next(cx_stream *s, const int32_t *codes, int64_t stride, int
 
 /* ---- whole-song decode: the stream with the song's length known from the start ---- */
 
-hm_status hm_codec_decode(hm_codec_model *m, const int32_t *codes, int64_t n_frames, const hm_codec_params *params,
+hm_status hm_codec_decode(const hm_codec_model *m, const int32_t *codes, int64_t n_frames, const hm_codec_params *params,
                           hm_progress_callback progress, hm_abort_callback abort_cb, void *user_data, float **wav,
                           int64_t *n_samples) {
   return cx_detokenize(m, codes, n_frames, params, progress, abort_cb, user_data, NULL, NULL, wav, n_samples);
 }
 
-hm_status cx_detokenize(hm_codec_model *m, const int32_t *codes, int64_t n_frames, const hm_codec_params *params,
+hm_status cx_detokenize(const hm_codec_model *m, const int32_t *codes, int64_t n_frames, const hm_codec_params *params,
                         hm_progress_callback progress, hm_abort_callback abort_cb, void *user_data,
                         cx_latents_fn on_latents, void *latents_ud, float **wav, int64_t *n_samples) {
   if (wav) *wav = NULL;
@@ -352,10 +349,7 @@ hm_status cx_detokenize(hm_codec_model *m, const int32_t *codes, int64_t n_frame
   const cx_config *c = &m->cfg;
   if (n_frames <= 0) return hm_error(HM_ERR_INVALID_ARG, "hm_codec_decode: codes are empty (n_frames = %lld)", (long long)n_frames);
   if (n_frames > (int64_t)1 << 31) return hm_error(HM_ERR_INVALID_ARG, "hm_codec_decode: n_frames = %lld is too large", (long long)n_frames);
-  if (params->steps < 1 || params->steps > 1000)
-    return hm_error(HM_ERR_INVALID_ARG, "hm_codec_decode: steps = %d must be in [1, 1000]", params->steps);
-  if (!(params->guidance >= 0.0f && params->guidance < 1000.0f))
-    return hm_error(HM_ERR_INVALID_ARG, "hm_codec_decode: guidance = %g must be in [0, 1000)", (double)params->guidance);
+  HM_TRY(check_params(params));
   HM_TRY(cx_codes_check(m, codes, n_frames, n_frames));
   cx_plan P;
   cx_make_plan(m, n_frames, &P);

@@ -6,7 +6,7 @@
 #ifndef HM_CODEC_INTERNAL_H
 #define HM_CODEC_INTERNAL_H
 #include "base/base.h"
-#include "io/safetensors.h"
+#include "io/weights.h"
 #include "tensor/ops.h"
 #include "tensor/gemm.h"
 #include "tensor/gemm_amx.h"
@@ -73,19 +73,14 @@ typedef struct cx_sq {
 
 struct hm_codec_model {
   cx_config cfg;
-  hm_st *st;
+  hm_weights *w;          /* the checkpoint; owns every copy and packed matrix made at load */
   const float *codebooks; /* [n_q][codebook_size][codebook_dim] (owned copy) */
   cx_linear project_out;  /* codebook_dim -> dim */
   cx_linear cond_emb;     /* dim -> dim */
   cx_project proj_in, connection_proj, proj_out;
   cx_stack s1, s2;
   cx_sq sq;
-  void **owned; int n_owned, cap_owned; /* copies made at load */
-  hm_mat *owned_mats; int n_owned_mats, cap_owned_mats;
   bool amx;              /* DiT GEMMs in BF16 on AMX tiles */
-  hm_bmat **bmats; int n_bmats, cap_bmats;
-  hm_pmat **pmats; int n_pmats, cap_pmats; /* the DiT's matrices packed for hm_gemm (F32 or BF16) */
-  hm_pool *load_pool;    /* packing threads, during hm_codec_load only */
 };
 
 /* Estimator scratch for batch B and T frames (allocated once, reused every step). */
@@ -155,7 +150,7 @@ int32_t cx_padded_code(const int32_t *codes, int64_t n_frames, int q, int64_t i)
 /* hm_codec_decode with a hook that sees each window's latents [T][C]
  * (flow_matching.inference_codes output) before the waveform decoder. */
 typedef void (*cx_latents_fn)(void *ud, int64_t window, const float *latents, int T, int C);
-hm_status cx_detokenize(hm_codec_model *m, const int32_t *codes, int64_t n_frames, const hm_codec_params *params,
+hm_status cx_detokenize(const hm_codec_model *m, const int32_t *codes, int64_t n_frames, const hm_codec_params *params,
                         hm_progress_callback progress, hm_abort_callback abort_cb, void *user_data,
                         cx_latents_fn on_latents, void *latents_ud, float **wav, int64_t *n_samples);
 

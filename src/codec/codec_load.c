@@ -2,152 +2,52 @@
  * upstream names, weight-norm folding (w = g * v / ||v||, norm over all dims
  * but 0) and the weight re-layouts the kernels want, all once at load. */
 #include "codec/codec_internal.h"
+#include "io/fs.h"
 #include "io/json.h"
+#include "io/weights.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
-#include <unistd.h>
-
-/* ---- ownership ---- */
-
-static void *own(hm_codec_model *m, size_t bytes) {
-  if (m->n_owned == m->cap_owned) {
-    int cap = m->cap_owned ? m->cap_owned * 2 : 256;
-    void **p = realloc(m->owned, (size_t)cap * sizeof *p);
-    if (!p) return NULL;
-    m->owned = p;
-    m->cap_owned = cap;
-  }
-  void *p = hm_malloc_aligned(bytes ? bytes : 1);
-  if (p) m->owned[m->n_owned++] = p;
-  return p;
-}
-
-/* Frees an owned buffer before the model goes (a copy a re-layout replaced). */
-static void disown(hm_codec_model *m, void *p) {
-  for (int i = m->n_owned - 1; i >= 0; i--)
-    if (m->owned[i] == p) {
-      hm_free_aligned(p);
-      m->owned[i] = m->owned[--m->n_owned];
-      return;
-    }
-}
-
-static hm_status own_mat(hm_codec_model *m, const hm_mat *mat) {
-  if (m->n_owned_mats == m->cap_owned_mats) {
-    int cap = m->cap_owned_mats ? m->cap_owned_mats * 2 : 64;
-    hm_mat *p = realloc(m->owned_mats, (size_t)cap * sizeof *p);
-    if (!p) return hm_error(HM_ERR_NOMEM, "codec: out of memory");
-    m->owned_mats = p;
-    m->cap_owned_mats = cap;
-  }
-  m->owned_mats[m->n_owned_mats++] = *mat;
-  return HM_OK;
-}
 
 void hm_codec_free(hm_codec_model *m) {
   if (!m) return;
-  for (int i = 0; i < m->n_owned; i++) hm_free_aligned(m->owned[i]);
-  for (int i = 0; i < m->n_owned_mats; i++) hm_mat_free_owned(&m->owned_mats[i]);
-  for (int i = 0; i < m->n_bmats; i++) { hm_bmat_free(m->bmats[i]); free(m->bmats[i]); }
-  free(m->bmats);
-  for (int i = 0; i < m->n_pmats; i++) { hm_pmat_free(m->pmats[i]); free(m->pmats[i]); }
-  free(m->pmats);
-  free(m->owned);
-  free(m->owned_mats);
   free(m->s1.blocks);
   free(m->s2.blocks);
-  hm_st_close(m->st);
+  hm_weights_close(m->w);
   free(m);
-}
-
-/* Packs W [N][K] (f32) into AMX tiles owned by the model. */
-static hm_status pack(hm_codec_model *m, const float *W, int64_t N, int64_t K, hm_bmat **out) {
-  if (m->n_bmats == m->cap_bmats) {
-    int cap = m->cap_bmats ? m->cap_bmats * 2 : 64;
-    hm_bmat **p = realloc(m->bmats, (size_t)cap * sizeof *p);
-    if (!p) return hm_error(HM_ERR_NOMEM, "codec: out of memory");
-    m->bmats = p;
-    m->cap_bmats = cap;
-  }
-  hm_bmat *b = calloc(1, sizeof *b);
-  if (!b) return hm_error(HM_ERR_NOMEM, "codec: out of memory");
-  hm_status st = hm_bmat_pack(W, N, K, b);
-  if (st) { free(b); return st; }
-  m->bmats[m->n_bmats++] = b;
-  *out = b;
-  return HM_OK;
-}
-
-/* Packs W (any dtype) for hm_gemm as `to`, owned by the model. */
-static hm_status pack_gemm(hm_codec_model *m, const hm_mat *W, hm_dtype to, hm_pmat **out) {
-  if (m->n_pmats == m->cap_pmats) {
-    int cap = m->cap_pmats ? m->cap_pmats * 2 : 64;
-    hm_pmat **p = realloc(m->pmats, (size_t)cap * sizeof *p);
-    if (!p) return hm_error(HM_ERR_NOMEM, "codec: out of memory");
-    m->pmats = p;
-    m->cap_pmats = cap;
-  }
-  hm_pmat *b = calloc(1, sizeof *b);
-  if (!b) return hm_error(HM_ERR_NOMEM, "codec: out of memory");
-  hm_status st = hm_pmat_pack(m->load_pool, W, to, b);
-  if (st) { free(b); return st; }
-  m->pmats[m->n_pmats++] = b;
-  *out = b;
-  return HM_OK;
 }
 
 /* ---- tensor getters ---- */
 
 typedef struct loader {
   hm_codec_model *m;
+  hm_weights *w;
   bool bf16;
-  bool last_mapped; /* the last get_mat returned the mmapped tensor itself */
 } loader;
 
-/* With AMX, BF16 means packed tiles; the hm_mat stays F32 (mmapped when possible). */
-
 static hm_status get_f32(loader *L, const char *name, int n_dims, const int64_t *shape, float **out) {
-  const hm_tensor_view *t;
-  HM_TRY(hm_st_get(L->m->st, name, HM_DTMASK_FLOAT, n_dims, shape, &t));
-  float *p = own(L->m, (size_t)t->n_elems * sizeof(float));
-  if (!p) return hm_error(HM_ERR_NOMEM, "codec: out of memory copying tensor '%s'", name);
-  HM_TRY(hm_tensor_to_f32(t, p));
-  hm_tensor_release(t->data, t->nbytes);
-  *out = p;
-  return HM_OK;
+  return hm_weights_f32(L->w, name, n_dims, shape, out);
 }
 
 static hm_status get_vec(loader *L, const char *name, int64_t n, const float **out) {
   float *p;
-  HM_TRY(get_f32(L, name, 1, &n, &p));
+  HM_TRY(hm_weights_vec(L->w, name, n, &p));
   *out = p;
   return HM_OK;
 }
 
-/* A [rows, cols] matrix: used in place when its dtype is the one wanted. */
+/* A [rows, cols] matrix as F32 (in place when stored so): the big ones are packed for hm_gemm (as BF16
+ * when asked) and their source released. */
 static hm_status get_mat(loader *L, const char *name, int64_t rows, int64_t cols, hm_mat *out) {
-  const hm_tensor_view *t;
-  int64_t shape[2] = {rows, cols};
-  HM_TRY(hm_st_get(L->m->st, name, HM_DTMASK_FLOAT, 2, shape, &t));
-  hm_mat src = {t->dtype, rows, cols, t->data};
-  /* F32 here: the big matrices are packed for hm_gemm (as BF16 when asked) and their source released */
-  hm_dtype want = HM_DT_F32;
-  L->last_mapped = t->dtype == want;
-  if (t->dtype == want) { *out = src; return HM_OK; }
-  if (want == HM_DT_F32) {
-    float *p = own(L->m, (size_t)t->n_elems * sizeof(float));
-    if (!p) return hm_error(HM_ERR_NOMEM, "codec: out of memory converting '%s'", name);
-    HM_TRY(hm_tensor_to_f32(t, p));
-    hm_tensor_release(t->data, t->nbytes);
-    out->type = HM_DT_F32; out->rows = rows; out->cols = cols; out->data = p;
-    return HM_OK;
-  }
-  hm_status st = hm_mat_convert(&src, want, out);
-  if (st) return hm_error_context(st, "tensor '%s'", name);
-  return own_mat(L->m, out);
+  return hm_weights_mat_as(L->w, name, rows, cols, HM_DTMASK_FLOAT, HM_DT_F32, out);
+}
+
+static hm_status alloc_f32(loader *L, size_t n, float **out) {
+  void *p;
+  HM_TRY(hm_weights_alloc(L->w, n * sizeof(float), &p));
+  *out = p;
+  return HM_OK;
 }
 
 static hm_status get_linear(loader *L, const char *prefix, int64_t out_f, int64_t in_f, bool bias, cx_linear *lin) {
@@ -169,15 +69,15 @@ static hm_status maybe_pack(loader *L, cx_linear *lin) {
   lin->pm = NULL;
   if (!L->m->amx) {
     /* the GEMM owner's packed layout (F32, or BF16 when asked); the source is not read again */
-    HM_TRY(pack_gemm(L->m, &lin->w, L->bf16 ? HM_DT_BF16 : HM_DT_F32, &lin->pm));
-    if (L->last_mapped) hm_tensor_release(lin->w.data, (size_t)lin->w.rows * lin->w.cols * sizeof(float));
+    HM_TRY(hm_weights_pack(L->w, &lin->w, L->bf16 ? HM_DT_BF16 : HM_DT_F32, &lin->pm));
+    hm_weights_release(L->w, lin->w.data, hm_mat_nbytes(&lin->w));
     return HM_OK;
   }
   if (!hm_bmat_fits(lin->w.rows, lin->w.cols)) return HM_OK;
   if (lin->w.type != HM_DT_F32) return HM_OK;
-  HM_TRY(pack(L->m, (const float *)lin->w.data, lin->w.rows, lin->w.cols, &lin->bm));
+  HM_TRY(hm_weights_pack_amx(L->w, (const float *)lin->w.data, lin->w.rows, lin->w.cols, &lin->bm));
   /* the F32 matrix is not read again (every use goes to the tiles) */
-  if (L->last_mapped) hm_tensor_release(lin->w.data, (size_t)lin->w.rows * lin->w.cols * sizeof(float));
+  hm_weights_release(L->w, lin->w.data, hm_mat_nbytes(&lin->w));
   return HM_OK;
 }
 
@@ -188,11 +88,11 @@ static hm_status get_conv_weight(loader *L, const char *prefix, int64_t d0, int6
   char name[320];
   int64_t shape[3] = {d0, d1, k};
   snprintf(name, sizeof name, "%s.parametrizations.weight.original1", prefix);
-  if (!wn || !hm_st_find(L->m->st, name)) {
+  if (!wn || !hm_weights_find(L->w, name)) {
     char plain[320];
     snprintf(plain, sizeof plain, "%s.weight", prefix);
-    if (wn && !hm_st_find(L->m->st, plain))
-      return hm_error(HM_ERR_FORMAT, "%s: missing tensor '%s' (weight-norm v) or '%s'", hm_st_path(L->m->st), name, plain);
+    if (wn && !hm_weights_find(L->w, plain))
+      return hm_error(HM_ERR_FORMAT, "%s: missing tensor '%s' (weight-norm v) or '%s'", hm_weights_path(L->w), name, plain);
     return get_f32(L, plain, 3, shape, out);
   }
   float *v;
@@ -215,8 +115,8 @@ static hm_status get_conv_weight(loader *L, const char *prefix, int64_t d0, int6
 
 /* [c_out][c_in][k] -> w[j][c_out][c_in] */
 static hm_status tap_major(loader *L, const float *w, int64_t c_out, int64_t c_in, int k, float **out) {
-  float *p = own(L->m, (size_t)(c_out * c_in * k) * sizeof(float));
-  if (!p) return hm_error(HM_ERR_NOMEM, "codec: out of memory");
+  float *p;
+  HM_TRY(alloc_f32(L, (size_t)(c_out * c_in * k), &p));
   for (int64_t o = 0; o < c_out; o++)
     for (int64_t i = 0; i < c_in; i++)
       for (int j = 0; j < k; j++) p[((int64_t)j * c_out + o) * c_in + i] = w[(o * c_in + i) * k + j];
@@ -231,7 +131,7 @@ static hm_status get_project(loader *L, const char *prefix, int c_in, int c_out,
   HM_TRY(get_conv_weight(L, name, c_out, c_in, 3, false, &w));
   p->conv.c_in = c_in; p->conv.c_out = c_out; p->conv.k = 3;
   HM_TRY(tap_major(L, w, c_out, c_in, 3, &p->conv.w));
-  disown(L->m, w); /* the tap-major copy replaces it */
+  hm_weights_drop(L->w, w); /* the tap-major copy replaces it */
   snprintf(name, sizeof name, "%s.ffn_1.bias", prefix);
   HM_TRY(get_vec(L, name, c_out, &p->conv.b));
   p->conv.bm = NULL;
@@ -244,15 +144,15 @@ static hm_status get_project(loader *L, const char *prefix, int c_in, int c_out,
       for (int j = 0; j < 3; j++)
         memcpy(wc + (o * 3 + j) * c_in, p->conv.w + ((int64_t)j * c_out + o) * c_in, (size_t)c_in * sizeof(float));
     hm_status st;
-    if (L->m->amx) st = pack(L->m, wc, c_out, 3 * (int64_t)c_in, &p->conv.bm);
+    if (L->m->amx) st = hm_weights_pack_amx(L->w, wc, c_out, 3 * (int64_t)c_in, &p->conv.bm);
     else {
       hm_mat wm = {HM_DT_F32, c_out, 3 * (int64_t)c_in, wc};
-      st = pack_gemm(L->m, &wm, L->bf16 ? HM_DT_BF16 : HM_DT_F32, &p->conv.pm);
+      st = hm_weights_pack(L->w, &wm, L->bf16 ? HM_DT_BF16 : HM_DT_F32, &p->conv.pm);
     }
     free(wc);
     HM_TRY(st);
     if (p->conv.pm) { /* every use goes to the packed matrix */
-      disown(L->m, p->conv.w);
+      hm_weights_drop(L->w, p->conv.w);
       p->conv.w = NULL;
     }
   }
@@ -315,8 +215,9 @@ static hm_status get_stack(loader *L, const char *blocks_name, const char *ada_n
 }
 
 static hm_status bf16_copy(loader *L, const float *w, int64_t n, uint16_t **out) {
-  uint16_t *p = own(L->m, (size_t)n * sizeof(uint16_t));
-  if (!p) return hm_error(HM_ERR_NOMEM, "codec: out of memory");
+  void *vp;
+  HM_TRY(hm_weights_alloc(L->w, (size_t)n * sizeof(uint16_t), &vp));
+  uint16_t *p = vp;
   hm_to_bf16(w, p, n);
   *out = p;
   return HM_OK;
@@ -332,12 +233,12 @@ static hm_status get_conv_cf(loader *L, const char *prefix, int c_in, int c_out,
   if (causal) { c->left = dil * (k - 1); c->right = 0; }
   else { c->left = (k * dil - dil) / 2; c->right = dil * (k - 1) - c->left; }
   /* [c_out][c_in][k] -> [c_out][k][c_in]: one GEMM against an im2col tile */
-  float *p = own(L->m, (size_t)c_out * c_in * k * sizeof(float));
-  if (!p) return hm_error(HM_ERR_NOMEM, "codec: out of memory");
+  float *p;
+  HM_TRY(alloc_f32(L, (size_t)c_out * c_in * k, &p));
   for (int64_t o = 0; o < c_out; o++)
     for (int64_t i = 0; i < c_in; i++)
       for (int j = 0; j < k; j++) p[(o * k + j) * c_in + i] = w[(o * c_in + i) * k + j];
-  disown(L->m, w);
+  hm_weights_drop(L->w, w);
   c->w = p;
   c->wb = NULL;
   if (L->m->amx && hm_bmat_fits(c_out, (int64_t)k * c_in)) HM_TRY(bf16_copy(L, p, (int64_t)c_out * k * c_in, &c->wb));
@@ -374,12 +275,12 @@ static hm_status get_sq(loader *L) {
     float *w;
     HM_TRY(get_conv_weight(L, pf, c_in, c_out, k, true, &w));
     /* [c_in][c_out][k] -> [k*c_out][c_in] */
-    float *p = own(m, (size_t)c_in * c_out * k * sizeof(float));
-    if (!p) return hm_error(HM_ERR_NOMEM, "codec: out of memory");
+    float *p;
+    HM_TRY(alloc_f32(L, (size_t)c_in * c_out * k, &p));
     for (int a = 0; a < c_in; a++)
       for (int o = 0; o < c_out; o++)
         for (int j = 0; j < k; j++) p[((int64_t)j * c_out + o) * c_in + a] = w[((int64_t)a * c_out + o) * k + j];
-    disown(m, w);
+    hm_weights_drop(L->w, w);
     b->up.c_in = c_in; b->up.c_out = c_out; b->up.k = k; b->up.s = s; b->up.w = p; b->up.wb = NULL;
     if (m->amx && hm_bmat_fits((int64_t)k * c_out, c_in)) HM_TRY(bf16_copy(L, p, (int64_t)k * c_out * c_in, &b->up.wb));
     snprintf(name, sizeof name, "%s.bias", pf);
@@ -421,26 +322,15 @@ static hm_status get_sq(loader *L) {
 
 /* ---- config ---- */
 
-static hm_status get_int(const json_t *o, const char *key, const char *file, int *out, int lo, int hi) {
-  int64_t v = *out;
-  HM_TRY(hm_json_int_opt(o, key, file, &v));
-  if (v < lo || v > hi) return hm_error(HM_ERR_FORMAT, "%s: field '%s' = %lld is out of range [%d, %d]", file, key, (long long)v, lo, hi);
-  *out = (int)v;
-  return HM_OK;
-}
-
+/* A list of 1..CX_MAX_UP ints in [lo, hi] into out[*n]. */
 static hm_status get_int_list(const json_t *o, const char *key, const char *file, int *out, int *n, int lo, int hi) {
-  const json_t *a = json_object_get(o, key);
-  if (!a || json_is_null(a)) return HM_OK;
-  if (!json_is_array(a) || json_array_size(a) < 1 || json_array_size(a) > CX_MAX_UP)
-    return hm_error(HM_ERR_FORMAT, "%s: field '%s' must be a list of 1..%d integers", file, key, CX_MAX_UP);
-  *n = (int)json_array_size(a);
-  for (int i = 0; i < *n; i++) {
-    const json_t *e = json_array_get(a, (size_t)i);
-    if (!json_is_integer(e) || json_integer_value(e) < lo || json_integer_value(e) > hi)
-      return hm_error(HM_ERR_FORMAT, "%s: field '%s'[%d] must be an integer in [%d, %d]", file, key, i, lo, hi);
-    out[i] = (int)json_integer_value(e);
-  }
+  int32_t *v = NULL;
+  int nv = 0;
+  HM_TRY(hm_json_int_list(o, key, file, 1, CX_MAX_UP, lo, hi, &v, &nv));
+  if (!v) return HM_OK;
+  for (int i = 0; i < nv; i++) out[i] = v[i];
+  *n = nv;
+  free(v);
   return HM_OK;
 }
 
@@ -460,7 +350,7 @@ static hm_status load_config(const char *path, cx_config *c) {
   int n_up_k = 5, num_bands = 1;
   const char *norm_type = NULL;
   bool cos_sim = false;
-#define GI(key, field, lo, hi) if (!st) st = get_int(j, key, path, &c->field, lo, hi)
+#define GI(key, field, lo, hi) if (!st) st = hm_json_int_in(j, key, path, false, lo, hi, &c->field)
   GI("dim", dim, 1, 1 << 16);
   GI("codebook_size", codebook_size, 1, 1 << 24);
   GI("codebook_dim", codebook_dim, 1, 1 << 16);
@@ -479,7 +369,7 @@ static hm_status load_config(const char *path, cx_config *c) {
   GI("init_channel", init_channel, 1, 1 << 12);
   GI("res_kernel_size", res_kernel, 1, 64);
 #undef GI
-  if (!st) st = get_int(j, "num_bands", path, &num_bands, 1, 64);
+  if (!st) st = hm_json_int_in(j, "num_bands", path, false, 1, 64, &num_bands);
   if (!st) st = get_int_list(j, "upsample_factors", path, c->up_factors, &c->n_up, 1, 64);
   if (!st) st = get_int_list(j, "upsample_kernel_sizes", path, c->up_kernels, &n_up_k, 1, 128);
   if (!st) st = hm_json_bool_opt(j, "causal", path, &c->causal);
@@ -516,33 +406,35 @@ hm_status hm_codec_load(const char *dir, const hm_codec_params *params, hm_codec
   if (!hm_file_exists(path)) return hm_error(HM_ERR_IO, "codec folder '%s' has no config.json", dir);
   hm_codec_model *m = calloc(1, sizeof *m);
   if (!m) return hm_error(HM_ERR_NOMEM, "codec: out of memory");
-  loader L = {m, params->bf16_weights, false};
+  loader L = {m, NULL, params->bf16_weights};
   m->amx = params->bf16_weights && hm_amx_available();
-  m->load_pool = hm_compute_pool_create(params->n_threads); /* NULL: packing on this thread */
+  hm_pool *load_pool = hm_compute_pool_create(params->n_threads); /* NULL: packing on this thread */
   hm_status st = load_config(path, &m->cfg);
   if (!st) {
-    st = hm_st_open(dir, &m->st);
+    st = hm_weights_open(dir, &m->w);
     if (st) st = hm_error_context(st, "codec folder '%s'", dir);
+    else hm_weights_set_pool(m->w, load_pool);
   }
+  L.w = m->w;
   const cx_config *c = &m->cfg;
   char name[256];
   /* RVQ codebooks: embed [1, codebook_size, codebook_dim] per quantizer */
   if (!st) {
     size_t per = (size_t)c->codebook_size * c->codebook_dim;
-    float *cb = own(m, per * c->num_quantizers * sizeof(float));
-    if (!cb) st = hm_error(HM_ERR_NOMEM, "codec: out of memory");
+    float *cb = NULL;
+    st = alloc_f32(&L, per * c->num_quantizers, &cb);
     for (int q = 0; !st && q < c->num_quantizers; q++) {
       const hm_tensor_view *t;
       int64_t shape[3] = {1, c->codebook_size, c->codebook_dim};
       snprintf(name, sizeof name, "flow_matching.vq_embed.layers.%d._codebook.embed", q);
-      st = hm_st_get(m->st, name, HM_DTMASK_FLOAT, 3, shape, &t);
+      st = hm_weights_get(m->w, name, HM_DTMASK_FLOAT, 3, shape, &t);
       if (!st) st = hm_tensor_to_f32(t, cb + per * q);
     }
     if (!st) {
       /* one quantizer more than the config says means the checkpoint disagrees */
       snprintf(name, sizeof name, "flow_matching.vq_embed.layers.%d._codebook.embed", c->num_quantizers);
-      if (hm_st_find(m->st, name))
-        st = hm_error(HM_ERR_FORMAT, "%s: tensor '%s' exists but config num_quantizers = %d", hm_st_path(m->st), name,
+      if (hm_weights_find(m->w, name))
+        st = hm_error(HM_ERR_FORMAT, "%s: tensor '%s' exists but config num_quantizers = %d", hm_weights_path(m->w), name,
                       c->num_quantizers);
     }
     m->codebooks = cb;
@@ -563,8 +455,8 @@ hm_status hm_codec_load(const char *dir, const hm_codec_params *params, hm_codec
   if (!st) st = get_stack(&L, "transformer_blocks_2", "adaln_single_2", "scale_shift_table_2", c->n_layers_2,
                           c->n_heads, 2 * c->head_dim, &m->s2);
   if (!st) st = get_sq(&L);
-  hm_pool_free(m->load_pool);
-  m->load_pool = NULL;
+  if (m->w) hm_weights_set_pool(m->w, NULL);
+  hm_pool_free(load_pool);
   if (st) {
     hm_codec_free(m);
     return st;

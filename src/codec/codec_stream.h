@@ -16,7 +16,7 @@
 
 typedef struct cx_stream cx_stream;
 
-hm_status cx_stream_create(hm_codec_model *m, const hm_codec_params *params, cx_stream **out);
+hm_status cx_stream_create(const hm_codec_model *m, const hm_codec_params *params, cx_stream **out);
 void cx_stream_free(cx_stream *s);
 /* Starts a new song on the same scratch and pool (what a fresh stream would do: noise reseeded, no
  * in-context latents); params must keep the CFG batch (guidance > 1 or not) and n_threads:

@@ -8,7 +8,8 @@
  * All state lives in the engine or in the job's run record (no globals). */
 #include "engine/engine_internal.h"
 #include "codec/codec_stream.h"
-#include "io/json.h"
+#include "io/fs.h"
+#include "mula/mula.h"
 #include "text/prompt.h"
 
 #include <math.h>
@@ -26,38 +27,29 @@ struct hm_engine {
   char version[128];
   hm_engine_params params;
   bool has_codec;
+  int n_codebooks;           /* the LM's (config.json audio_num_codebooks): rows of every codes array */
   hm_tokenizer *tok;
   hm_prompt_params pp;
   const hm_mula_model *mula; /* loaded here (mula_owned) or borrowed */
   hm_mula_model *mula_owned;
   hm_mula_context *ctx;
-  hm_codec_model *codec;     /* loaded here (codec_owned) or borrowed */
-  bool codec_owned;
+  const hm_codec_model *codec; /* loaded here (codec_owned) or borrowed */
+  hm_codec_model *codec_owned;
   cx_stream *cs_cache;       /* keep: the codec's pool and window scratch, reused by the next job */
   hm_engine_stats stats;
 };
 
 hm_engine_params hm_engine_default_params(void) {
-  hm_engine_params p;
-  memset(&p, 0, sizeof p);
-  p.version = "3B";
-  p.memory = HM_ENGINE_KEEP;
-  p.mula_weights = HM_MULA_WEIGHTS_BF16;
-  p.require_codec = true;
-  return p;
+  return (hm_engine_params){.version = "3B", .memory = HM_ENGINE_KEEP, .mula_weights = HM_MULA_WEIGHTS_BF16,
+                            .require_codec = true};
 }
 
 hm_job hm_job_default(void) {
-  hm_job j;
-  memset(&j, 0, sizeof j);
-  j.tags = "";
-  j.max_audio_ms = 240000;
-  j.topk = 50;
-  j.temperature = 1.0f;
-  j.cfg_scale = 1.5f;
-  j.codec_steps = 10;
-  j.codec_guidance = 1.25f;
-  return j;
+  /* upstream's values have one owner each: the LM's and the codec's default params */
+  const hm_mula_gen_params g = hm_mula_default_gen_params();
+  const hm_codec_params c = hm_codec_default_params();
+  return (hm_job){.tags = "", .max_audio_ms = g.max_audio_ms, .topk = g.topk, .temperature = g.temperature,
+                  .cfg_scale = g.cfg_scale, .codec_steps = c.steps, .codec_guidance = c.guidance};
 }
 
 void hm_generate_result_free(hm_generate_result *r) {
@@ -111,6 +103,13 @@ hm_status hm_engine_open(const char *model_path, const hm_engine_params *params,
     char cfg[4200];
     if ((st = hm_path_join(cfg, sizeof cfg, e->mula_dir, "config.json"))) goto fail;
     if ((st = need(cfg, false, "the HeartMuLa config.json", model_path))) goto fail;
+    hm_mula_config mc;
+    if ((st = hm_mula_config_load(cfg, &mc))) goto fail;
+    e->n_codebooks = mc.audio_num_codebooks;
+  } else {
+    hm_mula_info mi;
+    hm_mula_get_info(p.mula_model, &mi);
+    e->n_codebooks = mi.n_codebooks;
   }
   if (e->has_codec && !p.codec_model) {
     char cfg[4200];
@@ -129,24 +128,21 @@ fail:
   return st;
 }
 
+/* Frees what this engine loaded (a borrowed model stays) and the scratch kept with it. */
 static void drop_lm(hm_engine *e) {
   hm_mula_context_free(e->ctx);
   e->ctx = NULL;
-  if (e->mula_owned) {
-    hm_mula_free(e->mula_owned);
-    e->mula_owned = NULL;
-    e->mula = NULL;
-  }
+  if (e->mula_owned) e->mula = NULL;
+  hm_mula_free(e->mula_owned);
+  e->mula_owned = NULL;
 }
 
 static void drop_codec(hm_engine *e) {
   cx_stream_free(e->cs_cache);
   e->cs_cache = NULL;
-  if (e->codec_owned) {
-    hm_codec_free(e->codec);
-    e->codec = NULL;
-    e->codec_owned = false;
-  }
+  if (e->codec_owned) e->codec = NULL;
+  hm_codec_free(e->codec_owned);
+  e->codec_owned = NULL;
 }
 
 void hm_engine_close(hm_engine *e) {
@@ -209,8 +205,11 @@ static hm_status ensure_codec(hm_engine *e, eng_codec *c, hm_generate_result *r)
   int64_t t0 = hm_time_us();
   user_progress(c, HM_STAGE_LOAD, 0, 1);
   hm_codec_params cp = codec_params(e, NULL);
-  HM_TRY(hm_codec_load(e->codec_dir, &cp, &e->codec));
-  e->codec_owned = true;
+  HM_TRY(hm_codec_load(e->codec_dir, &cp, &e->codec_owned));
+  e->codec = e->codec_owned;
+  if (hm_codec_num_codebooks(e->codec) != e->n_codebooks)
+    return hm_error(HM_ERR_FORMAT, "%s: the codec has %d codebooks, the LM makes %d", e->codec_dir,
+                    hm_codec_num_codebooks(e->codec), e->n_codebooks);
   e->stats.n_codec_loads++;
   r->n_codec_loads++;
   user_progress(c, HM_STAGE_LOAD, 1, 1);
@@ -236,7 +235,7 @@ void eng_codec_destroy(eng_codec *c) {
   pthread_mutex_destroy(&c->cb_mu);
 }
 
-hm_status eng_codec_begin(eng_codec *c, hm_codec_model *codec, const hm_codec_params *cp, const char *output_path,
+hm_status eng_codec_begin(eng_codec *c, const hm_codec_model *codec, const hm_codec_params *cp, const char *output_path,
                           bool overwrite, bool wav_float, cx_stream **cache) {
   c->codec = codec;
   c->cp = *cp;
@@ -389,13 +388,10 @@ static bool blank(const char *s) {
 /* An output path must have a known extension, an existing folder, and must not
  * exist unless overwrite: checked before any long work starts. */
 hm_status eng_check_output(const char *path, bool overwrite, bool wav_float) {
-  const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
-  static const char *const exts[] = {".wav", ".flac", ".mp3", ".ogg", ".oga"};
-  bool known = false;
-  for (size_t i = 0; dot && (!slash || dot > slash) && i < sizeof exts / sizeof exts[0]; i++)
-    known = known || !strcasecmp(dot, exts[i]);
-  if (!known) return hm_error(HM_ERR_INVALID_ARG, "output '%s': unknown extension (use .wav, .flac, .mp3 or .ogg)", path);
-  if (wav_float && strcasecmp(dot, ".wav") != 0)
+  const char *slash = strrchr(path, '/');
+  const hm_audio_format fmt = hm_audio_format_from_path(path);
+  if (fmt == HM_AUDIO_AUTO) return hm_error(HM_ERR_INVALID_ARG, "output '%s': unknown extension (" HM_AUDIO_EXTENSIONS ")", path);
+  if (wav_float && fmt != HM_AUDIO_WAV16)
     return hm_error(HM_ERR_INVALID_ARG, "output '%s': float WAV needs a .wav file", path);
   if (slash) {
     char dir[4096];
@@ -431,7 +427,7 @@ static hm_status check_job(const hm_engine *e, const hm_job *j) {
     return hm_error(HM_ERR_INVALID_ARG, "history: %lld frames but no codes", (long long)j->n_history);
   /* HeartCodec's codebooks hold 8192 codes; the LM's audio vocabulary adds its specials above them */
   const int32_t limit = 8192;
-  for (int q = 0; q < 8; q++)
+  for (int q = 0; q < e->n_codebooks; q++)
     for (int64_t i = 0; i < j->n_history; i++) {
       int32_t v = j->history[q * j->n_history + i];
       if (v < 0 || v > limit) /* limit itself: one past the codebook, decoded as the last code */
@@ -440,7 +436,6 @@ static hm_status check_job(const hm_engine *e, const hm_job *j) {
     }
   if (j->wav_float && !j->output_path) return hm_error(HM_ERR_INVALID_ARG, "wav_float: no output_path to write");
   if (j->output_path) HM_TRY(eng_check_output(j->output_path, j->overwrite, j->wav_float));
-  (void)e;
   return HM_OK;
 }
 
@@ -454,7 +449,7 @@ static void lm_on_frame(void *ud, const int32_t *frame, int64_t index) {
   eng_codec *c = b->c;
   int64_t f = b->base + index;
   if (!c->codes || f >= c->n_cap) return;
-  for (int q = 0; q < 8; q++) c->codes[q * c->stride + f] = frame[q];
+  for (int q = 0; q < c->n_cb; q++) c->codes[q * c->stride + f] = frame[q];
   pthread_mutex_lock(&c->mu);
   c->n_known = f + 1;
   pthread_cond_signal(&c->cv);
@@ -496,6 +491,7 @@ hm_status hm_engine_generate(hm_engine *e, const hm_job *job, const hm_job_callb
   int64_t n_gen = 0;
   lm_bridge bridge = {&c, job->history_in_output ? job->n_history : 0};
   eng_codec_init(&c, cb);
+  c.n_cb = e->n_codebooks;
 
   if ((st = ensure_lm(e, &c, &r))) goto done;
   hm_mula_info info;
@@ -513,9 +509,9 @@ hm_status hm_engine_generate(hm_engine *e, const hm_job *job, const hm_job_callb
       goto done;
     c.stride = cap;
     c.n_cap = cap;
-    c.codes = malloc((size_t)(8 * cap) * sizeof(int32_t));
+    c.codes = malloc((size_t)(c.n_cb * cap) * sizeof(int32_t));
     if (!c.codes) { st = hm_error(HM_ERR_NOMEM, "out of memory for %lld frames of codes", (long long)cap); goto done; }
-    for (int q = 0; q < 8; q++)
+    for (int q = 0; q < c.n_cb; q++)
       for (int64_t i = 0; i < bridge.base; i++) c.codes[q * cap + i] = job->history[q * job->n_history + i];
     c.n_known = bridge.base;
     if (pthread_create(&th, NULL, codec_worker, &c) != 0) {
@@ -570,9 +566,9 @@ hm_status hm_engine_generate(hm_engine *e, const hm_job *job, const hm_job_callb
 
   /* the codes: history first when asked */
   r.n_frames = bridge.base + n_gen;
-  r.codes = malloc((size_t)(8 * (r.n_frames ? r.n_frames : 1)) * sizeof(int32_t));
+  r.codes = malloc((size_t)(c.n_cb * (r.n_frames ? r.n_frames : 1)) * sizeof(int32_t));
   if (!r.codes) { st = hm_error(HM_ERR_NOMEM, "out of memory"); goto done; }
-  for (int q = 0; q < 8; q++) {
+  for (int q = 0; q < c.n_cb; q++) {
     if (bridge.base)
       memcpy(r.codes + q * r.n_frames, job->history + q * job->n_history, (size_t)bridge.base * sizeof(int32_t));
     memcpy(r.codes + q * r.n_frames + bridge.base, gen_codes + q * n_gen, (size_t)n_gen * sizeof(int32_t));

@@ -18,10 +18,11 @@ typedef struct eng_codec {
   hm_job_callbacks cb;
   atomic_bool stop;          /* abort, or either side failed */
   bool lm_failed;            /* the LM side failed or aborted (the codec side reports nothing) */
-  int32_t *codes;            /* [8][stride] codebook-major */
+  int32_t *codes;            /* [n_cb][stride] codebook-major */
+  int n_cb;                  /* codebooks (the LM's) */
   int64_t stride, n_cap, n_known;
   bool final;
-  hm_codec_model *codec;
+  const hm_codec_model *codec;
   hm_codec_params cp;
   cx_stream *cs;
   cx_stream **cache;         /* where the stream goes back at the end (NULL: freed) */
@@ -41,7 +42,7 @@ void eng_codec_init(eng_codec *c, const hm_job_callbacks *cb);
 void eng_codec_destroy(eng_codec *c);
 /* cache (may be NULL): a stream kept from an earlier job, reset and used when it fits; the stream goes
  * back there at the end. */
-hm_status eng_codec_begin(eng_codec *c, hm_codec_model *codec, const hm_codec_params *cp, const char *output_path,
+hm_status eng_codec_begin(eng_codec *c, const hm_codec_model *codec, const hm_codec_params *cp, const char *output_path,
                           bool overwrite, bool wav_float, cx_stream **cache);
 hm_status eng_codec_end(eng_codec *c, hm_status st);
 /* Decodes every window as its codes become known until the song is final and all samples are out. */

@@ -10,17 +10,10 @@
 hm_generate_params hm_generate_default_params(void) {
   /* the job's defaults are the engine's (hm_job_default): one place for upstream's values */
   const hm_job j = hm_job_default();
-  hm_generate_params p;
-  memset(&p, 0, sizeof p);
-  p.version = "3B";
-  p.max_audio_ms = j.max_audio_ms;
-  p.topk = j.topk;
-  p.temperature = j.temperature;
-  p.cfg_scale = j.cfg_scale;
-  p.codec_steps = j.codec_steps;
-  p.codec_guidance = j.codec_guidance;
-  p.mula_weights = HM_MULA_WEIGHTS_BF16;
-  return p;
+  const hm_engine_params e = hm_engine_default_params();
+  return (hm_generate_params){.version = e.version, .max_audio_ms = j.max_audio_ms, .topk = j.topk,
+                              .temperature = j.temperature, .cfg_scale = j.cfg_scale, .codec_steps = j.codec_steps,
+                              .codec_guidance = j.codec_guidance, .mula_weights = e.mula_weights};
 }
 
 hm_status hm_generate(const hm_generate_params *p, hm_generate_result *out) {
@@ -29,28 +22,15 @@ hm_status hm_generate(const hm_generate_params *p, hm_generate_result *out) {
   int64_t t_start = hm_time_us();
   if (!p || !p->model_path) return hm_error(HM_ERR_INVALID_ARG, "model_path is required");
   if (!p->lyrics || !p->tags) return hm_error(HM_ERR_INVALID_ARG, "lyrics and tags are required");
-  hm_engine_params ep = hm_engine_default_params();
-  ep.version = p->version;
-  ep.memory = HM_ENGINE_STAGED;
-  ep.n_threads = p->n_threads;
-  ep.mula_weights = p->mula_weights;
-  ep.codec_bf16 = p->codec_bf16;
-  ep.require_codec = p->output_path != NULL;
-  hm_job j = hm_job_default();
-  j.lyrics = p->lyrics;
-  j.tags = p->tags;
-  j.max_audio_ms = p->max_audio_ms;
-  j.topk = p->topk;
-  j.temperature = p->temperature;
-  j.cfg_scale = p->cfg_scale;
-  j.codec_steps = p->codec_steps;
-  j.codec_guidance = p->codec_guidance;
-  j.seed = p->seed;
-  j.history = p->history;
-  j.n_history = p->n_history;
-  j.history_in_output = p->history_in_output;
-  j.output_path = p->output_path;
-  j.overwrite = p->overwrite;
+  /* every field of the engine's params and of the job comes from p (or is the default, zero) */
+  const hm_engine_params ep = {.version = p->version, .memory = HM_ENGINE_STAGED, .n_threads = p->n_threads,
+                               .mula_weights = p->mula_weights, .codec_bf16 = p->codec_bf16,
+                               .require_codec = p->output_path != NULL};
+  const hm_job j = {.lyrics = p->lyrics, .tags = p->tags, .max_audio_ms = p->max_audio_ms, .topk = p->topk,
+                    .temperature = p->temperature, .cfg_scale = p->cfg_scale, .codec_steps = p->codec_steps,
+                    .codec_guidance = p->codec_guidance, .seed = p->seed, .history = p->history,
+                    .n_history = p->n_history, .history_in_output = p->history_in_output,
+                    .output_path = p->output_path, .overwrite = p->overwrite};
   hm_job_callbacks cb = {p->progress, p->abort, NULL, p->user_data};
   hm_engine *e = NULL;
   HM_TRY(hm_engine_open(p->model_path, &ep, &e));

@@ -20,6 +20,9 @@ typedef enum hm_audio_format {
   HM_AUDIO_AUTO = 0, /* from the extension: .wav (16-bit), .flac, .mp3, .ogg */
   HM_AUDIO_WAV16, HM_AUDIO_WAV_FLOAT, HM_AUDIO_FLAC, HM_AUDIO_MP3, HM_AUDIO_OGG
 } hm_audio_format;
+/* The format an output path's extension names (case-insensitive), HM_AUDIO_AUTO when none. */
+hm_audio_format hm_audio_format_from_path(const char *path);
+#define HM_AUDIO_EXTENSIONS "use .wav, .flac, .mp3 or .ogg"
 /* Writes planar channels (ch[c][i], i < n_frames) to path via a temporary name,
  * renamed when complete. Refuses an existing path unless overwrite. */
 hm_status hm_audio_write(const char *path, hm_audio_format fmt, const float *const *channels,

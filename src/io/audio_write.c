@@ -17,14 +17,16 @@
 
 #define WRITE_BLOCK 4096 /* frames interleaved per sf_writef_float call */
 
-static hm_audio_format format_from_ext(const char *path) {
+/* The one list of output extensions (also what the engine checks outputs against). */
+static const struct { const char *ext; hm_audio_format fmt; } k_exts[] = {
+  {".wav", HM_AUDIO_WAV16}, {".flac", HM_AUDIO_FLAC}, {".mp3", HM_AUDIO_MP3}, {".ogg", HM_AUDIO_OGG}, {".oga", HM_AUDIO_OGG},
+};
+
+hm_audio_format hm_audio_format_from_path(const char *path) {
   const char *slash = strrchr(path, '/');
   const char *dot = strrchr(slash ? slash + 1 : path, '.');
-  if (!dot) return HM_AUDIO_AUTO;
-  if (!strcasecmp(dot, ".wav")) return HM_AUDIO_WAV16;
-  if (!strcasecmp(dot, ".flac")) return HM_AUDIO_FLAC;
-  if (!strcasecmp(dot, ".mp3")) return HM_AUDIO_MP3;
-  if (!strcasecmp(dot, ".ogg") || !strcasecmp(dot, ".oga")) return HM_AUDIO_OGG;
+  for (size_t i = 0; dot && i < sizeof k_exts / sizeof k_exts[0]; i++)
+    if (!strcasecmp(dot, k_exts[i].ext)) return k_exts[i].fmt;
   return HM_AUDIO_AUTO;
 }
 
@@ -83,9 +85,9 @@ hm_status hm_audio_writer_open(const char *path, hm_audio_format fmt, int n_chan
   if (sample_rate_hz < 1 || sample_rate_hz > 768000)
     return hm_error(HM_ERR_INVALID_ARG, "audio write '%s': sample rate %d Hz", path, sample_rate_hz);
   if (fmt == HM_AUDIO_AUTO) {
-    fmt = format_from_ext(path);
+    fmt = hm_audio_format_from_path(path);
     if (fmt == HM_AUDIO_AUTO)
-      return hm_error(HM_ERR_INVALID_ARG, "audio write '%s': unknown extension (use .wav, .flac, .mp3 or .ogg)", path);
+      return hm_error(HM_ERR_INVALID_ARG, "audio write '%s': unknown extension (" HM_AUDIO_EXTENSIONS ")", path);
   }
   int sf_fmt = sf_format_of(fmt);
   if (!sf_fmt) return hm_error(HM_ERR_INVALID_ARG, "audio write '%s': unknown format %d", path, (int)fmt);

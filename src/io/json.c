@@ -1,4 +1,4 @@
-/* JSON config reading with errors naming the file and the field; file helpers. */
+/* JSON config reading with errors naming the file and the field. */
 #include "io/json.h"
 
 #include <errno.h>
@@ -6,43 +6,6 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-hm_status hm_read_file(const char *path, char **out, size_t *len) {
-  *out = NULL;
-  if (len) *len = 0;
-  FILE *f = fopen(path, "rb");
-  if (!f) return hm_error(HM_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-  if (fseek(f, 0, SEEK_END) != 0) { fclose(f); return hm_error(HM_ERR_IO, "cannot read '%s'", path); }
-  long n = ftell(f);
-  if (n < 0) { fclose(f); return hm_error(HM_ERR_IO, "cannot read '%s' (not a regular file?)", path); }
-  rewind(f);
-  char *buf = malloc((size_t)n + 1);
-  if (!buf) { fclose(f); return hm_error(HM_ERR_NOMEM, "out of memory reading '%s' (%ld bytes)", path, n); }
-  size_t got = fread(buf, 1, (size_t)n, f);
-  fclose(f);
-  if (got != (size_t)n) { free(buf); return hm_error(HM_ERR_IO, "short read on '%s'", path); }
-  buf[n] = 0;
-  *out = buf;
-  if (len) *len = (size_t)n;
-  return HM_OK;
-}
-
-bool hm_file_exists(const char *path) {
-  struct stat st;
-  return path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-bool hm_dir_exists(const char *path) {
-  struct stat st;
-  return path && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-hm_status hm_path_join(char *buf, size_t n, const char *a, const char *b) {
-  size_t la = strlen(a);
-  int w = (la && a[la - 1] == '/') ? snprintf(buf, n, "%s%s", a, b) : snprintf(buf, n, "%s/%s", a, b);
-  if (w < 0 || (size_t)w >= n) return hm_error(HM_ERR_INVALID_ARG, "path too long: '%s/%s'", a, b);
-  return HM_OK;
-}
 
 hm_status hm_json_load(const char *path, json_t **out) {
   *out = NULL;
@@ -87,8 +50,7 @@ hm_status hm_json_int_opt(const json_t *obj, const char *key, const char *file, 
 }
 
 hm_status hm_json_int(const json_t *obj, const char *key, const char *file, int64_t *out) {
-  if (!field(obj, key)) return missing(file, key);
-  return hm_json_int_opt(obj, key, file, out);
+  return field(obj, key) ? hm_json_int_opt(obj, key, file, out) : missing(file, key);
 }
 
 hm_status hm_json_num_opt(const json_t *obj, const char *key, const char *file, double *out) {
@@ -100,8 +62,7 @@ hm_status hm_json_num_opt(const json_t *obj, const char *key, const char *file, 
 }
 
 hm_status hm_json_num(const json_t *obj, const char *key, const char *file, double *out) {
-  if (!field(obj, key)) return missing(file, key);
-  return hm_json_num_opt(obj, key, file, out);
+  return field(obj, key) ? hm_json_num_opt(obj, key, file, out) : missing(file, key);
 }
 
 hm_status hm_json_bool_opt(const json_t *obj, const char *key, const char *file, bool *out) {
@@ -121,8 +82,43 @@ hm_status hm_json_str_opt(const json_t *obj, const char *key, const char *file, 
 }
 
 hm_status hm_json_str(const json_t *obj, const char *key, const char *file, const char **out) {
-  if (!field(obj, key)) return missing(file, key);
-  return hm_json_str_opt(obj, key, file, out);
+  return field(obj, key) ? hm_json_str_opt(obj, key, file, out) : missing(file, key);
+}
+
+hm_status hm_json_int_in(const json_t *obj, const char *key, const char *file, bool required, int64_t lo,
+                         int64_t hi, int *out) {
+  int64_t v = *out;
+  HM_TRY(required ? hm_json_int(obj, key, file, &v) : hm_json_int_opt(obj, key, file, &v));
+  if (v < lo || v > hi)
+    return hm_error(HM_ERR_FORMAT, "%s: field '%s' = %lld is out of range [%lld, %lld]", file ? file : "(json)", key,
+                    (long long)v, (long long)lo, (long long)hi);
+  *out = (int)v;
+  return HM_OK;
+}
+
+hm_status hm_json_int_list(const json_t *obj, const char *key, const char *file, int n_min, int n_max, int64_t lo,
+                           int64_t hi, int32_t **out, int *n_out) {
+  const json_t *a = field(obj, key);
+  if (!a) return HM_OK;
+  if (!file) file = "(json)";
+  if (!json_is_array(a) || json_array_size(a) < (size_t)n_min || json_array_size(a) > (size_t)n_max)
+    return hm_error(HM_ERR_FORMAT, "%s: field '%s' must be a list of %d..%d integers", file, key, n_min, n_max);
+  const int n = (int)json_array_size(a);
+  int32_t *v = malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
+  if (!v) return hm_error(HM_ERR_NOMEM, "%s: out of memory reading field '%s'", file, key);
+  for (int i = 0; i < n; i++) {
+    const json_t *e = json_array_get(a, (size_t)i);
+    if (!json_is_integer(e) || json_integer_value(e) < lo || json_integer_value(e) > hi) {
+      free(v);
+      return hm_error(HM_ERR_FORMAT, "%s: field '%s'[%d] must be an integer in [%lld, %lld]", file, key, i,
+                      (long long)lo, (long long)hi);
+    }
+    v[i] = (int32_t)json_integer_value(e);
+  }
+  free(*out);
+  *out = v;
+  *n_out = n;
+  return HM_OK;
 }
 
 hm_status hm_json_write(const char *path, const json_t *j, size_t flags) {
@@ -141,18 +137,3 @@ hm_status hm_json_write(const char *path, const json_t *j, size_t flags) {
   return HM_OK;
 }
 
-hm_status hm_mkdir_p(const char *path) {
-  char buf[4096];
-  size_t n = strlen(path);
-  if (n == 0 || n >= sizeof buf) return hm_error(HM_ERR_INVALID_ARG, "bad folder path '%s'", path);
-  memcpy(buf, path, n + 1);
-  for (size_t i = 1; i <= n; i++) {
-    if (buf[i] != '/' && buf[i] != 0) continue;
-    char c = buf[i];
-    buf[i] = 0;
-    if (!hm_dir_exists(buf) && mkdir(buf, 0777) != 0 && errno != EEXIST)
-      return hm_error(HM_ERR_IO, "cannot create folder '%s': %s", buf, strerror(errno));
-    buf[i] = c;
-  }
-  return HM_OK;
-}

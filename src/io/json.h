@@ -1,4 +1,5 @@
-/* JSON config reading (jansson) with errors that name the file and the field. */
+/* JSON config reading (jansson) with errors that name the file and the field. File-system
+ * helpers are in io/fs.h. */
 #ifndef HM_JSON_H
 #define HM_JSON_H
 #include "base/base.h"
@@ -15,16 +16,16 @@ hm_status hm_json_num_opt(const json_t *obj, const char *key, const char *file, 
 hm_status hm_json_bool_opt(const json_t *obj, const char *key, const char *file, bool *out);
 hm_status hm_json_str(const json_t *obj, const char *key, const char *file, const char **out);
 hm_status hm_json_str_opt(const json_t *obj, const char *key, const char *file, const char **out);
-/* Reads a whole file into a NUL-terminated buffer (malloc); *len without the NUL. */
-hm_status hm_read_file(const char *path, char **out, size_t *len);
+/* Typed config readers (one set for every model's config.json): an int in [lo, hi], a list of
+ * ints. Each error names the file and the field ("file: field 'key' = 0 is out of range [1, 64]").
+ * required = false: an absent (or null) field leaves *out as it is. */
+hm_status hm_json_int_in(const json_t *obj, const char *key, const char *file, bool required, int64_t lo,
+                         int64_t hi, int *out);
+/* obj[key] as n_min..n_max ints, each in [lo, hi]: *out is replaced by a malloc'ed copy (the old one
+ * freed) and *n_out set; an absent (or null) field leaves both as they are. */
+hm_status hm_json_int_list(const json_t *obj, const char *key, const char *file, int n_min, int n_max, int64_t lo,
+                           int64_t hi, int32_t **out, int *n_out);
 /* Writes j to path (jansson dump flags) through a temporary name, renamed when complete. */
 hm_status hm_json_write(const char *path, const json_t *j, size_t flags);
-/* Creates a folder and its missing parents (mkdir -p); an existing folder is fine. */
-hm_status hm_mkdir_p(const char *path);
-/* Path helpers. */
-bool hm_file_exists(const char *path);
-bool hm_dir_exists(const char *path);
-/* Joins a and b with '/' into buf (error if it does not fit). */
-hm_status hm_path_join(char *buf, size_t n, const char *a, const char *b);
 
 #endif

@@ -1,5 +1,6 @@
 /* Safetensors: mmap, validate, zero-copy views; sharded checkpoints; writer. */
 #include "io/safetensors.h"
+#include "io/fs.h"
 #include "io/json.h"
 
 #include <errno.h>
@@ -321,6 +322,16 @@ hm_status hm_st_open(const char *path, hm_st **out) {
 int hm_st_count(const hm_st *st) { return st ? st->n_tensors : 0; }
 const hm_tensor_view *hm_st_at(const hm_st *st, int i) { return (st && i >= 0 && i < st->n_tensors) ? &st->tensors[i] : NULL; }
 const char *hm_st_path(const hm_st *st) { return st && st->path ? st->path : "(safetensors)"; }
+
+bool hm_st_is_mapped(const hm_st *st, const void *data, size_t nbytes) {
+  if (!st || !data) return false;
+  const uintptr_t b = (uintptr_t)data, e = b + nbytes;
+  for (int i = 0; i < st->n_files; i++) {
+    const uintptr_t fb = (uintptr_t)st->files[i].map, fe = fb + st->files[i].size;
+    if (st->files[i].map && st->files[i].map != MAP_FAILED && b >= fb && e <= fe) return true;
+  }
+  return false;
+}
 
 const hm_tensor_view *hm_st_find(const hm_st *st, const char *name) {
   if (!st || !st->n_tensors) return NULL;

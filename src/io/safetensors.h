@@ -33,6 +33,8 @@ const hm_tensor_view *hm_st_find(const hm_st *st, const char *name); /* NULL if 
 const char *hm_st_metadata(const hm_st *st, const char *key);
 /* Short description of where the tensors come from (path), for messages. */
 const char *hm_st_path(const hm_st *st);
+/* True when [data, data + nbytes) lies inside one of st's file mappings (not a copy). */
+bool hm_st_is_mapped(const hm_st *st, const void *data, size_t nbytes);
 
 /* Looks up a tensor and checks it: error (naming tensor and file) if missing,
  * if n_dims/shape differ (shape entries < 0 are wildcards) or if its dtype is

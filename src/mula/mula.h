@@ -3,7 +3,7 @@
 #ifndef HM_MULA_H
 #define HM_MULA_H
 #include "base/base.h"
-#include "io/safetensors.h"
+#include "io/weights.h"
 #include "tensor/ops.h"
 
 #define HM_MULA_COLS_MAX 64 /* n_codebooks + 1 columns per row, at most */
@@ -49,15 +49,13 @@ typedef struct hm_llama {
 
 struct hm_mula_model {
   hm_mula_config cfg;
-  hm_st *st;
+  hm_weights *w;          /* the checkpoint; owns every converted copy */
   hm_llama backbone, decoder;
   hm_mat text_emb, audio_emb, uncond_emb; /* used in place, row lookups */
   hm_mat projection, codebook0_head;
   hm_mat audio_head_t;    /* [(n_cb-1) * V, decoder_dim]: audio_head transposed, owned */
   hm_mat muq_w;           /* [D, muq_dim] */
   float *muq_b;           /* owned f32 [D] */
-  void **owned;           /* converted matrices to free */
-  int n_owned, cap_owned;
   int64_t bytes_per_frame;
   hm_pool *load_pool;     /* during hm_mula_load only */
 };

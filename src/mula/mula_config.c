@@ -45,15 +45,11 @@ static int scale_hidden_dim(int dim) {
   return 256 * ((h + 255) / 256);
 }
 
+/* An int >= lo of the object `where` (backbone_config, ...). */
 static hm_status get_int_field(const json_t *o, const char *key, const char *file, const char *where,
                                bool required, int lo, int *out) {
-  int64_t v = *out;
-  hm_status st = required ? hm_json_int(o, key, file, &v) : hm_json_int_opt(o, key, file, &v);
-  if (st != HM_OK) return hm_error_context(st, "%s", where);
-  if (v < lo || v > (int64_t)1 << 30)
-    return hm_error(HM_ERR_FORMAT, "%s: %s.%s = %lld is out of range (>= %d)", file, where, key, (long long)v, lo);
-  *out = (int)v;
-  return HM_OK;
+  hm_status st = hm_json_int_in(o, key, file, required, lo, (int64_t)1 << 30, out);
+  return st != HM_OK ? hm_error_context(st, "%s", where) : HM_OK;
 }
 
 static hm_status parse_llama(const json_t *o, const char *file, const char *where, hm_llama_config *c) {
@@ -154,10 +150,9 @@ done:
 }
 
 static hm_status get_id(const json_t *o, const char *key, const char *file, int32_t *out) {
-  int64_t v = *out;
-  HM_TRY(hm_json_int_opt(o, key, file, &v));
-  if (v < INT32_MIN || v > INT32_MAX) return hm_error(HM_ERR_FORMAT, "%s: %s = %lld is out of range", file, key, (long long)v);
-  *out = (int32_t)v;
+  int v = *out;
+  HM_TRY(hm_json_int_in(o, key, file, false, INT32_MIN, INT32_MAX, &v));
+  *out = v;
   return HM_OK;
 }
 

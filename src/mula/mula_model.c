@@ -1,30 +1,13 @@
 /* HeartMuLa model loading: config, gen_config, safetensors tensors (names
  * exactly as the state_dict), optional conversion at load. */
 #include "mula/mula.h"
-#include "io/json.h"
+#include "io/fs.h"
+#include "io/weights.h"
 #include <stdio.h>
 #include <stdlib.h>
 
 hm_mula_params hm_mula_default_params(void) {
-  hm_mula_params p;
-  memset(&p, 0, sizeof p);
-  p.n_threads = 0;
-  p.weights = HM_MULA_WEIGHTS_AS_STORED;
-  p.weights_file = NULL;
-  p.gen_config_path = NULL;
-  return p;
-}
-
-static hm_status track(hm_mula_model *m, void *p) {
-  if (m->n_owned == m->cap_owned) {
-    int cap = m->cap_owned ? m->cap_owned * 2 : 64;
-    void **n = realloc(m->owned, (size_t)cap * sizeof *n);
-    if (!n) return hm_error(HM_ERR_NOMEM, "out of memory");
-    m->owned = n;
-    m->cap_owned = cap;
-  }
-  m->owned[m->n_owned++] = p;
-  return HM_OK;
+  return (hm_mula_params){.weights = HM_MULA_WEIGHTS_AS_STORED}; /* all cores, the folder's weights and gen_config */
 }
 
 static hm_dtype target_type(hm_mula_weights w, hm_dtype stored, int64_t cols) {
@@ -38,56 +21,13 @@ static hm_dtype target_type(hm_mula_weights w, hm_dtype stored, int64_t cols) {
   }
 }
 
-/* Converts *W in place to type `to` (an owned copy in huge-page memory, rows split
- * over the load threads) unless it already is. */
-static hm_status convert_mat(hm_mula_model *m, hm_mat *W, hm_dtype to, const char *name) {
-  if (W->type == to) return HM_OK;
-  if (hm_dtype_bytes(to, W->cols) == 0)
-    return hm_error(HM_ERR_INVALID_ARG, "%s: tensor '%s': %lld columns cannot be stored as %s", hm_st_path(m->st), name,
-                    (long long)W->cols, hm_dtype_name(to));
-  hm_mat out;
-  hm_status st = hm_mat_convert_pool(m->load_pool, W, to, &out);
-  if (st != HM_OK) return hm_error_context(st, "%s: tensor '%s'", hm_st_path(m->st), name);
-  st = track(m, (void *)out.data);
-  if (st != HM_OK) { hm_mat_free_owned(&out); return st; }
-  *W = out;
-  return HM_OK;
-}
+#define HM_DTMASK_MAT (HM_DTMASK_FLOAT | HM_DTMASK(HM_DT_Q8_0) | HM_DTMASK(HM_DT_Q4_0))
 
+/* A [rows, cols] matrix, in place or (convert) in the load's storage type. */
 static hm_status get_mat(hm_mula_model *m, const char *name, int64_t rows, int64_t cols, bool convert,
                          hm_mula_weights w, hm_mat *out) {
-  const hm_tensor_view *t;
-  int64_t shape[2] = {rows, cols};
-  HM_TRY(hm_st_get(m->st, name, HM_DTMASK_FLOAT | HM_DTMASK(HM_DT_Q8_0) | HM_DTMASK(HM_DT_Q4_0), 2, shape, &t));
-  if (t->dtype == HM_DT_Q8_0 || t->dtype == HM_DT_Q4_0) { /* used in place: must be in the kernels' layout */
-    const char *lay = hm_st_metadata(m->st, HM_QUANT_LAYOUT_KEY);
-    if (!lay || strcmp(lay, HM_QUANT_LAYOUT))
-      return hm_error(HM_ERR_FORMAT, "%s: tensor '%s' is %s in %s%s%s layout, not '%s' (write it with heartmula quantize)",
-                      hm_st_path(m->st), name, hm_dtype_name(t->dtype), lay ? "the '" : "an unmarked",
-                      lay ? lay : "", lay ? "'" : "", HM_QUANT_LAYOUT);
-  }
-  out->type = t->dtype;
-  out->rows = rows;
-  out->cols = cols;
-  out->data = t->data;
-  if (convert && out->type != target_type(w, t->dtype, cols)) {
-    HM_TRY(convert_mat(m, out, target_type(w, t->dtype, cols), name));
-    hm_tensor_release(t->data, t->nbytes); /* the F32 source leaves the resident set */
-  }
-  return HM_OK;
-}
-
-static hm_status get_vec(hm_mula_model *m, const char *name, int64_t n, float **out) {
-  const hm_tensor_view *t;
-  int64_t shape[1] = {n};
-  HM_TRY(hm_st_get(m->st, name, HM_DTMASK_FLOAT, 1, shape, &t));
-  float *v = hm_malloc_aligned((size_t)n * sizeof(float));
-  if (!v) return hm_error(HM_ERR_NOMEM, "out of memory for tensor '%s'", name);
-  hm_status st = track(m, v);
-  if (st != HM_OK) { hm_free_aligned(v); return st; }
-  HM_TRY(hm_tensor_to_f32(t, v));
-  *out = v;
-  return HM_OK;
+  HM_TRY(hm_weights_mat(m->w, name, rows, cols, HM_DTMASK_MAT, out));
+  return convert ? hm_weights_convert(m->w, out, target_type(w, out->type, cols), name) : HM_OK;
 }
 
 static hm_status load_llama(hm_mula_model *m, const char *prefix, const hm_llama_config *c, hm_mula_weights w,
@@ -112,12 +52,12 @@ static hm_status load_llama(hm_mula_model *m, const char *prefix, const hm_llama
     MAT(w3, "mlp.w3.weight", I, D)
 #undef MAT
     snprintf(name, sizeof name, "%s.layers.%d.sa_norm.scale", prefix, l);
-    HM_TRY(get_vec(m, name, D, &y->sa_norm));
+    HM_TRY(hm_weights_vec(m->w, name, D, &y->sa_norm));
     snprintf(name, sizeof name, "%s.layers.%d.mlp_norm.scale", prefix, l);
-    HM_TRY(get_vec(m, name, D, &y->mlp_norm));
+    HM_TRY(hm_weights_vec(m->w, name, D, &y->mlp_norm));
   }
   snprintf(name, sizeof name, "%s.norm.scale", prefix);
-  HM_TRY(get_vec(m, name, D, &L->norm));
+  HM_TRY(hm_weights_vec(m->w, name, D, &L->norm));
   L->rope_len = c->max_seq_len;
   const size_t n = (size_t)L->rope_len * (size_t)(hd / 2);
   L->rope_cos = hm_malloc_aligned(n * sizeof(float));
@@ -127,7 +67,7 @@ static hm_status load_llama(hm_mula_model *m, const char *prefix, const hm_llama
   return HM_OK;
 }
 
-static int64_t mat_bytes(const hm_mat *W) { return W->rows * (int64_t)hm_dtype_bytes(W->type, W->cols); }
+static int64_t mat_bytes(const hm_mat *W) { return (int64_t)hm_mat_nbytes(W); }
 
 static int64_t llama_bytes(const hm_llama *L) {
   int64_t b = 0;
@@ -145,7 +85,7 @@ static hm_status load_audio_head(hm_mula_model *m, hm_mula_weights w) {
   const int64_t K = c->audio_num_codebooks - 1, Dd = c->decoder.embed_dim, V = c->audio_vocab_size;
   const hm_tensor_view *t;
   int64_t shape[3] = {K, Dd, V};
-  HM_TRY(hm_st_get(m->st, "audio_head", HM_DTMASK_FLOAT, 3, shape, &t));
+  HM_TRY(hm_weights_get(m->w, "audio_head", HM_DTMASK_FLOAT, 3, shape, &t));
   float *tr = hm_malloc_aligned((size_t)(K * V * Dd) * sizeof(float));
   float *slice = hm_malloc_aligned((size_t)(Dd * V) * sizeof(float));
   if (!tr || !slice) {
@@ -171,14 +111,11 @@ static hm_status load_audio_head(hm_mula_model *m, hm_mula_weights w) {
   }
   hm_free_aligned(slice);
   if (st != HM_OK) { hm_free_aligned(tr); return st; }
-  hm_tensor_release(t->data, t->nbytes); /* transposed copy made */
-  hm_mat f = {HM_DT_F32, K * V, Dd, tr};
+  hm_weights_release(m->w, t->data, t->nbytes); /* transposed copy made */
   const hm_dtype to = target_type(w, t->dtype, Dd);
   if (to == HM_DT_F32) {
-    m->audio_head_t = f;
-    st = track(m, tr);
-    if (st != HM_OK) hm_free_aligned(tr);
-    return st;
+    m->audio_head_t = (hm_mat){HM_DT_F32, K * V, Dd, tr};
+    return hm_weights_adopt(m->w, tr, hm_free_aligned);
   }
   /* one codebook's slice (V rows) at a time: frame_step uses each slice as a matrix of
    * its own, so each must be whole in the quantized layouts' row groups */
@@ -188,13 +125,13 @@ static hm_status load_audio_head(hm_mula_model *m, hm_mula_weights w) {
   for (int64_t k = 0; k < K && st == HM_OK; k++) {
     hm_mat sf = {HM_DT_F32, V, Dd, tr + (size_t)(k * V * Dd)}, q;
     st = hm_mat_convert_pool(m->load_pool, &sf, to, &q);
-    if (st != HM_OK) { st = hm_error_context(st, "%s: tensor 'audio_head'", hm_st_path(m->st)); break; }
+    if (st != HM_OK) { st = hm_error_context(st, "%s: tensor 'audio_head'", hm_weights_path(m->w)); break; }
     memcpy(all + (size_t)k * slice_bytes, q.data, slice_bytes);
     hm_mat_free_owned(&q);
   }
   hm_free_aligned(tr);
-  if (st == HM_OK) st = track(m, all);
   if (st != HM_OK) { hm_free_aligned(all); return st; }
+  HM_TRY(hm_weights_adopt(m->w, all, hm_free_aligned));
   m->audio_head_t = (hm_mat){to, K * V, Dd, all};
   return HM_OK;
 }
@@ -225,7 +162,8 @@ static hm_status load_all(hm_mula_model *m, const char *dir, const hm_mula_param
     HM_TRY(hm_path_join(path, sizeof path, dir, p->weights_file));
     wpath = (p->weights_file[0] == '/' || !hm_file_exists(path)) && hm_file_exists(p->weights_file) ? p->weights_file : path;
   }
-  HM_TRY(hm_st_open(wpath, &m->st));
+  HM_TRY(hm_weights_open(wpath, &m->w));
+  hm_weights_set_pool(m->w, m->load_pool);
 
   const hm_mula_config *c = &m->cfg;
   const int64_t D = c->backbone.embed_dim, Dd = c->decoder.embed_dim, V = c->audio_vocab_size;
@@ -238,7 +176,7 @@ static hm_status load_all(hm_mula_model *m, const char *dir, const hm_mula_param
   HM_TRY(get_mat(m, "projection.weight", Dd, D, true, w, &m->projection));
   HM_TRY(get_mat(m, "codebook0_head.weight", V, D, true, w, &m->codebook0_head));
   HM_TRY(get_mat(m, "muq_linear.weight", D, c->muq_dim, false, w, &m->muq_w));
-  HM_TRY(get_vec(m, "muq_linear.bias", D, &m->muq_b));
+  HM_TRY(hm_weights_vec(m->w, "muq_linear.bias", D, &m->muq_b));
   HM_TRY(load_audio_head(m, w));
   m->bytes_per_frame = llama_bytes(&m->backbone) + mat_bytes(&m->codebook0_head) +
                        (int64_t)(c->audio_num_codebooks - 1) * (llama_bytes(&m->decoder) + mat_bytes(&m->projection)) +
@@ -259,6 +197,7 @@ hm_status hm_mula_load(const char *dir, const hm_mula_params *params, hm_mula_mo
   if (!m) return hm_error(HM_ERR_NOMEM, "out of memory");
   m->load_pool = hm_compute_pool_create(p.n_threads);
   hm_status st = m->load_pool ? load_all(m, dir, &p) : hm_error(HM_ERR_NOMEM, "cannot create a thread pool");
+  if (m->w) hm_weights_set_pool(m->w, NULL);
   hm_pool_free(m->load_pool);
   m->load_pool = NULL;
   if (st != HM_OK) {
@@ -278,11 +217,9 @@ static void free_llama(hm_llama *L) {
 
 void hm_mula_free(hm_mula_model *m) {
   if (!m) return;
-  for (int i = 0; i < m->n_owned; i++) hm_free_aligned(m->owned[i]);
-  free(m->owned);
   free_llama(&m->backbone);
   free_llama(&m->decoder);
-  hm_st_close(m->st);
+  hm_weights_close(m->w);
   free(m);
 }
 

@@ -38,23 +38,13 @@ struct hm_mula_context {
 };
 
 hm_mula_context_params hm_mula_context_default_params(void) {
-  hm_mula_context_params p;
-  p.n_threads = 0;
-  p.n_ctx = 0;
-  p.n_batch = 128;
-  return p;
+  return (hm_mula_context_params){.n_batch = 128}; /* all cores, the model's max_seq_len */
 }
 
 hm_mula_gen_params hm_mula_default_gen_params(void) {
-  hm_mula_gen_params g;
-  memset(&g, 0, sizeof g);
-  g.topk = 50;
-  g.temperature = 1.0f;
-  g.cfg_scale = 1.5f;
-  g.max_audio_ms = 240000;
-  g.seed = 0;
-  g.audio_eos_id = -1;
-  return g;
+  /* upstream's sampling (heartlib's HeartMuLaGenPipeline); seed 0, no callbacks */
+  return (hm_mula_gen_params){.topk = 50, .temperature = 1.0f, .cfg_scale = 1.5f, .max_audio_ms = 240000,
+                              .audio_eos_id = -1};
 }
 
 void hm_mula_context_free(hm_mula_context *c) {

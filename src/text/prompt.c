@@ -1,15 +1,12 @@
 /* HeartMuLa prompt rows, as heartlib's HeartMuLaGenPipeline.preprocess builds them. */
 #include "text/prompt.h"
+#include "io/fs.h"
 #include "io/json.h"
 
 #include <stdlib.h>
 
 hm_prompt_params hm_prompt_default_params(void) {
-  hm_prompt_params p;
-  p.text_bos_id = 128000;
-  p.text_eos_id = 128001;
-  p.n_codebooks = 8;
-  return p;
+  return (hm_prompt_params){.text_bos_id = 128000, .text_eos_id = 128001, .n_codebooks = 8};
 }
 
 hm_status hm_prompt_params_load(const char *path, hm_prompt_params *params) {

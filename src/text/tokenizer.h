@@ -50,14 +50,6 @@ int64_t hm_tokenizer_vocab_size(const hm_tokenizer *tok);
 /* True for added tokens marked "special": true. */
 bool hm_tokenizer_is_special(const hm_tokenizer *tok, int32_t id);
 
-/* Writes a small demo tokenizer.json (same structure as Llama 3's: Split regex
- * + ByteLevel, ignore_merges, TemplateProcessing with bos): ids 0..255 the bytes,
- * then merges learned from built-in English text up to the first special id,
- * <|begin_of_text|> at bos_id, <|end_of_text|> at eos_id, and every other id
- * below vocab_size a <|reserved_special_token_k|>. Needs 256 < bos_id, eos_id <
- * vocab_size. Written to a temporary name, then renamed; an existing file is an
- * error unless overwrite. */
-hm_status hm_tokenizer_write_demo(const char *path, int vocab_size, int32_t bos_id, int32_t eos_id, bool overwrite);
 
 /* ---- UTF-8 helpers (used by the prompt builder, exposed for others) ---- */
 /* True if s[0..len) is valid UTF-8 (no surrogates, no overlongs, <= U+10FFFF);

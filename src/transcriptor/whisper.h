@@ -5,7 +5,7 @@
 #define HM_WHISPER_H
 #include "heartmula.h"
 #include "base/base.h"
-#include "io/safetensors.h"
+#include "io/weights.h"
 #include "tensor/ops.h"
 #include "text/tokenizer.h"
 
@@ -57,9 +57,8 @@ typedef struct hm_whisper_config {
 
 struct hm_whisper_model {
   hm_whisper_config cfg;
-  hm_st *st;
+  hm_weights *w;   /* the checkpoint; owns the f32 copies of biases, norms, positions, conv weights */
   hm_tokenizer *tok;
-  void *owned; /* f32 copies of biases, norms, positions, conv weights */
   /* encoder */
   const float *conv1_w, *conv1_b, *conv2_w, *conv2_b; /* [d, n_mels, 3], [d, d, 3] */
   const float *enc_pos; /* [n_audio_ctx, d] */

@@ -416,18 +416,8 @@ done:
 
 /* ---- public API ---- */
 hm_whisper_params hm_whisper_default_params(void) {
-  hm_whisper_params p;
-  memset(&p, 0, sizeof p);
-  p.language = "en";
-  p.translate = false;
-  p.timestamps = false;
-  p.max_new_tokens = 0;
-  p.chunk_length_s = 30.0;
-  p.stride_length_s = 5.0;
-  p.n_threads = 0;
-  p.temperature_fallback = false;
-  p.seed = 0;
-  return p;
+  /* the HF pipeline's: English, no timestamps, 30 s chunks with 5 s strides, greedy */
+  return (hm_whisper_params){.language = "en", .chunk_length_s = 30.0, .stride_length_s = 5.0};
 }
 
 void hm_transcript_free(hm_transcript *t) {

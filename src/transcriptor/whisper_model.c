@@ -2,25 +2,16 @@
  * generation_config.json, preprocessor_config.json, model.safetensors,
  * tokenizer.json), the encoder and the decoder step with KV cache. */
 #include "transcriptor/whisper.h"
+#include "io/fs.h"
 #include "io/json.h"
+#include "io/weights.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- f32 copies of small tensors ---- */
-typedef struct owned_list { float **p; int n, cap; } owned_list;
-
-static void model_free_owned(owned_list *l) {
-  for (int i = 0; i < l->n; i++) hm_free_aligned(l->p[i]);
-  free(l->p);
-  l->p = NULL;
-  l->n = l->cap = 0;
-}
-
 typedef struct loader {
   hm_whisper_model *m;
-  owned_list owned;
   char name[256];
 } loader;
 
@@ -32,20 +23,8 @@ static const char *tname(loader *L, const char *fmt, int layer, const char *suff
 }
 
 static hm_status get_f32(loader *L, const char *name, int n_dims, const int64_t *shape, const float **out) {
-  const hm_tensor_view *t;
-  HM_TRY(hm_st_get(L->m->st, name, HM_DTMASK_FLOAT, n_dims, shape, &t));
-  float *p = hm_malloc_aligned(sizeof(float) * (size_t)(t->n_elems > 0 ? t->n_elems : 1));
-  if (!p) return hm_error(HM_ERR_NOMEM, "out of memory loading tensor '%s'", name);
-  if (L->owned.n == L->owned.cap) {
-    int cap = L->owned.cap ? L->owned.cap * 2 : 256;
-    float **np = realloc(L->owned.p, sizeof(float *) * (size_t)cap);
-    if (!np) { hm_free_aligned(p); return hm_error(HM_ERR_NOMEM, "out of memory"); }
-    L->owned.p = np;
-    L->owned.cap = cap;
-  }
-  L->owned.p[L->owned.n++] = p;
-  hm_status st = hm_tensor_to_f32(t, p);
-  if (st != HM_OK) return st;
+  float *p;
+  HM_TRY(hm_weights_f32(L->m->w, name, n_dims, shape, &p));
   *out = p;
   return HM_OK;
 }
@@ -54,15 +33,9 @@ static hm_status get_vec(loader *L, const char *name, int64_t n, const float **o
   return get_f32(L, name, 1, &n, out);
 }
 
+/* Matrices are used in place, in the dtype stored. */
 static hm_status get_mat(loader *L, const char *name, int64_t rows, int64_t cols, hm_mat *out) {
-  const hm_tensor_view *t;
-  int64_t shape[2] = {rows, cols};
-  HM_TRY(hm_st_get(L->m->st, name, HM_DTMASK_FLOAT, 2, shape, &t));
-  out->type = t->dtype;
-  out->rows = rows;
-  out->cols = cols;
-  out->data = t->data;
-  return HM_OK;
+  return hm_weights_mat(L->m->w, name, rows, cols, HM_DTMASK_FLOAT, out);
 }
 
 static hm_status load_attn(loader *L, const char *prefix, int layer, const char *which, int d, hm_wattn *a) {
@@ -112,37 +85,8 @@ static hm_status load_layer(loader *L, const char *prefix, int i, int d, int ffn
 }
 
 /* ---- config ---- */
-static hm_status cfg_int(const json_t *o, const char *key, const char *file, int lo, int hi, int *out) {
-  int64_t v;
-  HM_TRY(hm_json_int(o, key, file, &v));
-  if (v < lo || v > hi) return hm_error(HM_ERR_FORMAT, "%s: \"%s\" = %lld is out of range [%d, %d]", file, key, (long long)v, lo, hi);
-  *out = (int)v;
-  return HM_OK;
-}
-static hm_status cfg_int_opt(const json_t *o, const char *key, const char *file, int lo, int hi, int *out) {
-  if (!o || !json_object_get(o, key) || json_is_null(json_object_get(o, key))) return HM_OK;
-  return cfg_int(o, key, file, lo, hi, out);
-}
-
 static hm_status id_list(const json_t *o, const char *key, const char *file, int n_vocab, int32_t **out, int *n_out) {
-  json_t *a = json_object_get(o, key);
-  if (!a || json_is_null(a)) return HM_OK;
-  if (!json_is_array(a)) return hm_error(HM_ERR_FORMAT, "%s: \"%s\" must be an array of token ids", file, key);
-  size_t n = json_array_size(a);
-  int32_t *ids = malloc(sizeof(int32_t) * (n ? n : 1));
-  if (!ids) return hm_error(HM_ERR_NOMEM, "out of memory");
-  for (size_t i = 0; i < n; i++) {
-    json_t *v = json_array_get(a, i);
-    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= n_vocab) {
-      free(ids);
-      return hm_error(HM_ERR_FORMAT, "%s: \"%s\"[%zu] is not a token id below %d", file, key, i, n_vocab);
-    }
-    ids[i] = (int32_t)json_integer_value(v);
-  }
-  free(*out);
-  *out = ids;
-  *n_out = (int)n;
-  return HM_OK;
+  return hm_json_int_list(o, key, file, 0, 1 << 20, 0, n_vocab - 1, out, n_out);
 }
 
 static hm_status read_config(hm_whisper_model *m, const char *dir) {
@@ -158,17 +102,17 @@ static hm_status read_config(hm_whisper_model *m, const char *dir) {
 #define T(x) do { st = (x); if (st != HM_OK) goto done; } while (0)
   T(hm_json_str_opt(j, "model_type", path, &mt));
   if (mt && strcmp(mt, "whisper") != 0) { st = hm_error(HM_ERR_FORMAT, "%s: model_type is '%s', not 'whisper'", path, mt); goto done; }
-  T(cfg_int(j, "d_model", path, 1, 16384, &c->d_model));
-  T(cfg_int(j, "encoder_layers", path, 1, 256, &c->enc_layers));
-  T(cfg_int(j, "decoder_layers", path, 1, 256, &c->dec_layers));
-  T(cfg_int(j, "encoder_attention_heads", path, 1, 1024, &c->enc_heads));
-  T(cfg_int(j, "decoder_attention_heads", path, 1, 1024, &c->dec_heads));
-  T(cfg_int(j, "encoder_ffn_dim", path, 1, 1 << 20, &c->enc_ffn));
-  T(cfg_int(j, "decoder_ffn_dim", path, 1, 1 << 20, &c->dec_ffn));
-  T(cfg_int(j, "num_mel_bins", path, 1, 1024, &c->n_mels));
-  T(cfg_int(j, "vocab_size", path, 16, 1 << 24, &c->n_vocab));
-  T(cfg_int(j, "max_source_positions", path, 1, 1 << 20, &c->n_audio_ctx));
-  T(cfg_int(j, "max_target_positions", path, 4, 1 << 20, &c->n_text_ctx));
+  T(hm_json_int_in(j, "d_model", path, true, 1, 16384, &c->d_model));
+  T(hm_json_int_in(j, "encoder_layers", path, true, 1, 256, &c->enc_layers));
+  T(hm_json_int_in(j, "decoder_layers", path, true, 1, 256, &c->dec_layers));
+  T(hm_json_int_in(j, "encoder_attention_heads", path, true, 1, 1024, &c->enc_heads));
+  T(hm_json_int_in(j, "decoder_attention_heads", path, true, 1, 1024, &c->dec_heads));
+  T(hm_json_int_in(j, "encoder_ffn_dim", path, true, 1, 1 << 20, &c->enc_ffn));
+  T(hm_json_int_in(j, "decoder_ffn_dim", path, true, 1, 1 << 20, &c->dec_ffn));
+  T(hm_json_int_in(j, "num_mel_bins", path, true, 1, 1024, &c->n_mels));
+  T(hm_json_int_in(j, "vocab_size", path, true, 16, 1 << 24, &c->n_vocab));
+  T(hm_json_int_in(j, "max_source_positions", path, true, 1, 1 << 20, &c->n_audio_ctx));
+  T(hm_json_int_in(j, "max_target_positions", path, true, 4, 1 << 20, &c->n_text_ctx));
   T(hm_json_str_opt(j, "activation_function", path, &act));
   if (act && strcmp(act, "gelu") != 0) { st = hm_error(HM_ERR_UNSUPPORTED, "%s: activation_function '%s' is not supported (gelu only)", path, act); goto done; }
   T(hm_json_bool_opt(j, "scale_embedding", path, &scale_emb));
@@ -179,8 +123,8 @@ static hm_status read_config(hm_whisper_model *m, const char *dir) {
   }
   c->sot = 50258; c->eot = 50257;
   int v;
-  v = c->sot; T(cfg_int_opt(j, "decoder_start_token_id", path, 0, c->n_vocab - 1, &v)); c->sot = v;
-  v = c->eot; T(cfg_int_opt(j, "eos_token_id", path, 0, c->n_vocab - 1, &v)); c->eot = v;
+  v = c->sot; T(hm_json_int_in(j, "decoder_start_token_id", path, false, 0, c->n_vocab - 1, &v)); c->sot = v;
+  v = c->eot; T(hm_json_int_in(j, "eos_token_id", path, false, 0, c->n_vocab - 1, &v)); c->eot = v;
   T(id_list(j, "begin_suppress_tokens", path, c->n_vocab, &c->begin_suppress, &c->n_begin_suppress));
   T(id_list(j, "suppress_tokens", path, c->n_vocab, &c->suppress, &c->n_suppress));
   json_decref(j);
@@ -197,18 +141,18 @@ static hm_status read_config(hm_whisper_model *m, const char *dir) {
   HM_TRY(hm_path_join(path, sizeof path, dir, "generation_config.json"));
   if (hm_file_exists(path)) {
     T(hm_json_load(path, &j));
-    v = c->sot; T(cfg_int_opt(j, "decoder_start_token_id", path, 0, c->n_vocab - 1, &v)); c->sot = v;
-    v = c->eot; T(cfg_int_opt(j, "eos_token_id", path, 0, c->n_vocab - 1, &v)); c->eot = v;
-    v = -1; T(cfg_int_opt(j, "no_timestamps_token_id", path, 0, c->n_vocab - 2, &v)); c->no_timestamps = v;
-    v = c->max_initial_timestamp_index; T(cfg_int_opt(j, "max_initial_timestamp_index", path, 0, 1 << 20, &v));
+    v = c->sot; T(hm_json_int_in(j, "decoder_start_token_id", path, false, 0, c->n_vocab - 1, &v)); c->sot = v;
+    v = c->eot; T(hm_json_int_in(j, "eos_token_id", path, false, 0, c->n_vocab - 1, &v)); c->eot = v;
+    v = -1; T(hm_json_int_in(j, "no_timestamps_token_id", path, false, 0, c->n_vocab - 2, &v)); c->no_timestamps = v;
+    v = c->max_initial_timestamp_index; T(hm_json_int_in(j, "max_initial_timestamp_index", path, false, 0, 1 << 20, &v));
     c->max_initial_timestamp_index = v;
     T(hm_json_bool_opt(j, "is_multilingual", path, &c->multilingual));
     T(id_list(j, "begin_suppress_tokens", path, c->n_vocab, &c->begin_suppress, &c->n_begin_suppress));
     T(id_list(j, "suppress_tokens", path, c->n_vocab, &c->suppress, &c->n_suppress));
     json_t *tt = json_object_get(j, "task_to_id");
     if (json_is_object(tt)) {
-      v = -1; T(cfg_int_opt(tt, "transcribe", path, 0, c->n_vocab - 1, &v)); c->transcribe = v;
-      v = -1; T(cfg_int_opt(tt, "translate", path, 0, c->n_vocab - 1, &v)); c->translate = v;
+      v = -1; T(hm_json_int_in(tt, "transcribe", path, false, 0, c->n_vocab - 1, &v)); c->transcribe = v;
+      v = -1; T(hm_json_int_in(tt, "translate", path, false, 0, c->n_vocab - 1, &v)); c->translate = v;
     }
     json_t *lt = json_object_get(j, "lang_to_id");
     if (json_is_object(lt)) {
@@ -255,11 +199,11 @@ static hm_status read_config(hm_whisper_model *m, const char *dir) {
   if (hm_file_exists(path)) {
     T(hm_json_load(path, &j));
     int fs = c->n_mels;
-    T(cfg_int_opt(j, "sampling_rate", path, 1000, 384000, &c->sample_rate_hz));
-    T(cfg_int_opt(j, "n_fft", path, 4, 1 << 16, &c->n_fft));
-    T(cfg_int_opt(j, "hop_length", path, 1, 1 << 16, &c->hop));
-    T(cfg_int_opt(j, "n_samples", path, 1, 1 << 30, &c->n_samples));
-    T(cfg_int_opt(j, "feature_size", path, 1, 1024, &fs));
+    T(hm_json_int_in(j, "sampling_rate", path, false, 1000, 384000, &c->sample_rate_hz));
+    T(hm_json_int_in(j, "n_fft", path, false, 4, 1 << 16, &c->n_fft));
+    T(hm_json_int_in(j, "hop_length", path, false, 1, 1 << 16, &c->hop));
+    T(hm_json_int_in(j, "n_samples", path, false, 1, 1 << 30, &c->n_samples));
+    T(hm_json_int_in(j, "feature_size", path, false, 1, 1024, &fs));
     if (fs != c->n_mels) { st = hm_error(HM_ERR_FORMAT, "%s: feature_size %d differs from config.json num_mel_bins %d", path, fs, c->n_mels); goto done; }
   }
   if (c->n_samples / c->hop != 2 * c->n_audio_ctx) {
@@ -275,17 +219,12 @@ done:
 
 void hm_whisper_free(hm_whisper_model *m) {
   if (!m) return;
-  if (m->owned) {
-    owned_list *l = m->owned;
-    model_free_owned(l);
-    free(l);
-  }
   free(m->enc);
   free(m->dec);
   free(m->cfg.suppress);
   free(m->cfg.begin_suppress);
   if (m->tok) hm_tokenizer_free(m->tok);
-  if (m->st) hm_st_close(m->st);
+  hm_weights_close(m->w);
   free(m->dir);
   free(m);
 }
@@ -317,7 +256,7 @@ static hm_status load_weights(loader *L) {
     HM_TRY(load_layer(L, "model.decoder", i, d, c->dec_ffn, true, &m->dec[i]));
   HM_TRY(get_vec(L, "model.decoder.layer_norm.weight", d, &m->dec_ln_w));
   HM_TRY(get_vec(L, "model.decoder.layer_norm.bias", d, &m->dec_ln_b));
-  if (hm_st_find(m->st, "proj_out.weight")) {
+  if (hm_weights_find(m->w, "proj_out.weight")) {
     /* an untied output projection; the published model ties it to embed_tokens */
     HM_TRY(get_mat(L, "proj_out.weight", c->n_vocab, d, &m->proj_out));
     m->has_proj_out = true;
@@ -359,11 +298,8 @@ hm_status hm_whisper_load(const char *dir, hm_whisper_model **out) {
         st = hm_error(HM_ERR_IO, "model folder '%s' has no model.safetensors", dir);
     }
   }
-  if (st == HM_OK) st = hm_st_open(dir, &m->st);
+  if (st == HM_OK) st = hm_weights_open(dir, &m->w);
   if (st == HM_OK) st = load_weights(&L);
-  owned_list *keep = malloc(sizeof *keep);
-  if (keep) { *keep = L.owned; m->owned = keep; }
-  else { model_free_owned(&L.owned); if (st == HM_OK) st = hm_error(HM_ERR_NOMEM, "out of memory"); }
   if (st != HM_OK) {
     hm_error_context(st, "loading Whisper model '%s'", dir);
     hm_whisper_free(m);

@@ -2,7 +2,9 @@
  * exactly the fixture's state_dict names and shapes and loads; broken
  * checkpoints, configs, codes and parameters give clear errors, no crash. */
 #include "harness.h"
+#include "testkit.h"
 #include "codec/codec_internal.h"
+#include "io/fs.h"
 #include "io/json.h"
 
 #include <stdlib.h>
@@ -171,7 +173,7 @@ static void test_bf16_file(const char *fx) {
 
 typedef struct warn_capture { int n; char last[512]; } warn_capture;
 static warn_capture warn_log;
-static void capture_warnings(hm_log_level level, const char *msg, void *ud) {
+static void capture_warnings(void *ud, hm_log_level level, const char *msg) {
   warn_capture *w = ud;
   if (level != HM_LOG_WARN) return;
   w->n++;

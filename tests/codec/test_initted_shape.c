@@ -5,7 +5,7 @@
  * initted / cluster_size / embed_avg buffers whatever their shape. */
 #include "harness.h"
 #include "heartmula.h"
-#include "io/json.h"
+#include "io/fs.h"
 #include "io/safetensors.h"
 
 #include <stdlib.h>

@@ -5,7 +5,7 @@
 #include "harness.h"
 #include "demo_ckpt.h"
 #include "io/audio.h"
-#include "io/json.h"
+#include "io/fs.h"
 #include "text/tokenizer.h"
 
 #include <dirent.h>

@@ -1,3 +1,4 @@
+#include "io/fs.h"
 #include "io/json.h"
 #include "io/npy.h"
 #include "io/safetensors.h"

@@ -2,8 +2,9 @@
  * flavor, inconsistent config, truncated safetensors, missing tensor, wrong
  * shape or dtype; the random checkpoint generator (sharded); argument checks. */
 #include "harness.h"
+#include "testkit.h"
 #include "mula/mula.h"
-#include "io/json.h"
+#include "io/fs.h"
 #include "tensor/ops.h"
 #include <stdio.h>
 #include <stdlib.h>

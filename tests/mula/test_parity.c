@@ -2,7 +2,7 @@
  * parity --only mula` runs): logits and hidden states within 1e-4 relative,
  * sampled codes and frames exact. */
 #include "harness.h"
-#include "mula/mula_fixture.h"
+#include "mula_fixture.h"
 #include "io/json.h"
 
 void hm_test_main(void) {

@@ -4,6 +4,7 @@
  * codebook 0's logits' relative error and the fraction of greedy codes that
  * differ from the f32 reference. Gates are loose bounds, the numbers are the report. */
 #include "harness.h"
+#include "io/fs.h"
 #include "io/json.h"
 #include "io/npy.h"
 #include "io/safetensors.h"

@@ -5,6 +5,7 @@
  * for every codebook whose earlier codes agree, the quantized logits must stay
  * close to the F32 ones (a slice read across group boundaries gives noise). */
 #include "harness.h"
+#include "testkit.h"
 #include "mula/mula.h"
 #include "tensor/ops.h"
 #include <stdlib.h>

@@ -7,8 +7,9 @@
  * model.safetensors is cut, a directory or a symlink loop. Each gives an error
  * naming the file (and the tensor where one is at fault), never a crash. */
 #include "harness.h"
+#include "testkit.h"
 #include "heartmula.h"
-#include "io/json.h"
+#include "io/fs.h"
 #include "io/safetensors.h"
 
 #include <stdio.h>

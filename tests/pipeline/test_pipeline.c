@@ -4,6 +4,7 @@
 #include "harness.h"
 #include "demo_ckpt.h"
 #include "io/audio.h"
+#include "io/fs.h"
 #include "io/json.h"
 #include "io/npy.h"
 #include "text/tokenizer.h"

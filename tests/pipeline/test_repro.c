@@ -5,7 +5,6 @@
 #include "heartmula.h"
 #include "harness.h"
 #include "demo_ckpt.h"
-#include "io/json.h"
 #include "text/tokenizer.h"
 
 #include <stdlib.h>

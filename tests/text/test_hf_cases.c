@@ -2,6 +2,7 @@
  * Hugging Face tokenizers (Rust) for 800 random texts per tokenizer, and
  * Python's str.lower() on every code point it changes plus final-sigma contexts. */
 #include "harness.h"
+#include "testkit.h"
 #include "text/tokenizer.h"
 
 #include <jansson.h>

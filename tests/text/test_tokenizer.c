@@ -1,6 +1,7 @@
 /* Tokenizer: golden ids of the real Llama 3 and Whisper tokenizer.json files,
  * decode round trips, and unit cases on small tokenizers built here. */
 #include "harness.h"
+#include "testkit.h"
 #include "text/tokenizer.h"
 
 #include <jansson.h>

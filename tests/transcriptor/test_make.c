@@ -2,6 +2,7 @@
  * tokenizer loads, has the published layout, transcribes, and is refused
  * a second time; progress and abort callbacks. */
 #include "harness.h"
+#include "testkit.h"
 #include "io/safetensors.h"
 #include "transcriptor/whisper.h"
 #include <stdlib.h>

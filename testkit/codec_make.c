@@ -5,6 +5,8 @@
  * ScalarModel encoder and decoder with weight-norm parametrizations.
  * "tiny" = the fixture's sizes, "full" = HeartCodecConfig's defaults. */
 #include "codec/codec_internal.h"
+#include "testkit.h"
+#include "io/fs.h"
 #include "io/json.h"
 
 #include <errno.h>

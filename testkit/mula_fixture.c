@@ -3,7 +3,8 @@
  * compares every per-call array and the frames. Used by `heartmula parity`
  * (tools/parity_mula.c) and the tests; shapes, call counts, cfg and
  * thresholds come from the files and the manifest, never from constants. */
-#include "mula/mula_fixture.h"
+#include "mula_fixture.h"
+#include "io/fs.h"
 #include "io/json.h"
 #include "io/npy.h"
 #include <math.h>

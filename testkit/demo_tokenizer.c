@@ -2,6 +2,7 @@
  * merges learned here from a built-in English text, in the Llama 3 layout. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "text/tokenizer.h"
+#include "testkit.h"
 #include "io/json.h"
 #include "text/text_internal.h"
 

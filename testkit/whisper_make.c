@@ -1,6 +1,8 @@
 /* Random Whisper checkpoints in the published Hugging Face layout, for tests
  * and benchmarks: "tiny" (the fixture's shape) and "large-v3" (full size). */
 #include "transcriptor/whisper.h"
+#include "testkit.h"
+#include "io/fs.h"
 #include "io/json.h"
 #include <errno.h>
 #include <math.h>

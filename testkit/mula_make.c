@@ -8,6 +8,8 @@
  * weights producing the 5 special audio ids are halved (as the fixtures) so random
  * models do not stop at once. Written shard by shard: only one shard is in memory. */
 #include "mula/mula.h"
+#include "testkit.h"
+#include "io/fs.h"
 #include "io/json.h"
 #include <stdio.h>
 #include <stdlib.h>

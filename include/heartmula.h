@@ -418,6 +418,46 @@ HM_API void hm_transcript_free(hm_transcript *t);
  * ({"text", "segments": [{"start", "end", "text", "tokens"}]}). *out is malloc'ed. */
 HM_API hm_status hm_transcript_format(const hm_transcript *t, const char *format, char **out);
 
+/* ---- HeartCLAP (src/clap) ---- */
+/* MuQ-MuLan (tencent-ailab/MuQ; Hugging Face OpenMuQ/MuQ-MuLan-large): 512-d
+ * joint audio-text embeddings, the space of HeartMuLa's "muq" prompt slot.
+ * Folder: config.json (MuQMuLanConfig, possibly under "config"), model.safetensors
+ * (MuQMuLan.state_dict() names), optional muq_config.json / xlmr_config.json, and
+ * xlm-roberta-base's sentencepiece.bpe.model (in the folder, tokenizer/,
+ * ../tokenizer/ or xlm-roberta-base/) for text. Embeddings are l2-normalised
+ * (an audio one longer than 10 s is the mean of its clips' unit vectors, as
+ * upstream), so a dot product (hm_clap_similarity) is the similarity.
+ * Calls on one model serialise on its lock (its thread pool is shared). */
+typedef struct hm_clap_model hm_clap_model;
+
+typedef struct hm_clap_params {
+  int n_threads;  /* 0 (default) = all cores */
+  bool load_text; /* load the text tower (default true) */
+} hm_clap_params;
+HM_API hm_clap_params hm_clap_default_params(void);
+
+/* params NULL: defaults. */
+HM_API hm_status hm_clap_load(const char *dir, const hm_clap_params *params, hm_clap_model **out);
+HM_API void hm_clap_free(hm_clap_model *model);
+HM_API int hm_clap_dim(const hm_clap_model *model);         /* 512 */
+HM_API int hm_clap_sample_rate(const hm_clap_model *model); /* 24000 */
+/* Mono PCM at hm_clap_sample_rate (at least 1 s, not silent) -> out[dim]. Cut
+ * into 10 s clips, the tail wrapping to the start (upstream's _get_all_clips). */
+HM_API hm_status hm_clap_embed_audio(const hm_clap_model *model, const float *pcm, int64_t n_samples, float *out);
+/* Any audio file the library reads: downmixed, resampled to 24 kHz, embedded. */
+HM_API hm_status hm_clap_embed_audio_file(const hm_clap_model *model, const char *path, float *out);
+/* One text alone (no padding) -> out[dim]. */
+HM_API hm_status hm_clap_embed_text(const hm_clap_model *model, const char *text, float *out);
+/* Upstream's batched semantics: the texts right-padded to the longest one; MuLan's
+ * text transformer and mean see the padding, so a text's embedding depends on the
+ * batch (hm_clap_embed_text is the batch-independent one). out[n_texts * dim]. */
+HM_API hm_status hm_clap_embed_texts_batched(const hm_clap_model *model, const char *const *texts, int n_texts,
+                                             float *out);
+/* XLM-R ids of a text ("<s> pieces </s>"); *ids malloc'ed (hm_free). */
+HM_API hm_status hm_clap_tokenize(const hm_clap_model *model, const char *text, int32_t **ids, int64_t *n_ids);
+/* Dot product of two embeddings. */
+HM_API float hm_clap_similarity(const float *a, const float *b, int dim);
+
 #ifdef __cplusplus
 }
 #endif

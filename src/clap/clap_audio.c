@@ -49,9 +49,10 @@ hm_status hm_clap_clips(const hm_clap_model *m, const float *pcm, int64_t n, flo
   float peak = 0;
   for (int64_t i = 0; i < n; i++) {
     float a = fabsf(pcm[i]);
-    if (!(a <= peak)) peak = a; /* NaN propagates */
+    if (!isfinite(a))
+      return hm_error(HM_ERR_INVALID_ARG, "audio holds NaN or infinite samples (the first at %lld)", (long long)i);
+    if (a > peak) peak = a;
   }
-  if (isnan(peak) || isinf(peak)) return hm_error(HM_ERR_INVALID_ARG, "audio holds NaN or infinite samples");
   if (peak == 0) return hm_error(HM_ERR_INVALID_ARG, "audio is silent (every sample is 0)");
   int64_t k = n / delta, r = n - k * delta;
   int nc = (int)(k + (r > 0));

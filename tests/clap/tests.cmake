@@ -1,0 +1,25 @@
+# src/clap: HeartCLAP parity on the MuQ-MuLan fixtures, the CLI (embed, tag) and its bad input.
+set(HM_CFIX ${HM_SHARED_DIR}/fixtures-clap)
+add_test(NAME clap.cli_parity COMMAND ${HM_CLI} parity ${HM_CFIX} --strict -t 2)
+hm_cli_test(NAME clap.cli_embed_text_json STATUS 0 EXPECT "^\\{\"embedding\": \\[-0\\.0033660[0-9]*, .*\\], \"dim\": 512\\}\n$"
+            COMMAND ${HM_CLI} embed --clap ${HM_CFIX}/muq_mulan --text "sad slow guitar ballad" --json -t 2)
+hm_cli_test(NAME clap.cli_embed_audio STATUS 0 EXPECT "^-?[0-9][-0-9.e]*\n-?[0-9][-0-9.e]*\n"
+            COMMAND ${HM_CLI} embed --clap ${HM_CFIX}/muq_mulan --audio ${HM_SHARED_DIR}/fixtures-whisper/jfk.wav -t 2)
+hm_cli_test(NAME clap.cli_tag STATUS 0 EXPECT "^-?[0-9.]+  [^\n]+\n-?[0-9.]+  [^\n]+\n-?[0-9.]+  [^\n]+\n$"
+            COMMAND ${HM_CLI} tag --clap ${HM_CFIX}/muq_mulan ${HM_SHARED_DIR}/fixtures-whisper/jfk.wav --top-k 3 -t 2)
+hm_cli_test(NAME clap.cli_tag_json STATUS 0 EXPECT "^\\[\\{\"tag\": \"[^\"]+\", \"score\": [-0-9.]+\\}\\]\n$"
+            COMMAND ${HM_CLI} tag --clap ${HM_CFIX}/muq_mulan ${HM_SHARED_DIR}/fixtures-whisper/jfk.wav --top-k 1 --json)
+hm_cli_test(NAME clap.cli_embed_empty_text EXPECT "the text is empty"
+            COMMAND ${HM_CLI} embed --clap ${HM_CFIX}/muq_mulan --text "  ")
+hm_cli_test(NAME clap.cli_embed_both EXPECT "exactly one of --audio FILE and --text TEXT"
+            COMMAND ${HM_CLI} embed --clap ${HM_CFIX}/muq_mulan --text piano --audio x.wav)
+hm_cli_test(NAME clap.cli_embed_missing_model EXPECT "CLAP model folder '.*nowhere' does not exist"
+            COMMAND ${HM_CLI} embed --clap ${HM_CFIX}/nowhere --text piano)
+hm_cli_test(NAME clap.cli_embed_not_a_model EXPECT "has no config.json"
+            COMMAND ${HM_CLI} embed --clap ${HM_CFIX}/tokenizer --text piano)
+hm_cli_test(NAME clap.cli_embed_not_audio EXPECT "cannot read audio file"
+            COMMAND ${HM_CLI} embed --clap ${HM_CFIX}/muq_mulan --audio ${HM_CFIX}/text_cases.json)
+hm_cli_test(NAME clap.cli_tag_no_tags EXPECT "no tags \\(one per line\\)"
+            COMMAND ${HM_CLI} tag --clap ${HM_CFIX}/muq_mulan ${HM_SHARED_DIR}/fixtures-whisper/jfk.wav --tags /dev/null)
+hm_cli_test(NAME clap.cli_tag_no_audio EXPECT "--clap DIR and AUDIO are required"
+            COMMAND ${HM_CLI} tag --clap ${HM_CFIX}/muq_mulan)

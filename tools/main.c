@@ -11,6 +11,7 @@ static const command commands[] = {
   {"transcribe", cmd_transcribe, "audio file -> lyrics (HeartTranscriptor / Whisper)", true},
   {"embed", cmd_embed, "audio file or text -> HeartCLAP (MuQ-MuLan) 512-d embedding", false},
   {"tag", cmd_tag, "audio file -> ranked tags (HeartCLAP zero-shot)", false},
+  {"search", cmd_search, "text -> songs of a folder (HeartCLAP, cached index)", false},
   {"tokenize", cmd_tokenize, "text -> token ids with a tokenizer.json (or --decode)", false},
   {"parity", cmd_parity, "run the reference-fixture cases of a fixture folder", false},
   {"bench", cmd_bench, "speed benchmarks (LM frame step, codec, transcription)", false},

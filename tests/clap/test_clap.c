@@ -138,7 +138,7 @@ static hm_status broken_copy(const char *dir, const char *name, const int64_t *s
   HM_TRY(hm_st_open(a, &st));
   int n = hm_st_count(st), k = 0;
   hm_st_entry *e = calloc((size_t)n, sizeof *e);
-  float *zeros = calloc(4096, sizeof(float));
+  float *zeros = calloc(shape ? (size_t)(shape[0] * shape[1]) : 1, sizeof(float));
   for (int i = 0; i < n; i++) {
     const hm_tensor_view *t = hm_st_at(st, i);
     if (!strcmp(t->name, name)) {

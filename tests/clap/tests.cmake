@@ -23,3 +23,10 @@ hm_cli_test(NAME clap.cli_tag_no_tags EXPECT "no tags \\(one per line\\)"
             COMMAND ${HM_CLI} tag --clap ${HM_CFIX}/muq_mulan ${HM_SHARED_DIR}/fixtures-whisper/jfk.wav --tags /dev/null)
 hm_cli_test(NAME clap.cli_tag_no_audio EXPECT "--clap DIR and AUDIO are required"
             COMMAND ${HM_CLI} tag --clap ${HM_CFIX}/muq_mulan)
+# search: a folder with one song, searched twice (the second run reads the index)
+add_test(NAME clap.cli_search
+         COMMAND bash -c "set -e; d=${CMAKE_CURRENT_BINARY_DIR}/clap_search; rm -rf $d; mkdir -p $d; cp ${HM_SHARED_DIR}/fixtures-whisper/jfk.wav $d/a.wav; \
+${HM_CLI} search --clap ${HM_CFIX}/muq_mulan --index $d 'sad slow guitar ballad' -t 2 2>$d/err1 | grep -q 'a.wav'; grep -q '1 embedded now' $d/err1; \
+test -f $d/.heartmula-clap-index.json; ${HM_CLI} search --clap ${HM_CFIX}/muq_mulan --index $d piano --json 2>$d/err2 | grep -q '\"file\"'; grep -q '0 embedded now' $d/err2")
+hm_cli_test(NAME clap.cli_search_no_folder EXPECT "cannot open folder"
+            COMMAND ${HM_CLI} search --clap ${HM_CFIX}/muq_mulan --index ${HM_CFIX}/nowhere piano)

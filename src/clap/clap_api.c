@@ -112,3 +112,40 @@ float hm_clap_similarity(const float *a, const float *b, int dim) {
   for (int i = 0; i < dim; i++) s += (double)a[i] * b[i];
   return (float)s;
 }
+
+/* Reference audio for HeartMuLa's muq slot: the centre `seconds` of the input, zero-padded at the end
+ * when shorter (what the community's reference-audio nodes feed MuQ-MuLan), then embedded as usual. */
+hm_status hm_clap_embed_reference(const hm_clap_model *m, const float *pcm, int64_t n_samples, double seconds,
+                                  float *out) {
+  if (!m || !out || (n_samples > 0 && !pcm))
+    return hm_error(HM_ERR_INVALID_ARG, "hm_clap_embed_reference: NULL argument");
+  if (seconds <= 0) seconds = 10.0;
+  if (!(seconds >= 1 && seconds <= 600))
+    return hm_error(HM_ERR_INVALID_ARG, "reference seconds = %g: must be in [1, 600]", seconds);
+  const int sr = m->cfg.sample_rate_hz;
+  if (n_samples < sr)
+    return hm_error(HM_ERR_INVALID_ARG, "reference audio of %lld samples (%.2f s) is shorter than 1 s",
+                    (long long)n_samples, (double)n_samples / sr);
+  const int64_t len = (int64_t)llround(seconds * sr);
+  if (n_samples >= len) return hm_clap_embed_audio(m, pcm + (n_samples - len) / 2, len, out);
+  float *buf = calloc((size_t)len, sizeof(float));
+  if (!buf) return hm_error(HM_ERR_NOMEM, "out of memory");
+  memcpy(buf, pcm, sizeof(float) * (size_t)n_samples);
+  hm_status st = hm_clap_embed_audio(m, buf, len, out);
+  free(buf);
+  return st;
+}
+
+hm_status hm_clap_embed_reference_file(const hm_clap_model *m, const char *path, double seconds, float *out) {
+  if (!m || !path || !out) return hm_error(HM_ERR_INVALID_ARG, "hm_clap_embed_reference_file: NULL argument");
+  hm_audio a;
+  HM_TRY(hm_audio_read(path, &a));
+  float *pcm = NULL;
+  int64_t n = 0;
+  hm_status st = hm_audio_to_mono(&a, m->cfg.sample_rate_hz, &pcm, &n);
+  hm_audio_free(&a);
+  if (st == HM_OK) st = hm_clap_embed_reference(m, pcm, n, seconds, out);
+  free(pcm);
+  if (st != HM_OK) hm_error_context(st, "reference audio '%s'", path);
+  return st;
+}

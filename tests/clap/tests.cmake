@@ -30,3 +30,22 @@ ${HM_CLI} search --clap ${HM_CFIX}/muq_mulan --index $d 'sad slow guitar ballad'
 test -f $d/.heartmula-clap-index.json; ${HM_CLI} search --clap ${HM_CFIX}/muq_mulan --index $d piano --json 2>$d/err2 | grep -q '\"file\"'; grep -q '0 embedded now' $d/err2")
 hm_cli_test(NAME clap.cli_search_no_folder EXPECT "cannot open folder"
             COMMAND ${HM_CLI} search --clap ${HM_CFIX}/muq_mulan --index ${HM_CFIX}/nowhere piano)
+# generate --ref-audio on a demo checkpoint: strength 0 = the codes without reference (bit-exact), strength 1 differs
+add_test(NAME clap.cli_generate_ref
+         COMMAND bash -c "set -e; d=${CMAKE_CURRENT_BINARY_DIR}/clap_ref; rm -rf $d; mkdir -p $d; \
+${HM_CLI} make-checkpoint --flavor demo --out $d/ck --parts lm,tokenizer >/dev/null; \
+g() { ${HM_CLI} generate --model-path $d/ck --version demo --lyrics 'la la la' --tags pop,piano --codes-only \
+--max-audio-length-ms 2400 --seed 9 -t 2 -q --save-codes \"$@\"; }; \
+g $d/none.npy; g $d/zero.npy --ref-audio ${HM_SHARED_DIR}/fixtures-whisper/jfk.wav --clap ${HM_CFIX}/muq_mulan --ref-strength 0; \
+g $d/one.npy --ref-audio ${HM_SHARED_DIR}/fixtures-whisper/jfk.wav --clap ${HM_CFIX}/muq_mulan; \
+cmp $d/none.npy $d/zero.npy; ! cmp -s $d/none.npy $d/one.npy; \
+set +e; g $d/x.npy --ref-audio ${HM_SHARED_DIR}/fixtures-whisper/jfk.wav 2>$d/err1; r1=$?; \
+g $d/x.npy --ref-audio ${HM_SHARED_DIR}/fixtures-whisper/jfk.wav --clap ${HM_CFIX}/muq_mulan --ref-strength 11 2>$d/err2; r2=$?; set -e; \
+test $r1 = 1; grep -q \"reference audio needs a MuQ-MuLan model: none at '$d/ck/MuQ-MuLan-large'\" $d/err1; \
+test $r2 = 1; grep -q 'ref_strength must be in \\[0, 10\\]' $d/err2; test ! -e $d/x.npy; \
+ln -s ${HM_CFIX}/muq_mulan $d/ck/MuQ-MuLan-large; g $d/dflt.npy --ref-audio ${HM_SHARED_DIR}/fixtures-whisper/jfk.wav; \
+cmp $d/one.npy $d/dflt.npy")
+hm_cli_test(NAME clap.cli_generate_ref_strength_alone EXPECT "--ref-strength, --ref-seconds and --clap need --ref-audio FILE"
+            COMMAND ${HM_CLI} generate --model-path x --lyrics la --tags pop --ref-strength 2)
+hm_cli_test(NAME clap.cli_generate_ref_both EXPECT "--ref-audio and --ref-embedding: give at most one"
+            COMMAND ${HM_CLI} generate --model-path x --lyrics la --tags pop --ref-audio a.wav --ref-embedding e.npy)

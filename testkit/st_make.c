@@ -4,6 +4,7 @@
 #include "io/json.h"
 #include "io/safetensors.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,12 @@ static hm_status write_shard(const char *path, const tk_spec *sp, int a, int b, 
       t->dtype = HM_DT_I64;
       int64_t v = (int64_t)e->v;
       for (int64_t k = 0; k < n; k++) memcpy(buf + off + 8 * k, &v, 8);
+      break;
+    }
+    case TK_ROPE: {
+      t->dtype = HM_DT_F32;
+      float *p = (float *)(void *)(buf + off);
+      for (int64_t k = 0; k < n; k++) p[k] = (float)(1.0 / pow((double)e->v, (double)k / (double)n));
       break;
     }
     case TK_CONST:

@@ -9,7 +9,8 @@ typedef enum tk_kind {
   TK_NORMAL, /* F32, v * N(0, 1) */
   TK_CONST,  /* F32, every value v */
   TK_BOOL,   /* BOOL scalar true (1 byte) */
-  TK_I64     /* I64, every value (int64_t)v (e.g. BatchNorm's num_batches_tracked) */
+  TK_I64,    /* I64, every value (int64_t)v (e.g. BatchNorm's num_batches_tracked) */
+  TK_ROPE    /* F32 [n], the rotary buffer inv_freq: 1 / v^(i / n), i = 0..n-1 (v = the base) */
 } tk_kind;
 
 typedef struct tk_spec {

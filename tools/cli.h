@@ -23,9 +23,12 @@ int bench_transcribe(int argc, char **argv); /* tools/bench_transcribe.c (src/tr
 int bench_gemm(int argc, char **argv);       /* tools/bench_gemm.c */
 int bench_kernels(int argc, char **argv);    /* tools/bench_kernels.c (src/tensor owner) */
 int bench_e2e(int argc, char **argv);        /* tools/bench_e2e.c (src/engine owner) */
+int bench_clap(int argc, char **argv);       /* tools/bench_clap.c (src/clap owner) */
 
 /* Prints "heartmula <cmd>: error: <hm_last_error()>" (with context) to stderr; returns 1. */
 int cli_fail(const char *cmd, const char *what);
+/* Resident memory of this process now (not the peak), bytes; 0 if unknown. */
+int64_t cli_rss_now(void);
 /* Parses an integer / float option value; prints an error naming the flag and returns false on junk. */
 bool cli_int(const char *flag, const char *s, int64_t *out);
 bool cli_float(const char *flag, const char *s, double *out);

@@ -147,6 +147,14 @@ hm_status hm_clap_text_head(const hm_clap_model *m, hm_pool *pool, const float *
 hm_status hm_clap_text_latent(const hm_clap_model *m, hm_pool *pool, const int32_t *ids, int64_t L, int64_t n_valid,
                               float *out);
 
+/* FLOPs of one clip of n samples (a multiply-add = 2) per stage: mel, conv subsampling, conformer,
+ * MuLan head (proj + transformer + latent). Element-wise work is not counted. */
+#define HM_CLAP_N_STAGES 4
+void hm_clap_clip_flops(const hm_clap_model *m, int64_t n, double out[HM_CLAP_N_STAGES]);
+/* hm_clap_clip_latent with each stage's wall time in stage_s (may be NULL). */
+hm_status hm_clap_clip_latent_timed(const hm_clap_model *m, hm_pool *pool, const float *clip, int64_t n, float *out,
+                                    double stage_s[HM_CLAP_N_STAGES]);
+
 /* ---- tokenizer (XLM-R's sentencepiece mapping: <s>=0 <pad>=1 </s>=2 <unk>=3, piece i -> i + 1) ---- */
 hm_status hm_clap_spm_load(const char *path, hm_clap_spm **out);
 void hm_clap_spm_free(hm_clap_spm *s);

@@ -349,6 +349,11 @@ hm_status hm_clap_audio_head(const hm_clap_model *m, hm_pool *pool, const float 
 }
 
 hm_status hm_clap_clip_latent(const hm_clap_model *m, hm_pool *pool, const float *clip, int64_t n, float *out) {
+  return hm_clap_clip_latent_timed(m, pool, clip, n, out, NULL);
+}
+
+hm_status hm_clap_clip_latent_timed(const hm_clap_model *m, hm_pool *pool, const float *clip, int64_t n, float *out,
+                                    double stage_s[HM_CLAP_N_STAGES]) {
   const hm_clap_config *c = &m->cfg;
   const int64_t nf = n / c->hop, T = conv_out(conv_out(nf, 2), 2);
   const int nh = c->enc_depth + 1;
@@ -359,15 +364,40 @@ hm_status hm_clap_clip_latent(const hm_clap_model *m, hm_pool *pool, const float
   float *hid = hm_malloc_aligned(sizeof(float) * (size_t)(T * c->enc_dim) * (size_t)nh);
   float *y = hm_malloc_aligned(sizeof(float) * (size_t)(T * c->a_dim));
   hm_status st = db && norm && x && hid && y ? HM_OK : hm_error(HM_ERR_NOMEM, "out of memory (audio tower)");
+  int64_t t[HM_CLAP_N_STAGES + 1];
+  t[0] = hm_time_us();
   if (st == HM_OK) st = hm_clap_mel(m, clip, n, db, norm);
+  t[1] = hm_time_us();
   if (st == HM_OK) st = hm_clap_conv(m, pool, norm, nf, x);
+  t[2] = hm_time_us();
   if (st == HM_OK) st = hm_clap_conformer(m, pool, x, T, hid);
+  t[3] = hm_time_us();
   if (st == HM_OK) st = hm_clap_audio_head(m, pool, hid + (int64_t)sel * T * c->enc_dim, T, y);
   if (st == HM_OK) hm_clap_pool_latent(&m->a_lat, m->a_lat_b, pool, y, T, c->a_dim, NULL, out);
+  t[4] = hm_time_us();
+  for (int i = 0; stage_s && i < HM_CLAP_N_STAGES; i++) stage_s[i] = (double)(t[i + 1] - t[i]) * 1e-6;
   hm_free_aligned(db);
   hm_free_aligned(norm);
   hm_free_aligned(x);
   hm_free_aligned(hid);
   hm_free_aligned(y);
   return st;
+}
+
+/* Floating-point operations of one clip's audio embedding, per stage (a multiply-add = 2): the convolutions,
+ * products and attention; element-wise work (norms, activations, rotary) is left out. The mel stage
+ * counts its real FFTs as 2.5 N log2 N each plus the mel product. */
+void hm_clap_clip_flops(const hm_clap_model *m, int64_t n, double out[HM_CLAP_N_STAGES]) {
+  const hm_clap_config *c = &m->cfg;
+  const double nf = (double)(n / c->hop), F1 = (double)conv_out(c->n_mels, 2), T1 = (double)conv_out(n / c->hop, 2);
+  const double F2 = (double)conv_out(conv_out(c->n_mels, 2), 2), T = (double)conv_out(conv_out(n / c->hop, 2), 2);
+  const double C = c->conv_dim, D = c->enc_dim, Fn = c->enc_ffn, nb = c->n_fft / 2 + 1;
+  out[0] = (nf + 1) * 2.5 * c->n_fft * log2((double)c->n_fft) + 2.0 * c->n_mels * nb * nf;
+  out[1] = 2.0 * 9 * (2 * C + C * C) * F1 * T1 + 2.0 * 9 * 3 * C * C * F2 * T + 2.0 * T * C * F2 * D;
+  out[2] = c->enc_depth * (2.0 * T * (4 * D * Fn) + 2.0 * T * 4 * D * D + 4.0 * T * T * D + 2.0 * T * 3 * D * D +
+                           2.0 * T * D * c->dw_kernel);
+  const hm_clap_tf *tf = &m->a_tf;
+  const double dm = tf->dim, inner = (double)tf->heads * tf->dim_head, hid = tf->ff_hidden;
+  out[3] = 2.0 * T * c->a_in * c->a_dim +
+           tf->depth * (2.0 * T * (4 * dm * inner + 3 * dm * hid) + 4.0 * T * T * inner) + 2.0 * c->a_dim * c->dim_latent;
 }

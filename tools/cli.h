@@ -16,6 +16,7 @@ int cmd_info(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_tag(int argc, char **argv);
 int cmd_search(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 /* `heartmula bench --mode lm|codec|transcribe|e2e ...`: cmd_bench.c dispatches to these. */
 int bench_lm(int argc, char **argv);         /* tools/bench_lm.c (src/mula owner) */
 int bench_codec(int argc, char **argv);      /* tools/bench_codec.c (src/codec owner) */

@@ -16,6 +16,7 @@ static const command commands[] = {
   {"parity", cmd_parity, "run the reference-fixture cases of a fixture folder", false},
   {"bench", cmd_bench, "speed benchmarks (LM frame step, codec, transcription)", false},
   {"make-checkpoint", cmd_make_checkpoint, "write a random checkpoint in the published layout", false},
+  {"convert", cmd_convert, "PyTorch pytorch_model.bin -> safetensors (tensors only, nothing executed)", false},
   {"quantize", cmd_quantize, "convert a checkpoint to bf16 / q8_0 / q4_0", false},
   {"info", cmd_info, "describe a checkpoint folder and this machine", false},
 };

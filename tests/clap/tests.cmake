@@ -49,3 +49,8 @@ hm_cli_test(NAME clap.cli_generate_ref_strength_alone EXPECT "--ref-strength, --
             COMMAND ${HM_CLI} generate --model-path x --lyrics la --tags pop --ref-strength 2)
 hm_cli_test(NAME clap.cli_generate_ref_both EXPECT "--ref-audio and --ref-embedding: give at most one"
             COMMAND ${HM_CLI} generate --model-path x --lyrics la --tags pop --ref-audio a.wav --ref-embedding e.npy)
+# convert (the reader itself: io.test_torch_bin): a file that is not a torch zip, an existing output
+hm_cli_test(NAME clap.cli_convert_not_zip EXPECT "no zip end record: not a torch.save checkpoint"
+            COMMAND ${HM_CLI} convert ${HM_CFIX}/muq_mulan/config.json -o ${CMAKE_CURRENT_BINARY_DIR}/never.safetensors)
+hm_cli_test(NAME clap.cli_convert_exists EXPECT "already exists \\(use --overwrite\\)"
+            COMMAND ${HM_CLI} convert ${HM_CFIX}/muq_mulan/config.json -o ${HM_CFIX}/muq_mulan/model.safetensors)

@@ -365,6 +365,10 @@ typedef struct hm_generate_params {
   hm_stage_progress_callback progress;
   hm_abort_callback abort;      /* polled once per frame / step; abort leaves no output file */
   void *user_data;
+  const char *ref_audio_path;   /* reference audio (hm_job.ref_audio_path); NULL: none */
+  float ref_strength;           /* 1.0 */
+  double ref_seconds;           /* 10 */
+  const char *clap_path;        /* MuQ-MuLan folder; NULL: <model_path>/MuQ-MuLan-large */
 } hm_generate_params;
 HM_API hm_generate_params hm_generate_default_params(void);
 

@@ -112,6 +112,23 @@ static void strengths(void) {
   hm_generate_result_free(&two);
   hm_generate_result_free(&none);
   hm_generate_result_free(&zero);
+  /* hm_generate (one staged job) with the same reference */
+  hm_generate_params gp = hm_generate_default_params();
+  gp.model_path = ckpt;
+  gp.version = "demo";
+  gp.lyrics = j.lyrics;
+  gp.tags = j.tags;
+  gp.max_audio_ms = j.max_audio_ms;
+  gp.seed = j.seed;
+  gp.n_threads = 2;
+  gp.ref_audio_path = ref_wav;
+  gp.clap_path = clap_dir;
+  CHECK(gp.ref_strength == 1.0f && gp.ref_seconds == 10.0);
+  hm_generate_result g;
+  CHECK_OK(hm_generate(&gp, &g));
+  CHECK_MSG(same_codes(&g, &one), "hm_generate with ref_audio_path must give the engine's codes");
+  CHECK(g.n_clap_loads == 1);
+  hm_generate_result_free(&g);
   hm_generate_result_free(&one);
   hm_engine_close(e);
 

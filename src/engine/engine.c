@@ -244,9 +244,13 @@ static hm_status ensure_clap(hm_engine *e, eng_codec *c, hm_generate_result *r) 
   e->clap = e->clap_owned;
   e->stats.n_clap_loads++;
   r->n_clap_loads++;
-  if (hm_clap_dim(e->clap) != e->muq_dim)
-    return hm_error(HM_ERR_FORMAT, "%s: the MuQ-MuLan model gives %d-d embeddings (hm_clap_dim), the LM's muq slot takes %d "
-                    "(%s/config.json muq_dim)", e->clap_dir, hm_clap_dim(e->clap), e->muq_dim, e->mula_dir);
+  if (hm_clap_dim(e->clap) != e->muq_dim) { /* not kept: every job that needs it gets this error */
+    hm_status st = hm_error(HM_ERR_FORMAT, "%s: the MuQ-MuLan model gives %d-d embeddings (hm_clap_dim), the LM's muq "
+                            "slot takes %d (%s/config.json muq_dim)", e->clap_dir, hm_clap_dim(e->clap), e->muq_dim,
+                            e->mula_dir);
+    drop_clap(e);
+    return st;
+  }
   user_progress(c, HM_STAGE_LOAD, 1, 1);
   r->t_load_clap_s += (double)(hm_time_us() - t0) * 1e-6;
   return HM_OK;

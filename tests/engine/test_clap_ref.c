@@ -254,6 +254,10 @@ static void dim_mismatch(void) {
     j.ref_audio_path = ref_wav;
     hm_generate_result r;
     CHECK_ERR(hm_engine_generate(e, &j, NULL, &r), "gives 512-d embeddings (hm_clap_dim), the LM's muq slot takes 256");
+    CHECK_ERR(hm_engine_generate(e, &j, NULL, &r), "gives 512-d embeddings (hm_clap_dim), the LM's muq slot takes 256");
+    hm_engine_stats s;
+    hm_engine_get_stats(e, &s);
+    CHECK(!s.clap_loaded); /* a model that does not fit is not kept */
     hm_engine_close(e);
   }
   memcpy(p, "\"muq_dim\": 512", 14); /* restored for anything after */

@@ -248,6 +248,50 @@ static void cli_seeds(void) {
   put("cli_numbers", "numbers", b, sizeof b - 1);
 }
 
+/* torch_bin: a torch.save zip of one F32 [2] tensor (stored entries; pickle protocol 2), and its pickle
+ * alone in a zip without storages. */
+static void w16(uint8_t **p, uint16_t v) { *(*p)++ = (uint8_t)v; *(*p)++ = (uint8_t)(v >> 8); }
+static void w32(uint8_t **p, uint32_t v) { w16(p, (uint16_t)v); w16(p, (uint16_t)(v >> 16)); }
+static size_t torch_zip(uint8_t *out, const char *const *names, const void *const *data, const size_t *sizes, int n) {
+  uint8_t *p = out;
+  uint32_t off[4];
+  for (int i = 0; i < n; i++) {
+    off[i] = (uint32_t)(p - out);
+    w32(&p, 0x04034b50); w16(&p, 20); w16(&p, 0); w16(&p, 0); w16(&p, 0); w16(&p, 0); w32(&p, 0);
+    w32(&p, (uint32_t)sizes[i]); w32(&p, (uint32_t)sizes[i]); w16(&p, (uint16_t)strlen(names[i])); w16(&p, 0);
+    memcpy(p, names[i], strlen(names[i])); p += strlen(names[i]);
+    memcpy(p, data[i], sizes[i]); p += sizes[i];
+  }
+  uint32_t cd = (uint32_t)(p - out);
+  for (int i = 0; i < n; i++) {
+    w32(&p, 0x02014b50); w16(&p, 20); w16(&p, 20); w16(&p, 0); w16(&p, 0); w16(&p, 0); w16(&p, 0); w32(&p, 0);
+    w32(&p, (uint32_t)sizes[i]); w32(&p, (uint32_t)sizes[i]); w16(&p, (uint16_t)strlen(names[i]));
+    w16(&p, 0); w16(&p, 0); w16(&p, 0); w16(&p, 0); w32(&p, 0); w32(&p, off[i]);
+    memcpy(p, names[i], strlen(names[i])); p += strlen(names[i]);
+  }
+  uint32_t cds = (uint32_t)(p - out) - cd;
+  w32(&p, 0x06054b50); w16(&p, 0); w16(&p, 0); w16(&p, (uint16_t)n); w16(&p, (uint16_t)n); w32(&p, cds); w32(&p, cd);
+  w16(&p, 0);
+  return (size_t)(p - out);
+}
+
+static void torch_bin_seeds(void) {
+  static const char pkl[] =
+      "\x80\x02" "ccollections\nOrderedDict\nq\x00)Rq\x01(X\x01\x00\x00\x00w"
+      "ctorch._utils\n_rebuild_tensor_v2\nq\x02((X\x07\x00\x00\x00storagectorch\nFloatStorage\n"
+      "X\x01\x00\x00\x00" "0" "X\x03\x00\x00\x00" "cpu" "K\x02tQK\x00K\x02\x85K\x01\x85\x89"
+      "ccollections\nOrderedDict\n)RtRu.";
+  static const float w[2] = {1.5f, -2.0f};
+  const char *names[3] = {"archive/data.pkl", "archive/byteorder", "archive/data/0"};
+  const void *data[3] = {pkl, "little", w};
+  const size_t sizes[3] = {sizeof pkl - 1, 6, sizeof w};
+  uint8_t buf[2048];
+  size_t n = torch_zip(buf, names, data, sizes, 3);
+  put("torch_bin", "state_dict.bin", buf, n);
+  n = torch_zip(buf, names, data, sizes, 1);
+  put("torch_bin", "no_storage.bin", buf, n);
+}
+
 int main(int argc, char **argv) {
   if (argc != 3) { fprintf(stderr, "usage: make_seeds SHARED_DIR OUT_DIR\n"); return 2; }
   out_dir = argv[2];
@@ -260,6 +304,7 @@ int main(int argc, char **argv) {
   npy_seeds(argv[1]);
   audio_seeds();
   cli_seeds();
+  torch_bin_seeds();
   printf("make_seeds: %d seeds in %s\n", n_written, out_dir);
   return 0;
 }

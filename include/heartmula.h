@@ -240,6 +240,8 @@ typedef struct hm_generate_result {
   double t_load_lm_s, t_lm_s, t_load_codec_s, t_codec_s, t_write_s, t_total_s;
   double t_first_audio_s; /* from the job's start to its first samples out (0 when codes only) */
   int64_t peak_rss_bytes; /* the process's peak so far */
+  int n_clap_loads;       /* MuQ-MuLan loads for the reference audio (0 when none or already loaded) */
+  double t_load_clap_s, t_ref_s; /* loading MuQ-MuLan; embedding the reference audio */
 } hm_generate_result;
 HM_API void hm_generate_result_free(hm_generate_result *r);
 
@@ -252,6 +254,7 @@ HM_API void hm_generate_result_free(hm_generate_result *r);
  * overlap a progress/abort call from the LM (so a sink that blocks, e.g. on a pipe to a player, does
  * not stall the LM). Callbacks must not call into the same engine. */
 typedef struct hm_engine hm_engine;
+typedef struct hm_clap_model hm_clap_model; /* HeartCLAP (MuQ-MuLan), below */
 
 typedef enum hm_engine_memory {
   HM_ENGINE_KEEP = 0,   /* LM and codec stay loaded between jobs (each loaded at its first use) */
@@ -271,6 +274,10 @@ typedef struct hm_engine_params {
   const hm_mula_model *mula_model; /* optional, borrowed: a loaded LM used instead of loading one (it must outlive
                                       the engine; mula_weights is then ignored) */
   const hm_codec_model *codec_model; /* optional, borrowed: a loaded codec, likewise */
+  const char *clap_path;        /* MuQ-MuLan folder for jobs with reference audio; NULL (default):
+                                   <model_path>/MuQ-MuLan-large when present. Loaded (audio tower only) at the first
+                                   job that needs it and kept with the LM (`staged`: freed after the embedding) */
+  const hm_clap_model *clap_model;       /* optional, borrowed: a loaded MuQ-MuLan used instead (outlives the engine) */
 } hm_engine_params;
 HM_API hm_engine_params hm_engine_default_params(void);
 
@@ -296,6 +303,16 @@ typedef struct hm_job {
   bool wav_float;               /* 32-bit float WAV (.wav only) instead of 16-bit */
   bool stream;                  /* decode each codec window as soon as the LM has made its codes, beside the
                                    LM; the audio is bit-identical to a non-streaming job's */
+  /* Reference audio (style): the LM's muq prompt slot gets ref_strength x the MuQ-MuLan audio embedding of the
+   * centre ref_seconds of ref_audio_path (zero-padded when shorter; hm_clap_embed_reference), or of a ready
+   * embedding [muq_dim] (hm_clap_embed_*); at most one of the two. The unconditional CFG row keeps the learned
+   * unconditional embedding. Neither (default): zeros, as upstream. ref_strength 0 gives exactly the codes of a
+   * job without reference. The LM's muq_dim must equal hm_clap_dim (512). */
+  const char *ref_audio_path;   /* any audio file the library reads; needs a MuQ-MuLan model (hm_engine_params) */
+  const float *ref_embedding;   /* [ref_embedding_dim] */
+  int ref_embedding_dim;        /* values in ref_embedding: must equal the LM's muq_dim (512) */
+  float ref_strength;           /* 1.0, in [0, 10] */
+  double ref_seconds;           /* 10, in [1, 600] */
 } hm_job;
 HM_API hm_job hm_job_default(void);
 
@@ -320,6 +337,8 @@ HM_API hm_status hm_engine_generate(hm_engine *engine, const hm_job *job, const 
 typedef struct hm_engine_stats {
   int64_t n_jobs, n_lm_loads, n_codec_loads;
   bool lm_loaded, codec_loaded; /* resident now */
+  int64_t n_clap_loads;
+  bool clap_loaded;
 } hm_engine_stats;
 HM_API void hm_engine_get_stats(const hm_engine *engine, hm_engine_stats *out);
 
@@ -347,6 +366,10 @@ typedef struct hm_generate_params {
   hm_stage_progress_callback progress;
   hm_abort_callback abort;      /* polled once per frame / step; abort leaves no output file */
   void *user_data;
+  const char *ref_audio_path;   /* reference audio (hm_job.ref_audio_path); NULL: none */
+  float ref_strength;           /* 1.0 */
+  double ref_seconds;           /* 10 */
+  const char *clap_path;        /* MuQ-MuLan folder; NULL: <model_path>/MuQ-MuLan-large */
 } hm_generate_params;
 HM_API hm_generate_params hm_generate_default_params(void);
 
@@ -418,6 +441,54 @@ HM_API void hm_transcript_free(hm_transcript *t);
 /* Renders a transcript as "txt", "lrc" ([mm:ss.xx] lines), "srt", "vtt" or "json"
  * ({"text", "segments": [{"start", "end", "text", "tokens"}]}). *out is malloc'ed. */
 HM_API hm_status hm_transcript_format(const hm_transcript *t, const char *format, char **out);
+
+/* ---- HeartCLAP (src/clap) ---- */
+/* MuQ-MuLan (tencent-ailab/MuQ; Hugging Face OpenMuQ/MuQ-MuLan-large): 512-d
+ * joint audio-text embeddings, the space of HeartMuLa's "muq" prompt slot.
+ * Folder: config.json (MuQMuLanConfig, possibly under "config"), model.safetensors
+ * (MuQMuLan.state_dict() names), optional muq_config.json / xlmr_config.json, and
+ * xlm-roberta-base's sentencepiece.bpe.model (in the folder, tokenizer/,
+ * ../tokenizer/ or xlm-roberta-base/) for text. Embeddings are l2-normalised
+ * (an audio one longer than 10 s is the mean of its clips' unit vectors, as
+ * upstream), so a dot product (hm_clap_similarity) is the similarity.
+ * Calls on one model serialise on its lock (its thread pool is shared). */
+typedef struct hm_clap_model hm_clap_model;
+
+typedef struct hm_clap_params {
+  int n_threads;  /* 0 (default) = all cores */
+  bool load_text; /* load the text tower (default true) */
+} hm_clap_params;
+HM_API hm_clap_params hm_clap_default_params(void);
+
+/* params NULL: defaults. */
+HM_API hm_status hm_clap_load(const char *dir, const hm_clap_params *params, hm_clap_model **out);
+HM_API void hm_clap_free(hm_clap_model *model);
+HM_API int hm_clap_dim(const hm_clap_model *model);         /* 512 */
+HM_API int hm_clap_sample_rate(const hm_clap_model *model); /* 24000 */
+/* Mono PCM at hm_clap_sample_rate (at least 1 s, not silent) -> out[dim]. Cut
+ * into 10 s clips, the tail wrapping to the start (upstream's _get_all_clips). */
+HM_API hm_status hm_clap_embed_audio(const hm_clap_model *model, const float *pcm, int64_t n_samples, float *out);
+/* Any audio file the library reads: downmixed, resampled to 24 kHz, embedded. */
+HM_API hm_status hm_clap_embed_audio_file(const hm_clap_model *model, const char *path, float *out);
+/* One text alone (no padding) -> out[dim]. */
+HM_API hm_status hm_clap_embed_text(const hm_clap_model *model, const char *text, float *out);
+/* Upstream's batched semantics: the texts right-padded to the longest one; MuLan's
+ * text transformer and mean see the padding, so a text's embedding depends on the
+ * batch (hm_clap_embed_text is the batch-independent one). out[n_texts * dim]. */
+HM_API hm_status hm_clap_embed_texts_batched(const hm_clap_model *model, const char *const *texts, int n_texts,
+                                             float *out);
+/* XLM-R ids of a text ("<s> pieces </s>"); *ids malloc'ed (hm_free). */
+HM_API hm_status hm_clap_tokenize(const hm_clap_model *model, const char *text, int32_t **ids, int64_t *n_ids);
+/* The reference-audio embedding for HeartMuLa's muq slot (what hm_job.ref_audio_path runs): the centre
+ * `seconds` of mono PCM at hm_clap_sample_rate (zero-padded at the end when shorter; the input must hold at
+ * least 1 s and not be silent) embedded as hm_clap_embed_audio does. seconds <= 0: 10. */
+HM_API hm_status hm_clap_embed_reference(const hm_clap_model *model, const float *pcm, int64_t n_samples,
+                                         double seconds, float *out);
+/* The same from any audio file the library reads (downmixed, resampled to 24 kHz). */
+HM_API hm_status hm_clap_embed_reference_file(const hm_clap_model *model, const char *path, double seconds,
+                                              float *out);
+/* Dot product of two embeddings. */
+HM_API float hm_clap_similarity(const float *a, const float *b, int dim);
 
 #ifdef __cplusplus
 }

@@ -9,7 +9,7 @@
 # --fuzz: also clang 14 and libFuzzer, for `make fuzz` only.
 set -eu
 pkgs="build-essential cmake pkg-config libjansson-dev libpcre2-dev libutf8proc-dev
-libsndfile1-dev libsoxr-dev libfftw3-dev python3 python3-numpy
+libsndfile1-dev libsoxr-dev libfftw3-dev libsentencepiece-dev sentencepiece python3 python3-numpy
 libcivetweb-dev libsqlite3-dev libsodium-dev libjwt-dev libcurl4-openssl-dev libpng-dev curl jq chromium"
 if [ "${1:-}" = "--bench" ]; then
   pkgs="$pkgs wrk"

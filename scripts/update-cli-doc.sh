@@ -36,6 +36,9 @@ heartmula generate --model-path ./ckpt --lyrics lyrics.txt --tags tags.txt --str
 heartmula generate --model-path ./ckpt --lyrics lyrics.txt --tags tags.txt --stream -o song.wav  # same bytes as without --stream
 # continue a song from its codes
 heartmula generate --model-path ./ckpt --lyrics more.txt --tags tags.txt --continue-from song.npy -o longer.mp3
+# a reference song's style (MuQ-MuLan in ./ckpt/MuQ-MuLan-large, converted once from pytorch_model.bin)
+heartmula convert ./ckpt/MuQ-MuLan-large/pytorch_model.bin
+heartmula generate --model-path ./ckpt --lyrics lyrics.txt --tags tags.txt --ref-audio ref.mp3 --ref-strength 1 -o song.mp3
 # lyrics of a song as LRC
 heartmula transcribe --model ./ckpt/HeartTranscriptor-oss song.mp3 -o song.lrc
 # 4-bit LM weights: quantize once (memory-mapped afterwards), then use the folder
@@ -48,7 +51,7 @@ heartmula parity ../shared/fixtures --strict
 ```
 
 TXT
-for c in generate decode transcribe tokenize parity bench make-checkpoint quantize info serve; do
+for c in generate decode transcribe embed tag search tokenize parity bench make-checkpoint convert quantize info serve; do
   echo "## heartmula $c"
   echo
   echo '```'
@@ -56,7 +59,7 @@ for c in generate decode transcribe tokenize parity bench make-checkpoint quanti
   echo '```'
   echo
   if [ "$c" = bench ]; then
-    for m in codec transcribe e2e kernels gemm; do echo '```'; "$CLI" bench --mode "$m" --help 2>&1; echo '```'; echo; done
+    for m in codec transcribe e2e kernels gemm clap; do echo '```'; "$CLI" bench --mode "$m" --help 2>&1; echo '```'; echo; done
   fi
   # hand-written notes that go with a subcommand (kept across regenerations)
   if [ -f "docs/cli-notes/$c.md" ]; then cat "docs/cli-notes/$c.md"; fi

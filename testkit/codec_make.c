@@ -6,6 +6,7 @@
  * "tiny" = the fixture's sizes, "full" = HeartCodecConfig's defaults. */
 #include "codec/codec_internal.h"
 #include "testkit.h"
+#include "st_make.h"
 #include "io/fs.h"
 #include "io/json.h"
 
@@ -17,61 +18,29 @@
 
 #define SHARD_BYTES ((int64_t)1 << 30)
 
-typedef enum { K_NORMAL, K_CONST, K_BOOL } init_kind;
 
-typedef struct spec {
-  char name[112];
-  int n_dims;
-  int64_t shape[4];
-  init_kind kind;
-  float v; /* std (normal) or value (const) */
-} spec;
 
-typedef struct specs { spec *a; int n, cap; bool oom; } specs;
-
-static void add(specs *s, init_kind kind, float v, int n_dims, const int64_t *shape, const char *fmt, ...) HM_PRINTF(6, 7);
-static void add(specs *s, init_kind kind, float v, int n_dims, const int64_t *shape, const char *fmt, ...) {
-  if (s->n == s->cap) {
-    int cap = s->cap ? s->cap * 2 : 512;
-    spec *a = realloc(s->a, (size_t)cap * sizeof *a);
-    if (!a) { s->oom = true; return; }
-    s->a = a;
-    s->cap = cap;
-  }
-  spec *e = &s->a[s->n++];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(e->name, sizeof e->name, fmt, ap);
-  va_end(ap);
-  e->n_dims = n_dims;
-  for (int i = 0; i < n_dims; i++) e->shape[i] = shape[i];
-  e->kind = kind;
-  e->v = v;
-}
-
-#define SH(...) ((const int64_t[]){__VA_ARGS__})
-
-static void linear(specs *s, const char *p, int64_t out, int64_t in, bool bias) {
-  add(s, K_NORMAL, 1.0f / sqrtf((float)in), 2, SH(out, in), "%s.weight", p);
-  if (bias) add(s, K_NORMAL, 0.02f, 1, SH(out), "%s.bias", p);
+static void linear(tk_specs *s, const char *p, int64_t out, int64_t in, bool bias) {
+  tk_add(s, TK_NORMAL, 1.0f / sqrtf((float)in), 2, TK_SH(out, in), "%s.weight", p);
+  if (bias) tk_add(s, TK_NORMAL, 0.02f, 1, TK_SH(out), "%s.bias", p);
 }
 
 /* conv [c_out, c_in, k]; wn: parametrizations.weight.original0 (g) / original1 (v);
  * transposed convs pass d0 = c_in (weight [c_in, c_out, k], bias c_out). */
-static void conv(specs *s, const char *p, int64_t d0, int64_t d1, int64_t k, int64_t n_bias, bool wn) {
+static void conv(tk_specs *s, const char *p, int64_t d0, int64_t d1, int64_t k, int64_t n_bias, bool wn) {
   if (wn) {
-    add(s, K_NORMAL, 0.02f, 1, SH(n_bias), "%s.bias", p);
-    add(s, K_CONST, 1.0f, 3, SH(d0, 1, 1), "%s.parametrizations.weight.original0", p);
-    add(s, K_NORMAL, 1.0f / sqrtf((float)(d1 * k)), 3, SH(d0, d1, k), "%s.parametrizations.weight.original1", p);
+    tk_add(s, TK_NORMAL, 0.02f, 1, TK_SH(n_bias), "%s.bias", p);
+    tk_add(s, TK_CONST, 1.0f, 3, TK_SH(d0, 1, 1), "%s.parametrizations.weight.original0", p);
+    tk_add(s, TK_NORMAL, 1.0f / sqrtf((float)(d1 * k)), 3, TK_SH(d0, d1, k), "%s.parametrizations.weight.original1", p);
   } else {
-    add(s, K_NORMAL, 1.0f / sqrtf((float)(d1 * k)), 3, SH(d0, d1, k), "%s.weight", p);
-    add(s, K_NORMAL, 0.02f, 1, SH(n_bias), "%s.bias", p);
+    tk_add(s, TK_NORMAL, 1.0f / sqrtf((float)(d1 * k)), 3, TK_SH(d0, d1, k), "%s.weight", p);
+    tk_add(s, TK_NORMAL, 0.02f, 1, TK_SH(n_bias), "%s.bias", p);
   }
 }
 
-static void prelu(specs *s, const char *p) { add(s, K_CONST, 0.25f, 1, SH(1), "%s.weight", p); }
+static void prelu(tk_specs *s, const char *p) { tk_add(s, TK_CONST, 0.25f, 1, TK_SH(1), "%s.weight", p); }
 
-static void resunit(specs *s, const char *p, int64_t n_in, int64_t n_out, int rk) {
+static void resunit(tk_specs *s, const char *p, int64_t n_in, int64_t n_out, int rk) {
   char b[160];
   snprintf(b, sizeof b, "%s.conv1", p); conv(s, b, n_out, n_in, rk, n_out, true);
   snprintf(b, sizeof b, "%s.conv2", p); conv(s, b, n_out, n_in, 1, n_out, true);
@@ -84,26 +53,26 @@ static int mlp_hidden(int dim) {
   return 256 * ((h + 255) / 256);
 }
 
-static void block(specs *s, const char *p, int D) {
+static void block(tk_specs *s, const char *p, int D) {
   char b[160];
   int F = mlp_hidden(D);
-  add(s, K_NORMAL, 1.0f / sqrtf((float)D), 2, SH(6, D), "%s.scale_shift_table", p);
-  add(s, K_CONST, 1.0f, 1, SH(D), "%s.attn_norm.weight", p);
+  tk_add(s, TK_NORMAL, 1.0f / sqrtf((float)D), 2, TK_SH(6, D), "%s.scale_shift_table", p);
+  tk_add(s, TK_CONST, 1.0f, 1, TK_SH(D), "%s.attn_norm.weight", p);
   const char *qkvo[4] = {"q_proj", "k_proj", "v_proj", "o_proj"};
   for (int i = 0; i < 4; i++) { snprintf(b, sizeof b, "%s.attn.%s", p, qkvo[i]); linear(s, b, D, D, false); }
-  add(s, K_CONST, 1.0f, 1, SH(D), "%s.mlp_norm.weight", p);
+  tk_add(s, TK_CONST, 1.0f, 1, TK_SH(D), "%s.mlp_norm.weight", p);
   snprintf(b, sizeof b, "%s.mlp.gate", p); linear(s, b, F, D, false);
   snprintf(b, sizeof b, "%s.mlp.up", p); linear(s, b, F, D, false);
   snprintf(b, sizeof b, "%s.mlp.down", p); linear(s, b, D, F, false);
 }
 
-static void project(specs *s, const char *p, int c_in, int c_out) {
+static void project(tk_specs *s, const char *p, int c_in, int c_out) {
   char b[160];
   snprintf(b, sizeof b, "%s.ffn_1", p); conv(s, b, c_out, c_in, 3, c_out, false);
   snprintf(b, sizeof b, "%s.ffn_2", p); linear(s, b, c_out, c_out, true);
 }
 
-static void adaln(specs *s, const char *p, int D) {
+static void adaln(tk_specs *s, const char *p, int D) {
   char b[160];
   snprintf(b, sizeof b, "%s.emb.timestep_embedder.linear_1", p); linear(s, b, D, 512, true);
   snprintf(b, sizeof b, "%s.emb.timestep_embedder.linear_2", p); linear(s, b, D, D, true);
@@ -115,7 +84,7 @@ typedef struct flavor_cfg {
   int down_f[5], down_k[5];
 } flavor_cfg;
 
-static void build(specs *s, const flavor_cfg *f) {
+static void build(tk_specs *s, const flavor_cfg *f) {
   const cx_config *c = &f->c;
   char b[160];
   const char *vq = "flow_matching.vq_embed";
@@ -124,21 +93,21 @@ static void build(specs *s, const flavor_cfg *f) {
     snprintf(b, sizeof b, "%s.project_out", vq); linear(s, b, c->dim, c->codebook_dim, true);
   }
   for (int q = 0; q < c->num_quantizers; q++) {
-    add(s, K_BOOL, 1.0f, 0, SH(0), "%s.layers.%d._codebook.initted", vq, q);
-    add(s, K_CONST, 1.0f, 2, SH(1, c->codebook_size), "%s.layers.%d._codebook.cluster_size", vq, q);
-    add(s, K_NORMAL, 1.0f, 3, SH(1, c->codebook_size, c->codebook_dim), "%s.layers.%d._codebook.embed_avg", vq, q);
-    add(s, K_NORMAL, 1.0f, 3, SH(1, c->codebook_size, c->codebook_dim), "%s.layers.%d._codebook.embed", vq, q);
+    tk_add(s, TK_BOOL, 1.0f, 0, TK_SH(0), "%s.layers.%d._codebook.initted", vq, q);
+    tk_add(s, TK_CONST, 1.0f, 2, TK_SH(1, c->codebook_size), "%s.layers.%d._codebook.cluster_size", vq, q);
+    tk_add(s, TK_NORMAL, 1.0f, 3, TK_SH(1, c->codebook_size, c->codebook_dim), "%s.layers.%d._codebook.embed_avg", vq, q);
+    tk_add(s, TK_NORMAL, 1.0f, 3, TK_SH(1, c->codebook_size, c->codebook_dim), "%s.layers.%d._codebook.embed", vq, q);
   }
   linear(s, "flow_matching.cond_feature_emb", c->dim, c->dim, true);
-  add(s, K_NORMAL, 1.0f, 1, SH(c->dim), "flow_matching.zero_cond_embedding1");
+  tk_add(s, TK_NORMAL, 1.0f, 1, TK_SH(c->dim), "flow_matching.zero_cond_embedding1");
   const char *e = "flow_matching.estimator";
   int D = c->n_heads * c->head_dim, D2 = 2 * D;
   snprintf(b, sizeof b, "%s.proj_in", e); project(s, b, c->in_channels, D);
   for (int i = 0; i < c->n_layers; i++) { snprintf(b, sizeof b, "%s.transformer_blocks.%d", e, i); block(s, b, D); }
   for (int i = 0; i < c->n_layers_2; i++) { snprintf(b, sizeof b, "%s.transformer_blocks_2.%d", e, i); block(s, b, D2); }
   snprintf(b, sizeof b, "%s.connection_proj", e); project(s, b, c->in_channels + D, D2);
-  add(s, K_NORMAL, 1.0f / sqrtf((float)D), 2, SH(2, D), "%s.scale_shift_table", e);
-  add(s, K_NORMAL, 1.0f / sqrtf((float)D2), 2, SH(2, D2), "%s.scale_shift_table_2", e);
+  tk_add(s, TK_NORMAL, 1.0f / sqrtf((float)D), 2, TK_SH(2, D), "%s.scale_shift_table", e);
+  tk_add(s, TK_NORMAL, 1.0f / sqrtf((float)D2), 2, TK_SH(2, D2), "%s.scale_shift_table_2", e);
   snprintf(b, sizeof b, "%s.proj_out", e); project(s, b, D2, c->out_channels);
   snprintf(b, sizeof b, "%s.adaln_single", e); adaln(s, b, D);
   snprintf(b, sizeof b, "%s.adaln_single_2", e); adaln(s, b, D2);
@@ -176,12 +145,6 @@ static void build(specs *s, const flavor_cfg *f) {
   prelu(s, b);
   snprintf(b, sizeof b, "scalar_model.decoder.%d", c->n_up + 2);
   conv(s, b, 1, ic, c->default_kernel, 1, true);
-}
-
-static int64_t n_elems(const spec *e) {
-  int64_t n = 1;
-  for (int i = 0; i < e->n_dims; i++) n *= e->shape[i];
-  return n;
 }
 
 static hm_status write_config(const char *path, const flavor_cfg *f) {
@@ -234,41 +197,6 @@ static hm_status write_config(const char *path, const flavor_cfg *f) {
   return st;
 }
 
-/* Fills the data of specs [a, b) into buf and writes one safetensors file. */
-static hm_status write_shard(const char *path, const spec *sp, int a, int b, hm_rng *rng) {
-  int64_t bytes = 0;
-  for (int i = a; i < b; i++) bytes += sp[i].kind == K_BOOL ? 1 : n_elems(&sp[i]) * 4;
-  uint8_t *buf = malloc((size_t)(bytes > 0 ? bytes : 1));
-  hm_st_entry *ent = calloc((size_t)(b - a), sizeof *ent);
-  if (!buf || !ent) { free(buf); free(ent); return hm_error(HM_ERR_NOMEM, "codec make: out of memory for %lld bytes", (long long)bytes); }
-  int64_t off = 0;
-  for (int i = a; i < b; i++) {
-    const spec *e = &sp[i];
-    hm_st_entry *t = &ent[i - a];
-    t->name = e->name;
-    t->n_dims = e->n_dims;
-    for (int d = 0; d < e->n_dims; d++) t->shape[d] = e->shape[d];
-    t->data = buf + off;
-    if (e->kind == K_BOOL) {
-      t->dtype = HM_DT_BOOL;
-      buf[off] = 1;
-      off += 1;
-      continue;
-    }
-    t->dtype = HM_DT_F32;
-    float *p = (float *)(void *)(buf + off);
-    int64_t n = n_elems(e);
-    if (e->kind == K_CONST) for (int64_t k = 0; k < n; k++) p[k] = e->v;
-    else for (int64_t k = 0; k < n; k++) p[k] = e->v * hm_rng_normal(rng);
-    off += n * 4;
-  }
-  static const char *const meta[] = {"format", "pt", NULL};
-  hm_status st = hm_st_write(path, ent, b - a, meta);
-  free(buf);
-  free(ent);
-  return st;
-}
-
 hm_status hm_codec_make_checkpoint(const char *dir, const char *flavor, uint64_t seed) {
   if (!dir || !flavor) return hm_error(HM_ERR_INVALID_ARG, "hm_codec_make_checkpoint: dir and flavor must not be NULL");
   flavor_cfg f;
@@ -289,60 +217,19 @@ hm_status hm_codec_make_checkpoint(const char *dir, const char *flavor, uint64_t
     return hm_error(HM_ERR_INVALID_ARG, "hm_codec_make_checkpoint: unknown flavor '%s' (tiny, full)", flavor);
   }
   c->in_channels = 2 * c->out_channels + c->dim;
-  HM_TRY(hm_mkdir_p(dir));
-  if (!hm_dir_exists(dir)) return hm_error(HM_ERR_IO, "'%s' is not a folder", dir);
-  specs s = {0};
+  tk_specs s = {0};
   build(&s, &f);
-  if (s.oom) { free(s.a); return hm_error(HM_ERR_NOMEM, "codec make: out of memory"); }
-  /* BOOL scalars (1 byte) after the f32 tensors keeps the f32 data 4-byte aligned */
-  {
-    spec *tmp = malloc((size_t)s.n * sizeof *tmp);
-    if (!tmp) { free(s.a); return hm_error(HM_ERR_NOMEM, "codec make: out of memory"); }
-    int k = 0;
-    for (int i = 0; i < s.n; i++) if (s.a[i].kind != K_BOOL) tmp[k++] = s.a[i];
-    for (int i = 0; i < s.n; i++) if (s.a[i].kind == K_BOOL) tmp[k++] = s.a[i];
-    memcpy(s.a, tmp, (size_t)s.n * sizeof *tmp);
-    free(tmp);
-  }
-  /* shard plan */
-  int64_t total = 0;
-  for (int i = 0; i < s.n; i++) total += s.a[i].kind == K_BOOL ? 1 : n_elems(&s.a[i]) * 4;
-  int starts[1000], n_shards = 0;
-  int64_t acc = 0;
-  starts[n_shards++] = 0;
-  for (int i = 0; i < s.n; i++) {
-    int64_t b = s.a[i].kind == K_BOOL ? 1 : n_elems(&s.a[i]) * 4;
-    if (acc > 0 && acc + b > SHARD_BYTES && s.a[i].kind != K_BOOL && n_shards < 999) { starts[n_shards++] = i; acc = 0; }
-    acc += b;
-  }
-  starts[n_shards] = s.n;
-  hm_rng rng;
-  hm_rng_seed(&rng, seed, 7);
-  char path[4200], fname[64];
-  hm_status st = HM_OK;
-  HM_TRY(hm_path_join(path, sizeof path, dir, "config.json"));
-  if ((st = write_config(path, &f))) { free(s.a); return st; }
-  json_t *wm = n_shards > 1 ? json_object() : NULL;
-  for (int k = 0; k < n_shards && !st; k++) {
-    if (n_shards == 1) snprintf(fname, sizeof fname, "model.safetensors");
-    else snprintf(fname, sizeof fname, "model-%05d-of-%05d.safetensors", k + 1, n_shards);
-    st = hm_path_join(path, sizeof path, dir, fname);
-    if (!st) st = write_shard(path, s.a, starts[k], starts[k + 1], &rng);
-    if (!st && wm)
-      for (int i = starts[k]; i < starts[k + 1]; i++) json_object_set_new(wm, s.a[i].name, json_string(fname));
-  }
-  if (!st && wm) {
-    json_t *idx = json_object(), *meta = json_object();
-    json_object_set_new(meta, "total_size", json_integer(total));
-    json_object_set_new(idx, "metadata", meta);
-    json_object_set(idx, "weight_map", wm);
-    st = hm_path_join(path, sizeof path, dir, "model.safetensors.index.json");
-    if (!st) st = hm_json_write(path, idx, JSON_INDENT(2));
-    json_decref(idx);
-  }
-  if (wm) json_decref(wm);
-  hm_log(HM_LOG_INFO, "codec make: %s flavor, %d tensors, %.1f MB in %d file(s) under %s", flavor, s.n, total / 1e6,
-         n_shards, dir);
-  free(s.a);
+  char path[4200];
+  HM_TRY(hm_mkdir_p(dir));
+  if (!hm_dir_exists(dir)) { free(s.a); return hm_error(HM_ERR_IO, "'%s' is not a folder", dir); }
+  hm_status st = hm_path_join(path, sizeof path, dir, "config.json");
+  if (!st) st = write_config(path, &f);
+  if (st) { free(s.a); return st; }
+  int n_shards = 0;
+  int64_t total = 0, n_tensors = s.n;
+  st = tk_write(dir, &s, seed, 7, SHARD_BYTES, &n_shards, &total);
+  if (st == HM_OK)
+    hm_log(HM_LOG_INFO, "codec make: %s flavor, %lld tensors, %.1f MB in %d file(s) under %s", flavor,
+           (long long)n_tensors, total / 1e6, n_shards, dir);
   return st;
 }

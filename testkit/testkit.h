@@ -19,6 +19,12 @@ hm_status hm_mula_make_checkpoint(const char *root, const char *flavor, uint64_t
  * flavor "tiny" = the fixture sizes, "full" = HeartCodecConfig defaults. */
 hm_status hm_codec_make_checkpoint(const char *dir, const char *flavor, uint64_t seed);
 
+/* Writes a random MuQ-MuLan folder in the published layout (config.json, muq_config.json, xlmr_config.json,
+ * model.safetensors or shards + index; no tokenizer) into dir (created if missing): flavor "tiny" (the
+ * fixture's shapes) or "large" (OpenMuQ/MuQ-MuLan-large's shapes, ~2.6 GB F32). Refuses a folder that
+ * already holds a model. */
+hm_status hm_clap_make_checkpoint(const char *dir, const char *flavor, uint64_t seed);
+
 /* Writes a random model folder in the published layout: flavor "tiny" (d 64,
  * 2+2 layers, 128 mels, vocab 51866) or "large-v3" (full size, F16).
  * tokenizer_json: a Whisper tokenizer.json to copy (NULL: a tokenizer with

@@ -9,16 +9,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-/* Resident memory now (not the peak), bytes; 0 if unknown. */
-static int64_t rss_now(void) {
-  FILE *f = fopen("/proc/self/statm", "r");
-  long pages = 0, res = 0;
-  if (!f) return 0;
-  if (fscanf(f, "%ld %ld", &pages, &res) != 2) res = 0;
-  fclose(f);
-  return (int64_t)res * sysconf(_SC_PAGESIZE);
-}
-
 static void usage(void) {
   fprintf(stderr,
           "usage: heartmula bench --mode e2e --model-path DIR [--version 3B] [--seconds S] [-t N]\n"
@@ -98,7 +88,7 @@ int bench_e2e(int argc, char **argv) {
     hm_status st = hm_engine_generate(engine, &job, NULL, &r);
     remove(out);
     if (st != HM_OK) { hm_engine_close(engine); return cli_fail("bench", "e2e"); }
-    rss_last = rss_now();
+    rss_last = cli_rss_now();
     if (k == 0) rss_first = rss_last;
     if (jobs > 1 && !json)
       printf("job %lld: %lld frames, total %.2f s, first audio %.2f s, RSS now %.1f MiB\n", (long long)(k + 1),

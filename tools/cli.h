@@ -14,6 +14,10 @@ int cmd_make_checkpoint(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_serve(int argc, char **argv); /* tools/serve/ (a stub when built without the server's libraries) */
+int cmd_embed(int argc, char **argv);
+int cmd_tag(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 /* `heartmula bench --mode lm|codec|transcribe|e2e ...`: cmd_bench.c dispatches to these. */
 int bench_lm(int argc, char **argv);         /* tools/bench_lm.c (src/mula owner) */
 int bench_codec(int argc, char **argv);      /* tools/bench_codec.c (src/codec owner) */
@@ -21,9 +25,12 @@ int bench_transcribe(int argc, char **argv); /* tools/bench_transcribe.c (src/tr
 int bench_gemm(int argc, char **argv);       /* tools/bench_gemm.c */
 int bench_kernels(int argc, char **argv);    /* tools/bench_kernels.c (src/tensor owner) */
 int bench_e2e(int argc, char **argv);        /* tools/bench_e2e.c (src/engine owner) */
+int bench_clap(int argc, char **argv);       /* tools/bench_clap.c (src/clap owner) */
 
 /* Prints "heartmula <cmd>: error: <hm_last_error()>" (with context) to stderr; returns 1. */
 int cli_fail(const char *cmd, const char *what);
+/* Resident memory of this process now (not the peak), bytes; 0 if unknown. */
+int64_t cli_rss_now(void);
 /* Parses an integer / float option value; prints an error naming the flag and returns false on junk. */
 bool cli_int(const char *flag, const char *s, int64_t *out);
 bool cli_float(const char *flag, const char *s, double *out);

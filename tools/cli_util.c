@@ -141,3 +141,12 @@ int cli_finish(int rc) {
   raise(sig); /* the parent sees a death by this signal (status 128 + sig in a shell) */
   return 128 + sig;
 }
+
+int64_t cli_rss_now(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  long pages = 0, res = 0;
+  if (!f) return 0;
+  if (fscanf(f, "%ld %ld", &pages, &res) != 2) res = 0;
+  fclose(f);
+  return (int64_t)res * sysconf(_SC_PAGESIZE);
+}

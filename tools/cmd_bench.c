@@ -1,7 +1,7 @@
 #include "cli.h"
 #include <string.h>
 
-/* heartmula bench [--mode lm|codec|transcribe|e2e|kernels|gemm] [mode options]; default mode lm. */
+/* heartmula bench [--mode lm|codec|transcribe|e2e|kernels|gemm|clap] [mode options]; default mode lm. */
 int cmd_bench(int argc, char **argv) {
   const char *mode = "lm";
   bool help = false;
@@ -10,7 +10,7 @@ int cmd_bench(int argc, char **argv) {
     if (cli_opt(argc, argv, &i, "--mode", NULL, &v)) mode = v;
     else if (cli_flag(argv[i], "--help", "-h")) help = true;
   }
-  if (help) fprintf(stderr, "heartmula bench --mode lm|codec|transcribe|e2e|kernels|gemm [options]  (default lm; "
+  if (help) fprintf(stderr, "heartmula bench --mode lm|codec|transcribe|e2e|kernels|gemm|clap [options]  (default lm; "
                             "'heartmula bench --mode M --help' for a mode's options)\n\n");
   if (!strcmp(mode, "lm")) return bench_lm(argc, argv);
   if (!strcmp(mode, "codec")) return bench_codec(argc, argv);
@@ -18,6 +18,7 @@ int cmd_bench(int argc, char **argv) {
   if (!strcmp(mode, "e2e")) return bench_e2e(argc, argv);
   if (!strcmp(mode, "kernels")) return bench_kernels(argc, argv);
   if (!strcmp(mode, "gemm")) return bench_gemm(argc, argv);
-  fprintf(stderr, "heartmula bench: unknown --mode '%s' (lm, codec, transcribe, e2e, kernels, gemm)\n", mode);
+  if (!strcmp(mode, "clap")) return bench_clap(argc, argv);
+  fprintf(stderr, "heartmula bench: unknown --mode '%s' (lm, codec, transcribe, e2e, kernels, gemm, clap)\n", mode);
   return 2;
 }

@@ -38,6 +38,12 @@ static void usage(FILE *f) {
     "  --codec-dtype T           codec weights: f32 (default), bf16\n"
     "  --save-codes FILE.npy     also save the audio codes [8, frames] (int32)\n"
     "  --continue-from FILE.npy  continue a song from earlier codes [8, frames]\n"
+    "  --ref-audio FILE          reference audio (style): the MuQ-MuLan embedding of its centre --ref-seconds\n"
+    "                            (zero-padded when shorter) fills the LM's muq prompt slot\n"
+    "  --ref-strength X          scale of the reference embedding, 0..10 (default 1; 0 = exactly no reference)\n"
+    "  --ref-seconds X           length of the reference clip (default 10: one MuQ-MuLan clip)\n"
+    "  --ref-embedding FILE.npy  a ready 512-d embedding instead (float32 .npy, [512] or [1, 512])\n"
+    "  --clap DIR                MuQ-MuLan folder (default MODEL_PATH/MuQ-MuLan-large)\n"
     "  --codes-only              stop after the LM (with --save-codes); no codec, no audio\n"
     "  --overwrite               replace existing output files\n"
     "  -q, --quiet               no progress bar or summary\n"
@@ -149,6 +155,9 @@ static uint64_t fresh_seed(void) {
 int cmd_generate(int argc, char **argv) {
   hm_generate_params p = hm_generate_default_params();
   const char *save_codes = NULL, *continue_from = NULL, *output = "output.mp3";
+  const char *ref_audio = NULL, *ref_npy = NULL, *clap_dir = NULL;
+  double ref_strength = 1.0, ref_seconds = 10.0;
+  bool have_strength = false, have_seconds = false;
   bool codes_only = false, quiet = false, have_seed = false, stream = false;
   for (int i = 1; i < argc; i++) {
     const char *v;
@@ -181,6 +190,17 @@ int cmd_generate(int argc, char **argv) {
       else if (!strcasecmp(v, "f32") || !strcasecmp(v, "fp32") || !strcasecmp(v, "float32")) p.codec_bf16 = false;
       else { fprintf(stderr, "heartmula generate: error: --codec-dtype: unknown '%s' (f32, bf16)\n", v); return 2; }
     }
+    else if (cli_opt(argc, argv, &i, "--ref-audio", NULL, &v)) ref_audio = v;
+    else if (cli_opt(argc, argv, &i, "--ref-embedding", NULL, &v)) ref_npy = v;
+    else if (cli_opt(argc, argv, &i, "--ref-strength", NULL, &v)) {
+      if (!cli_float("--ref-strength", v, &ref_strength)) return 2;
+      have_strength = true;
+    }
+    else if (cli_opt(argc, argv, &i, "--ref-seconds", NULL, &v)) {
+      if (!cli_float("--ref-seconds", v, &ref_seconds)) return 2;
+      have_seconds = true;
+    }
+    else if (cli_opt(argc, argv, &i, "--clap", NULL, &v)) clap_dir = v;
     else if (cli_opt(argc, argv, &i, "--save-codes", NULL, &v)) save_codes = v;
     else if (cli_opt(argc, argv, &i, "--continue-from", NULL, &v)) continue_from = v;
     else if (cli_flag(argv[i], "--codes-only", NULL)) codes_only = true;
@@ -196,6 +216,19 @@ int cmd_generate(int argc, char **argv) {
     usage(stderr);
     return 2;
   }
+  if (ref_audio && ref_npy) {
+    fprintf(stderr, "heartmula generate: error: --ref-audio and --ref-embedding: give at most one\n");
+    return 2;
+  }
+  if (!ref_audio && !ref_npy && (have_strength || have_seconds || clap_dir)) {
+    fprintf(stderr, "heartmula generate: error: --ref-strength, --ref-seconds and --clap need --ref-audio FILE%s\n",
+            have_strength ? " or --ref-embedding FILE.npy" : "");
+    return 2;
+  }
+  if (ref_npy && have_seconds) {
+    fprintf(stderr, "heartmula generate: error: --ref-seconds applies to --ref-audio, not --ref-embedding\n");
+    return 2;
+  }
   if (codes_only && !save_codes) { fprintf(stderr, "heartmula generate: error: --codes-only needs --save-codes FILE.npy\n"); return 2; }
   if (save_codes && !p.overwrite && hm_file_exists(save_codes)) {
     fprintf(stderr, "heartmula generate: error: '%s' already exists (use --overwrite)\n", save_codes);
@@ -205,13 +238,25 @@ int cmd_generate(int argc, char **argv) {
   if (!have_seed) p.seed = fresh_seed();
   if (!quiet) fprintf(stderr, "heartmula: seed %llu\n", (unsigned long long)p.seed);
 
-  hm_npy hist;
+  hm_npy hist, ref;
   memset(&hist, 0, sizeof hist);
+  memset(&ref, 0, sizeof ref);
+  if (ref_npy) {
+    if (hm_npy_read_f32(ref_npy, &ref) != HM_OK) return cli_fail("generate", "--ref-embedding");
+    int64_t n = 1;
+    for (int d = 0; d < ref.n_dims; d++) n *= ref.shape[d];
+    if (n < 1 || (ref.n_dims == 2 && ref.shape[0] != 1) || ref.n_dims > 2) {
+      fprintf(stderr, "heartmula generate: error: --ref-embedding '%s': expected one embedding ([512] or [1, 512])\n",
+              ref_npy);
+      hm_npy_free(&ref);
+      return 1;
+    }
+  }
   if (continue_from) {
-    if (hm_npy_read_i32(continue_from, &hist) != HM_OK) return cli_fail("generate", "--continue-from");
+    if (hm_npy_read_i32(continue_from, &hist) != HM_OK) { hm_npy_free(&ref); return cli_fail("generate", "--continue-from"); }
     if (hist.n_dims != 2 || hist.shape[0] != 8 || hist.shape[1] < 1) {
       fprintf(stderr, "heartmula generate: error: --continue-from '%s': expected codes of shape [8, frames]\n", continue_from);
-      hm_npy_free(&hist);
+      hm_npy_free(&hist); hm_npy_free(&ref);
       return 1;
     }
     p.history = hist.data;
@@ -224,13 +269,13 @@ int cmd_generate(int argc, char **argv) {
   char *lyrics_buf = NULL, *tags_buf = NULL;
   size_t text_len;
   if (hm_file_exists(p.lyrics)) {
-    if (hm_text_file_read(p.lyrics, "lyrics", &lyrics_buf, &text_len) != HM_OK) { hm_npy_free(&hist); return cli_fail("generate", "--lyrics"); }
+    if (hm_text_file_read(p.lyrics, "lyrics", &lyrics_buf, &text_len) != HM_OK) { hm_npy_free(&hist); hm_npy_free(&ref); return cli_fail("generate", "--lyrics"); }
     p.lyrics = lyrics_buf;
   }
   if (hm_file_exists(p.tags)) {
     if (hm_text_file_read(p.tags, "tags", &tags_buf, &text_len) != HM_OK) {
       free(lyrics_buf);
-      hm_npy_free(&hist);
+      hm_npy_free(&hist); hm_npy_free(&ref);
       return cli_fail("generate", "--tags");
     }
     p.tags = tags_buf;
@@ -245,6 +290,7 @@ int cmd_generate(int argc, char **argv) {
   ep.mula_weights = p.mula_weights;
   ep.codec_bf16 = p.codec_bf16;
   ep.require_codec = !codes_only;
+  ep.clap_path = clap_dir;
   hm_job job = hm_job_default();
   job.lyrics = p.lyrics;
   job.tags = p.tags;
@@ -261,6 +307,11 @@ int cmd_generate(int argc, char **argv) {
   job.output_path = to_stdout ? NULL : p.output_path;
   job.overwrite = p.overwrite;
   job.stream = stream;
+  job.ref_audio_path = ref_audio;
+  job.ref_embedding = ref_npy ? (const float *)ref.data : NULL;
+  job.ref_embedding_dim = (int)ref.n_elems;
+  job.ref_strength = (float)ref_strength;
+  job.ref_seconds = ref_seconds;
 
   gen_ui ui;
   memset(&ui, 0, sizeof ui);
@@ -281,7 +332,7 @@ int cmd_generate(int argc, char **argv) {
     if (!wav_stream_header(stdout, 48000)) {
       fprintf(stderr, "heartmula generate: error: cannot write to stdout\n");
       hm_engine_close(engine);
-      hm_npy_free(&hist);
+      hm_npy_free(&hist); hm_npy_free(&ref);
       pthread_mutex_destroy(&ui.mu);
       return 1;
     }
@@ -292,7 +343,7 @@ int cmd_generate(int argc, char **argv) {
   if (ui.codec_started) cli_progress_end(&ui.codec);
   if (stream) { stream_line(&ui, true); if (!quiet && isatty(2)) fputc('\n', stderr); }
   pthread_mutex_destroy(&ui.mu);
-  hm_npy_free(&hist);
+  hm_npy_free(&hist); hm_npy_free(&ref);
   free(lyrics_buf);
   free(tags_buf);
   if (st != HM_OK) return cli_fail("generate", NULL);
@@ -304,6 +355,9 @@ int cmd_generate(int argc, char **argv) {
     double audio_s = (double)r.n_frames * 0.08;
     fprintf(stderr, "\nheartmula: %lld frames (%.2f s of audio)%s%s\n", (long long)r.n_frames, audio_s,
             p.output_path ? " -> " : "", p.output_path ? (to_stdout ? "stdout" : p.output_path) : "");
+    if (ref_audio)
+      fprintf(stderr, "heartmula:   reference  = %8.2f s (MuQ-MuLan load %.2f s; strength %g)\n", r.t_ref_s,
+              r.t_load_clap_s, ref_strength);
     fprintf(stderr, "heartmula:   load LM    = %8.2f s\n", r.t_load_lm_s);
     fprintf(stderr, "heartmula:   LM         = %8.2f s (%.2f frames/s, %.2fx real time)\n", r.t_lm_s,
             r.t_lm_s > 0 ? (double)r.n_frames / r.t_lm_s : 0, r.t_lm_s > 0 ? audio_s / r.t_lm_s : 0);

@@ -85,7 +85,7 @@ static void usage(void) {
   fprintf(stderr,
           "usage: heartmula parity FIXTURE_DIR [--only PREFIX] [--strict] [-t N]\n"
           "  Runs every case described by FIXTURE_DIR/manifest.json (HeartMuLa mula_*, HeartCodec codec_*,\n"
-          "  Whisper) and prints one line per case. Exit 1 if any case fails; with --strict also if a case\n"
+          "  Whisper, HeartCLAP clap_*) and prints one line per case. Exit 1 if any case fails; with --strict also if a case\n"
           "  is skipped or a manifest file is used by no case.\n");
 }
 
@@ -141,6 +141,7 @@ int cmd_parity(int argc, char **argv) {
   recognised += parity_mula(&p) == 0;
   recognised += parity_codec(&p) == 0;
   recognised += parity_whisper(&p) == 0;
+  recognised += parity_clap(&p) == 0;
   int unused = check_unused(&p, "files") + check_unused(&p, "arrays");
   printf("parity %s: %d passed, %d failed, %d skipped, %d unused manifest files (%.1f s)\n", p.dir, p.n_pass, p.n_fail,
          p.n_skip, unused, (double)(hm_time_us() - t0) * 1e-6);

@@ -33,4 +33,5 @@ double parity_rel_err(const float *got, const float *ref, int64_t n);
 int parity_mula(parity_ctx *p);
 int parity_codec(parity_ctx *p);
 int parity_whisper(parity_ctx *p);
+int parity_clap(parity_ctx *p);
 #endif

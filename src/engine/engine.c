@@ -20,14 +20,19 @@
 #include <strings.h>
 
 #define HM_JOB_MAX_AUDIO_MS 3600000 /* one hour: far past any checkpoint's context */
+#define HM_REF_SECONDS 10.0         /* the reference clip: one MuQ-MuLan clip */
+#define HM_REF_MAX_STRENGTH 10.0f   /* the community nodes' range: 0..10 */
+#define HM_CLAP_FOLDER "MuQ-MuLan-large" /* beside HeartMuLa-oss-<version>/ and HeartCodec-oss/ */
 
 struct hm_engine {
   char *model_path;
-  char mula_dir[4096], codec_dir[4096], tok_path[4096], gen_path[4096];
+  char mula_dir[4096], codec_dir[4096], tok_path[4096], gen_path[4096], clap_dir[4096];
   char version[128];
   hm_engine_params params;
   bool has_codec;
   int n_codebooks;           /* the LM's (config.json audio_num_codebooks): rows of every codes array */
+  int muq_dim;               /* the LM's muq slot (config.json muq_dim) */
+  bool has_clap;             /* a MuQ-MuLan folder (or a borrowed model) for reference audio */
   hm_tokenizer *tok;
   hm_prompt_params pp;
   const hm_mula_model *mula; /* loaded here (mula_owned) or borrowed */
@@ -36,6 +41,8 @@ struct hm_engine {
   const hm_codec_model *codec; /* loaded here (codec_owned) or borrowed */
   hm_codec_model *codec_owned;
   cx_stream *cs_cache;       /* keep: the codec's pool and window scratch, reused by the next job */
+  const hm_clap_model *clap; /* loaded here (clap_owned) or borrowed */
+  hm_clap_model *clap_owned;
   hm_engine_stats stats;
 };
 
@@ -49,7 +56,8 @@ hm_job hm_job_default(void) {
   const hm_mula_gen_params g = hm_mula_default_gen_params();
   const hm_codec_params c = hm_codec_default_params();
   return (hm_job){.tags = "", .max_audio_ms = g.max_audio_ms, .topk = g.topk, .temperature = g.temperature,
-                  .cfg_scale = g.cfg_scale, .codec_steps = c.steps, .codec_guidance = c.guidance};
+                  .cfg_scale = g.cfg_scale, .codec_steps = c.steps, .codec_guidance = c.guidance,
+                  .ref_strength = 1.0f, .ref_seconds = HM_REF_SECONDS};
 }
 
 void hm_generate_result_free(hm_generate_result *r) {
@@ -106,10 +114,30 @@ hm_status hm_engine_open(const char *model_path, const hm_engine_params *params,
     hm_mula_config mc;
     if ((st = hm_mula_config_load(cfg, &mc))) goto fail;
     e->n_codebooks = mc.audio_num_codebooks;
+    e->muq_dim = mc.muq_dim;
   } else {
     hm_mula_info mi;
     hm_mula_get_info(p.mula_model, &mi);
     e->n_codebooks = mi.n_codebooks;
+    e->muq_dim = mi.muq_dim;
+  }
+  /* MuQ-MuLan for reference audio: a borrowed model, the folder named, or <model_path>/MuQ-MuLan-large */
+  if (p.clap_path && *p.clap_path) {
+    if (strlen(p.clap_path) >= sizeof e->clap_dir) { st = hm_error(HM_ERR_INVALID_ARG, "clap_path is too long"); goto fail; }
+    snprintf(e->clap_dir, sizeof e->clap_dir, "%s", p.clap_path);
+    if (!p.clap_model && !hm_dir_exists(e->clap_dir)) {
+      st = hm_error(HM_ERR_IO, "MuQ-MuLan model folder '%s' (clap_path) does not exist", e->clap_dir);
+      goto fail;
+    }
+  } else if ((st = hm_path_join(e->clap_dir, sizeof e->clap_dir, model_path, HM_CLAP_FOLDER))) {
+    goto fail;
+  }
+  e->params.clap_path = e->clap_dir;
+  e->has_clap = p.clap_model || hm_dir_exists(e->clap_dir);
+  if (p.clap_model && hm_clap_dim(p.clap_model) != e->muq_dim) {
+    st = hm_error(HM_ERR_FORMAT, "the MuQ-MuLan model (clap_model) gives %d-d embeddings (hm_clap_dim), the LM's muq slot "
+                  "takes %d (config.json muq_dim)", hm_clap_dim(p.clap_model), e->muq_dim);
+    goto fail;
   }
   if (e->has_codec && !p.codec_model) {
     char cfg[4200];
@@ -121,6 +149,7 @@ hm_status hm_engine_open(const char *model_path, const hm_engine_params *params,
   if ((st = hm_tokenizer_load(e->tok_path, &e->tok))) goto fail;
   e->mula = p.mula_model;
   e->codec = p.codec_model;
+  e->clap = p.clap_model;
   *out = e;
   return HM_OK;
 fail:
@@ -145,8 +174,15 @@ static void drop_codec(hm_engine *e) {
   e->codec_owned = NULL;
 }
 
+static void drop_clap(hm_engine *e) {
+  if (e->clap_owned) e->clap = NULL;
+  hm_clap_free(e->clap_owned);
+  e->clap_owned = NULL;
+}
+
 void hm_engine_close(hm_engine *e) {
   if (!e) return;
+  drop_clap(e);
   drop_lm(e);
   drop_codec(e); /* frees the cached codec stream too, also a borrowed codec's */
   hm_tokenizer_free(e->tok);
@@ -161,6 +197,7 @@ void hm_engine_get_stats(const hm_engine *e, hm_engine_stats *out) {
   *out = e->stats;
   out->lm_loaded = e->mula != NULL;
   out->codec_loaded = e->codec != NULL;
+  out->clap_loaded = e->clap != NULL;
 }
 
 /* ---- loading (counted) ---- */
@@ -186,6 +223,64 @@ static hm_status ensure_lm(hm_engine *e, eng_codec *c, hm_generate_result *r) {
     HM_TRY(hm_mula_context_create(e->mula, &cp, &e->ctx));
   }
   r->t_load_lm_s += (double)(hm_time_us() - t0) * 1e-6;
+  return HM_OK;
+}
+
+static hm_status no_clap(const hm_engine *e) {
+  return hm_error(HM_ERR_IO,
+                  "reference audio needs a MuQ-MuLan model: none at '%s' (put OpenMuQ/MuQ-MuLan-large there as "
+                  "safetensors, or pass clap_path / --clap DIR)", e->clap_dir);
+}
+
+static hm_status ensure_clap(hm_engine *e, eng_codec *c, hm_generate_result *r) {
+  if (e->clap) return HM_OK;
+  if (!e->has_clap) return no_clap(e);
+  int64_t t0 = hm_time_us();
+  user_progress(c, HM_STAGE_LOAD, 0, 1);
+  hm_clap_params cp = hm_clap_default_params();
+  cp.n_threads = e->params.n_threads;
+  cp.load_text = false; /* the muq slot takes the audio embedding only */
+  HM_TRY(hm_clap_load(e->clap_dir, &cp, &e->clap_owned));
+  e->clap = e->clap_owned;
+  e->stats.n_clap_loads++;
+  r->n_clap_loads++;
+  if (hm_clap_dim(e->clap) != e->muq_dim) { /* not kept: every job that needs it gets this error */
+    hm_status st = hm_error(HM_ERR_FORMAT, "%s: the MuQ-MuLan model gives %d-d embeddings (hm_clap_dim), the LM's muq "
+                            "slot takes %d (%s/config.json muq_dim)", e->clap_dir, hm_clap_dim(e->clap), e->muq_dim,
+                            e->mula_dir);
+    drop_clap(e);
+    return st;
+  }
+  user_progress(c, HM_STAGE_LOAD, 1, 1);
+  r->t_load_clap_s += (double)(hm_time_us() - t0) * 1e-6;
+  return HM_OK;
+}
+
+/* The muq slot's embedding for a job with reference audio or a given embedding (else *out = NULL):
+ * ref_strength x the embedding, malloc'ed [muq_dim]. */
+static hm_status ref_embedding(hm_engine *e, const hm_job *j, eng_codec *c, hm_generate_result *r, float **out) {
+  *out = NULL;
+  if (!j->ref_audio_path && !j->ref_embedding) return HM_OK;
+  float *v = malloc(sizeof(float) * (size_t)e->muq_dim);
+  if (!v) return hm_error(HM_ERR_NOMEM, "out of memory");
+  hm_status st = HM_OK;
+  if (j->ref_audio_path) {
+    st = ensure_clap(e, c, r);
+    int64_t t0 = hm_time_us();
+    if (st == HM_OK) st = hm_clap_embed_reference_file(e->clap, j->ref_audio_path, j->ref_seconds, v);
+    r->t_ref_s += (double)(hm_time_us() - t0) * 1e-6;
+    if (e->params.memory == HM_ENGINE_STAGED) drop_clap(e); /* staged: gone before the LM comes */
+  } else {
+    memcpy(v, j->ref_embedding, sizeof(float) * (size_t)e->muq_dim);
+    for (int i = 0; i < e->muq_dim && st == HM_OK; i++)
+      if (!isfinite(v[i])) st = hm_error(HM_ERR_INVALID_ARG, "ref_embedding[%d] is not a finite number", i);
+  }
+  if (st != HM_OK) {
+    free(v);
+    return st;
+  }
+  for (int i = 0; i < e->muq_dim; i++) v[i] *= j->ref_strength;
+  *out = v;
   return HM_OK;
 }
 
@@ -434,6 +529,21 @@ static hm_status check_job(const hm_engine *e, const hm_job *j) {
         return hm_error(HM_ERR_INVALID_ARG, "history: code %d at codebook %d, frame %lld is outside [0, %d)", v, q,
                         (long long)i, limit);
     }
+  if (j->ref_audio_path && j->ref_embedding)
+    return hm_error(HM_ERR_INVALID_ARG, "ref_audio_path and ref_embedding: give at most one");
+  if (j->ref_audio_path || j->ref_embedding) {
+    if (!(j->ref_strength >= 0 && j->ref_strength <= HM_REF_MAX_STRENGTH))
+      return hm_error(HM_ERR_INVALID_ARG, "ref_strength must be in [0, %g] (got %g)", (double)HM_REF_MAX_STRENGTH,
+                      (double)j->ref_strength);
+    if (j->ref_embedding && j->ref_embedding_dim != e->muq_dim)
+      return hm_error(HM_ERR_INVALID_ARG, "ref_embedding has %d values, the LM's muq slot takes %d (config.json muq_dim)",
+                      j->ref_embedding_dim, e->muq_dim);
+    if (j->ref_audio_path && !(j->ref_seconds >= 1 && j->ref_seconds <= 600))
+      return hm_error(HM_ERR_INVALID_ARG, "ref_seconds must be in [1, 600] (got %g)", j->ref_seconds);
+    if (j->ref_audio_path && !hm_file_exists(j->ref_audio_path))
+      return hm_error(HM_ERR_IO, "reference audio '%s' does not exist", j->ref_audio_path);
+    if (j->ref_audio_path && !e->has_clap) return no_clap(e);
+  }
   if (j->wav_float && !j->output_path) return hm_error(HM_ERR_INVALID_ARG, "wav_float: no output_path to write");
   if (j->output_path) HM_TRY(eng_check_output(j->output_path, j->overwrite, j->wav_float));
   return HM_OK;
@@ -488,11 +598,14 @@ hm_status hm_engine_generate(hm_engine *e, const hm_job *job, const hm_job_callb
   bool codec_begun = false, worker = false;
   pthread_t th;
   int32_t *mask32 = NULL, *gen_codes = NULL;
+  float *muq = NULL;
   int64_t n_gen = 0;
   lm_bridge bridge = {&c, job->history_in_output ? job->n_history : 0};
   eng_codec_init(&c, cb);
   c.n_cb = e->n_codebooks;
 
+  /* reference audio first: on a staged engine MuQ-MuLan is freed before the LM loads */
+  if ((st = ref_embedding(e, job, &c, &r, &muq))) goto done;
   if ((st = ensure_lm(e, &c, &r))) goto done;
   hm_mula_info info;
   hm_mula_get_info(e->mula, &info);
@@ -530,6 +643,8 @@ hm_status hm_engine_generate(hm_engine *e, const hm_job *job, const hm_job_callb
     gp.cfg_scale = job->cfg_scale;
     gp.max_audio_ms = job->max_audio_ms;
     gp.seed = job->seed;
+    /* strength 0: the slot exactly as without reference (muq_linear of zeros) */
+    gp.muq_embed = muq && job->ref_strength != 0 ? muq : NULL;
     gp.progress = lm_progress;
     gp.abort = lm_abort;
     gp.on_frame = worker ? lm_on_frame : NULL;
@@ -611,11 +726,13 @@ done:
   }
   eng_codec_destroy(&c);
   if (staged) {
+    drop_clap(e);
     drop_lm(e);
     drop_codec(e);
   }
   free(mask32);
   free(gen_codes);
+  free(muq);
   hm_prompt_free(&prompt);
   if (st != HM_OK) {
     hm_generate_result_free(&r);

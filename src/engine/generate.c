@@ -13,7 +13,8 @@ hm_generate_params hm_generate_default_params(void) {
   const hm_engine_params e = hm_engine_default_params();
   return (hm_generate_params){.version = e.version, .max_audio_ms = j.max_audio_ms, .topk = j.topk,
                               .temperature = j.temperature, .cfg_scale = j.cfg_scale, .codec_steps = j.codec_steps,
-                              .codec_guidance = j.codec_guidance, .mula_weights = e.mula_weights};
+                              .codec_guidance = j.codec_guidance, .mula_weights = e.mula_weights,
+                              .ref_strength = j.ref_strength, .ref_seconds = j.ref_seconds};
 }
 
 hm_status hm_generate(const hm_generate_params *p, hm_generate_result *out) {
@@ -25,12 +26,14 @@ hm_status hm_generate(const hm_generate_params *p, hm_generate_result *out) {
   /* every field of the engine's params and of the job comes from p (or is the default, zero) */
   const hm_engine_params ep = {.version = p->version, .memory = HM_ENGINE_STAGED, .n_threads = p->n_threads,
                                .mula_weights = p->mula_weights, .codec_bf16 = p->codec_bf16,
-                               .require_codec = p->output_path != NULL};
+                               .require_codec = p->output_path != NULL, .clap_path = p->clap_path};
   const hm_job j = {.lyrics = p->lyrics, .tags = p->tags, .max_audio_ms = p->max_audio_ms, .topk = p->topk,
                     .temperature = p->temperature, .cfg_scale = p->cfg_scale, .codec_steps = p->codec_steps,
                     .codec_guidance = p->codec_guidance, .seed = p->seed, .history = p->history,
                     .n_history = p->n_history, .history_in_output = p->history_in_output,
-                    .output_path = p->output_path, .overwrite = p->overwrite};
+                    .output_path = p->output_path, .overwrite = p->overwrite,
+                    .ref_audio_path = p->ref_audio_path, .ref_strength = p->ref_strength,
+                    .ref_seconds = p->ref_seconds};
   hm_job_callbacks cb = {p->progress, p->abort, NULL, p->user_data};
   hm_engine *e = NULL;
   HM_TRY(hm_engine_open(p->model_path, &ep, &e));

@@ -23,6 +23,11 @@ int64_t hm_mel_ctx_frames(const hm_mel_ctx *m);
 /* log_mel_spectrogram(pad_or_trim(pcm)): pcm of n samples is zero-padded or
  * trimmed to n_samples; out = [n_mels, n_frames]. Not thread-safe per ctx. */
 hm_status hm_mel_compute(hm_mel_ctx *m, const float *pcm, int64_t n, float *out);
+/* The same STFT for other front-ends (HeartCLAP's HTK mels): replaces the
+ * filterbank ([n_mels, n_fft/2 + 1]); hm_mel_power stops at the mel power
+ * filters @ |X|^2 (no log, no Whisper scaling). */
+hm_status hm_mel_ctx_set_filters(hm_mel_ctx *m, const float *filters);
+hm_status hm_mel_power(hm_mel_ctx *m, const float *pcm, int64_t n, float *out);
 
 /* ---- model ---- */
 typedef struct hm_wattn {

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct hm_mel_ctx {
   int sample_rate_hz, n_fft, hop, n_mels, n_bins;
@@ -119,7 +120,13 @@ hm_status hm_mel_ctx_create(int sample_rate_hz, int n_fft, int hop, int n_mels, 
 
 int64_t hm_mel_ctx_frames(const hm_mel_ctx *m) { return m->n_frames; }
 
-hm_status hm_mel_compute(hm_mel_ctx *m, const float *pcm, int64_t n, float *out) {
+hm_status hm_mel_ctx_set_filters(hm_mel_ctx *m, const float *filters) {
+  if (!m || !filters) return hm_error(HM_ERR_INVALID_ARG, "mel: no filterbank given");
+  memcpy(m->filters, filters, sizeof(float) * (size_t)m->n_mels * (size_t)m->n_bins);
+  return HM_OK;
+}
+
+hm_status hm_mel_power(hm_mel_ctx *m, const float *pcm, int64_t n, float *out) {
   if (n < 0 || (n > 0 && !pcm) || !out) return hm_error(HM_ERR_INVALID_ARG, "log-mel: bad input buffer");
   const int64_t N = m->n_samples;
   const int pad = m->n_fft / 2, nb = m->n_bins, nf = m->n_fft;
@@ -140,6 +147,11 @@ hm_status hm_mel_compute(hm_mel_ctx *m, const float *pcm, int64_t n, float *out)
   }
   /* mel[n_mels, n_frames] = filters[n_mels, nb] @ power^T */
   hm_sgemm(false, true, m->n_mels, m->n_frames, nb, 1.0f, m->filters, nb, m->power, nb, 0.0f, out, m->n_frames);
+  return HM_OK;
+}
+
+hm_status hm_mel_compute(hm_mel_ctx *m, const float *pcm, int64_t n, float *out) {
+  HM_TRY(hm_mel_power(m, pcm, n, out));
   const int64_t total = (int64_t)m->n_mels * m->n_frames;
   float mx = -INFINITY;
   for (int64_t i = 0; i < total; i++) {

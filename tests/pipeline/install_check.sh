@@ -31,8 +31,10 @@ cc "$SRC/examples/simple_generate.c" $(pkg-config --cflags --libs heartmula) -o 
 HM_VERSION=demo LD_LIBRARY_PATH="$P/$LIB" "$T/sg" "$T/ck" "$T/out.wav" 1 >/dev/null 2>&1
 [ -s "$T/out.wav" ] || { echo "simple_generate (shared, pkg-config) wrote no audio"; exit 1; }
 # the archive, with the dependencies heartmula.pc names (Requires.private, Libs.private)
+# (Libs.private too: -lstdc++ for the sentencepiece shim, pulled in since the engine embeds reference audio)
 cc "$SRC/examples/simple_generate.c" -I"$P/include" "$P/$LIB/libheartmula.a" \
-   $(pkg-config --libs $(pkg-config --print-requires-private heartmula)) -lpthread -lm -o "$T/sg_static"
+   $(pkg-config --libs $(pkg-config --print-requires-private heartmula)) \
+   $(sed -n 's/^Libs.private: //p' "$P/$LIB/pkgconfig/heartmula.pc") -o "$T/sg_static"
 HM_VERSION=demo "$T/sg_static" "$T/ck" "$T/out2.wav" 1 >/dev/null 2>&1
 cmp -s "$T/out.wav" "$T/out2.wav" || { echo "static and shared builds wrote different audio"; exit 1; }
 # CMake: find_package(heartmula) from the installed config

@@ -120,8 +120,10 @@ class Engine:
 
     def __init__(self, model_path: str, version: str = "3B", memory: str = "keep", n_threads: int = 0,
                  n_codec_threads: int = 0, mula_weights: str = "bf16", codec_bf16: bool = False,
-                 require_codec: bool = True):
+                 require_codec: bool = True, clap_path: Optional[str] = None):
         p = lib.hm_engine_default_params()
+        self._clap_path = _enc(clap_path)
+        p.clap_path = self._clap_path
         self._version = _enc(version)
         p.version = self._version
         p.memory = _MEMORY[memory]
@@ -151,12 +153,15 @@ class Engine:
                  temperature: float = 1.0, cfg_scale: float = 1.5, codec_steps: int = 10,
                  codec_guidance: float = 1.25, seed: int = 0, history=None, history_in_output: bool = False,
                  output_path: Optional[str] = None, overwrite: bool = False, wav_float: bool = False,
-                 stream: bool = False, audio: bool = True,
+                 stream: bool = False, audio: bool = True, ref_audio: Optional[str] = None,
+                 ref_embedding=None, ref_strength: float = 1.0, ref_seconds: float = 10.0,
                  progress: Optional[Callable[[str, int, int], None]] = None,
                  abort: Optional[Callable[[], bool]] = None) -> Song:
         """Runs one job. audio=False (and no output_path) stops after the LM: codes only.
         progress(stage, done, total) with stage "load", "lm", "codec" or "write"; abort() -> True stops
-        the job (HeartMuLaError with status 6, no file left)."""
+        the job (HeartMuLaError with status 6, no file left). ref_audio (a file) or ref_embedding (512 floats)
+        fills the LM's muq slot with ref_strength x its MuQ-MuLan embedding (MODEL_PATH/MuQ-MuLan-large or
+        the engine's clap_path)."""
         if not self._h:
             raise ValueError("the engine is closed")
         j = lib.hm_job_default()
@@ -165,6 +170,15 @@ class Engine:
         j.max_audio_ms, j.topk, j.temperature, j.cfg_scale = max_audio_ms, topk, temperature, cfg_scale
         j.codec_steps, j.codec_guidance, j.seed = codec_steps, codec_guidance, seed
         j.overwrite, j.wav_float, j.stream, j.history_in_output = overwrite, wav_float, stream, history_in_output
+        j.ref_strength, j.ref_seconds = ref_strength, ref_seconds
+        if ref_audio is not None:
+            keep.append(_enc(ref_audio))
+            j.ref_audio_path = keep[-1]
+        if ref_embedding is not None:
+            v = np.ascontiguousarray(np.asarray(ref_embedding, dtype=np.float32).reshape(-1))
+            keep.append(v)
+            j.ref_embedding = v.ctypes.data_as(_capi.c_float_p)
+            j.ref_embedding_dim = v.size
         if history is not None:
             h = _codes_array(history)
             keep.append(h)

@@ -19,7 +19,8 @@ NOISE = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, c_float_p, ctypes.c_int6
 class EngineParams(ctypes.Structure):
     _fields_ = [("version", ctypes.c_char_p), ("memory", ctypes.c_int), ("n_threads", ctypes.c_int),
                 ("n_codec_threads", ctypes.c_int), ("mula_weights", ctypes.c_int), ("codec_bf16", ctypes.c_bool),
-                ("require_codec", ctypes.c_bool), ("mula_model", ctypes.c_void_p), ("codec_model", ctypes.c_void_p)]
+                ("require_codec", ctypes.c_bool), ("mula_model", ctypes.c_void_p), ("codec_model", ctypes.c_void_p),
+                ("clap_path", ctypes.c_char_p), ("clap_model", ctypes.c_void_p)]
 
 
 class Job(ctypes.Structure):
@@ -28,7 +29,8 @@ class Job(ctypes.Structure):
                 ("codec_steps", ctypes.c_int), ("codec_guidance", ctypes.c_float), ("seed", ctypes.c_uint64),
                 ("history", c_int32_p), ("n_history", ctypes.c_int64), ("history_in_output", ctypes.c_bool),
                 ("output_path", ctypes.c_char_p), ("overwrite", ctypes.c_bool), ("wav_float", ctypes.c_bool),
-                ("stream", ctypes.c_bool)]
+                ("stream", ctypes.c_bool), ("ref_audio_path", ctypes.c_char_p), ("ref_embedding", c_float_p),
+                ("ref_embedding_dim", ctypes.c_int), ("ref_strength", ctypes.c_float), ("ref_seconds", ctypes.c_double)]
 
 
 class JobCallbacks(ctypes.Structure):
@@ -41,7 +43,8 @@ class GenerateResult(ctypes.Structure):
                 ("n_codec_loads", ctypes.c_int), ("t_load_lm_s", ctypes.c_double), ("t_lm_s", ctypes.c_double),
                 ("t_load_codec_s", ctypes.c_double), ("t_codec_s", ctypes.c_double), ("t_write_s", ctypes.c_double),
                 ("t_total_s", ctypes.c_double), ("t_first_audio_s", ctypes.c_double),
-                ("peak_rss_bytes", ctypes.c_int64)]
+                ("peak_rss_bytes", ctypes.c_int64), ("n_clap_loads", ctypes.c_int), ("t_load_clap_s", ctypes.c_double),
+                ("t_ref_s", ctypes.c_double)]
 
 
 class CodecParams(ctypes.Structure):

@@ -85,7 +85,7 @@ static void usage(void) {
   fprintf(stderr,
           "usage: heartmula parity FIXTURE_DIR [--only PREFIX] [--strict] [-t N]\n"
           "  Runs every case described by FIXTURE_DIR/manifest.json (HeartMuLa mula_*, HeartCodec codec_*,\n"
-          "  Whisper) and prints one line per case. Exit 1 if any case fails; with --strict also if a case\n"
+          "  Whisper; an ACE-Step root: its stage folders' manifests) and prints one line per case. Exit 1 if any case fails; with --strict also if a case\n"
           "  is skipped or a manifest file is used by no case.\n");
 }
 
@@ -129,8 +129,9 @@ int cmd_parity(int argc, char **argv) {
   }
   if (!p.dir) { usage(); return 2; }
   char mpath[4096];
-  if (hm_path_join(mpath, sizeof mpath, p.dir, "manifest.json") != HM_OK || hm_json_load(mpath, &p.manifest) != HM_OK)
-    return cli_fail("parity", p.dir);
+  if (hm_path_join(mpath, sizeof mpath, p.dir, "manifest.json") != HM_OK) return cli_fail("parity", p.dir);
+  if (!hm_file_exists(mpath)) p.manifest = parity_acestep_manifest(p.dir);
+  if (!p.manifest && hm_json_load(mpath, &p.manifest) != HM_OK) return cli_fail("parity", p.dir);
   if (!json_is_object(json_object_get(p.manifest, "files"))) {
     fprintf(stderr, "heartmula parity: error: %s: no 'files' object: not a fixture manifest\n", mpath);
     json_decref(p.manifest);
@@ -141,6 +142,7 @@ int cmd_parity(int argc, char **argv) {
   recognised += parity_mula(&p) == 0;
   recognised += parity_codec(&p) == 0;
   recognised += parity_whisper(&p) == 0;
+  recognised += parity_acestep(&p) == 0;
   int unused = check_unused(&p, "files") + check_unused(&p, "arrays");
   printf("parity %s: %d passed, %d failed, %d skipped, %d unused manifest files (%.1f s)\n", p.dir, p.n_pass, p.n_fail,
          p.n_skip, unused, (double)(hm_time_us() - t0) * 1e-6);

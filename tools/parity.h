@@ -33,4 +33,8 @@ double parity_rel_err(const float *got, const float *ref, int64_t n);
 int parity_mula(parity_ctx *p);
 int parity_codec(parity_ctx *p);
 int parity_whisper(parity_ctx *p);
+int parity_acestep(parity_ctx *p);
+/* ACE-Step's fixture root has no manifest.json: the merged manifests of the stages this
+ * build checks, or NULL when dir is not that layout. */
+json_t *parity_acestep_manifest(const char *dir);
 #endif

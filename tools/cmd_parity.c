@@ -85,8 +85,10 @@ static void usage(void) {
   fprintf(stderr,
           "usage: heartmula parity FIXTURE_DIR [--only PREFIX] [--strict] [-t N]\n"
           "  Runs every case described by FIXTURE_DIR/manifest.json (HeartMuLa mula_*, HeartCodec codec_*,\n"
-          "  Whisper; an ACE-Step root: its stage folders' manifests) and prints one line per case. Exit 1 if any case fails; with --strict also if a case\n"
-          "  is skipped or a manifest file is used by no case.\n");
+          "  Whisper) and prints one line per case. Exit 1 if any case fails; with --strict also if a case\n"
+          "  is skipped or a manifest file is used by no case. An ACE-Step fixture root (ACE-Step-v1-3.5B/\n"
+          "  and stage folders, each with its manifest.json) runs the stages this build implements and\n"
+          "  lists the others as TODO (not implemented yet: neither checked nor failed).\n");
 }
 
 static bool file_used(const parity_ctx *p, const char *name) {

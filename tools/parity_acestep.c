@@ -4,16 +4,20 @@
  * (so the driver's unused-file check covers them); the other stage folders are listed as
  * not implemented yet, without failing.
  *   text/   UMT5 tokenizer ids and masks, every encoder stage, the ERG-tag null pass
- *   lyrics/ (listed as not implemented in this build stage) */
+ *   lyrics/ the lyric BPE alone (bpe_only.json, every line's bpe_input), the cleaners (every
+ *           line's cleaned text), tokenize_lyrics per case (ids.npy); cases this build
+ *           cannot tokenize must give the documented error, and say so */
 #include "parity.h"
+#include "acestep/lyrics.h"
 #include "acestep/umt5.h"
+#include "io/fs.h"
 #include "io/npy.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const k_implemented[] = {"text"};
+static const char *const k_implemented[] = {"text", "lyrics"};
 static const char *const k_stages[][2] = {
   {"text", "UMT5 tokenizer + encoder, ERG-tag null embedding"},
   {"lyrics", "lyric BPE + cleaners (tokenize_lyrics)"},
@@ -360,10 +364,208 @@ static void text_stage(parity_ctx *p, hm_pool *pool) {
   hm_umt5_free(m);
 }
 
+
+/* ---- the lyrics stage ---- */
+static bool ids_match(const int32_t *got, int64_t n, const json_t *ref) {
+  if (!json_is_array(ref) || (int64_t)json_array_size(ref) != n) return false;
+  for (int64_t i = 0; i < n; i++)
+    if (json_integer_value(json_array_get(ref, (size_t)i)) != got[i]) return false;
+  return true;
+}
+
+static char *read_text(parity_ctx *p, const char *rel, size_t *len) {
+  char path[4096];
+  char *buf = NULL;
+  if (hm_read_file(parity_file(p, rel, path, sizeof path), &buf, len) != HM_OK) return NULL;
+  return buf;
+}
+
+/* per language: lines whose cleaned text and ids match, lines that gave the documented error */
+typedef struct { char lang[16]; int lines, exact, documented; } lang_count;
+
+static lang_count *count_of(lang_count *lc, int *n, const char *lang) {
+  for (int i = 0; i < *n; i++)
+    if (!strcmp(lc[i].lang, lang)) return &lc[i];
+  if (*n == 32) return &lc[31];
+  snprintf(lc[*n].lang, sizeof lc[*n].lang, "%s", lang);
+  return &lc[(*n)++];
+}
+
+/* Why this build cannot tokenize a line (NULL: it can): zh/ja/ko need romanisers; other
+ * languages than en/cs need their num2words once an ASCII digit is left. */
+static const char *unsupported_reason(const json_t *line) {
+  const char *lang = json_string_value(json_object_get(line, "encode_lang"));
+  const char *stripped = json_string_value(json_object_get(line, "stripped"));
+  if (!lang || !stripped) return "no encode_lang";
+  if (!strncmp(lang, "zh", 2) || !strcmp(lang, "ja") || !strcmp(lang, "ko")) return "needs the romaniser (later issue)";
+  if (strcmp(lang, "en") && strcmp(lang, "cs") && strcmp(lang, "hi") && strpbrk(stripped, "0123456789"))
+    return "needs num2words for its language (en only so far)";
+  return NULL;
+}
+
+static void lyrics_stage(parity_ctx *p) {
+  char path[4096];
+  hm_lyrics *lx = NULL;
+  if (hm_lyrics_load(parity_file(p, "lyrics/vocab.json", path, sizeof path), &lx) != HM_OK) {
+    parity_fail(p, "lyrics_vocab", "%s", hm_last_error());
+    return;
+  }
+  const hm_tokenizer *tok = hm_lyrics_tokenizer(lx);
+  /* 1. the BPE alone */
+  json_t *bpe = NULL;
+  if (parity_selected(p, "lyrics_bpe_only")) {
+    if (hm_json_load(parity_file(p, "lyrics/bpe_only.json", path, sizeof path), &bpe) != HM_OK) {
+      parity_fail(p, "lyrics_bpe_only", "%s", hm_last_error());
+    } else {
+      const json_t *arr = json_object_get(bpe, "strings");
+      int bad = 0;
+      for (size_t i = 0; i < json_array_size(arr); i++) {
+        const json_t *e = json_array_get(arr, i);
+        const char *t = json_string_value(json_object_get(e, "text"));
+        int32_t *ids = NULL;
+        int64_t n = 0;
+        bool ok = t && hm_tokenizer_encode(tok, t, strlen(t), false, &ids, &n) == HM_OK &&
+                  ids_match(ids, n, json_object_get(e, "ids"));
+        if (!ok) { bad++; printf("      bpe_only[%zu]: ids differ\n", i); }
+        free(ids);
+      }
+      if (!bad) parity_pass(p, "lyrics_bpe_only", -1, "%zu strings: ids equal", json_array_size(arr));
+      else parity_fail(p, "lyrics_bpe_only", "%d of %zu strings with different ids", bad, json_array_size(arr));
+    }
+  }
+  json_decref(bpe);
+  json_t *cj = NULL;
+  if (hm_json_load(parity_file(p, "lyrics/cases.json", path, sizeof path), &cj) != HM_OK) {
+    parity_fail(p, "lyrics_cases", "%s", hm_last_error());
+    hm_lyrics_free(lx);
+    return;
+  }
+  const json_t *cases = json_object_get(cj, "cases");
+  /* 2. every line: bpe_input -> line_ids, and the cleaners: stripped + encode_lang -> cleaned */
+  int n_bpe = 0, bad_bpe = 0;
+  lang_count lc[32];
+  int n_lc = 0;
+  memset(lc, 0, sizeof lc);
+  for (size_t c = 0; c < json_array_size(cases); c++) {
+    const json_t *lines = json_object_get(json_array_get(cases, c), "lines");
+    for (size_t l = 0; l < json_array_size(lines); l++) {
+      const json_t *line = json_array_get(lines, l);
+      const char *bin = json_string_value(json_object_get(line, "bpe_input"));
+      if (!bin) continue;
+      int32_t *ids = NULL;
+      int64_t n = 0;
+      n_bpe++;
+      if (hm_tokenizer_encode(tok, bin, strlen(bin), false, &ids, &n) != HM_OK ||
+          !ids_match(ids, n, json_object_get(line, "line_ids"))) {
+        bad_bpe++;
+        printf("      %s line %zu: BPE ids differ\n", json_string_value(json_object_get(json_array_get(cases, c), "name")), l);
+      }
+      free(ids);
+      const char *lang = json_string_value(json_object_get(line, "encode_lang"));
+      const char *stripped = json_string_value(json_object_get(line, "stripped"));
+      const char *cleaned = json_string_value(json_object_get(line, "cleaned"));
+      lang_count *k = count_of(lc, &n_lc, lang ? lang : "?");
+      k->lines++;
+      const char *why = unsupported_reason(line);
+      char *got = NULL;
+      size_t gl = 0;
+      int32_t *lids = NULL;
+      int64_t ln = 0;
+      hm_status st = hm_lyrics_clean(stripped, strlen(stripped), lang, &got, &gl);
+      if (st == HM_OK) st = hm_lyrics_encode_line(lx, stripped, strlen(stripped), lang, &lids, &ln);
+      if (why && st == HM_ERR_UNSUPPORTED) k->documented++;
+      else if (!why && st == HM_OK && gl == strlen(cleaned) && !memcmp(got, cleaned, gl) &&
+               ids_match(lids, ln, json_object_get(line, "line_ids")))
+        k->exact++;
+      else
+        printf("      %s line %zu [%s]: '%s' -> '%s' (expected '%s')%s%s\n",
+               json_string_value(json_object_get(json_array_get(cases, c), "name")), l, lang, stripped,
+               st == HM_OK ? got : hm_last_error(), cleaned, why ? "; expected the error: " : "", why ? why : "");
+      free(got);
+      free(lids);
+    }
+  }
+  if (parity_selected(p, "lyrics_bpe_lines")) {
+    if (!bad_bpe) parity_pass(p, "lyrics_bpe_lines", -1, "%d lines: bpe_input -> line_ids equal", n_bpe);
+    else parity_fail(p, "lyrics_bpe_lines", "%d of %d lines with different ids", bad_bpe, n_bpe);
+  }
+  if (parity_selected(p, "lyrics_lines")) {
+    int lines = 0, exact = 0, doc = 0;
+    for (int i = 0; i < n_lc; i++) {
+      printf("      lines [%s]: %d, exact %d, documented error %d\n", lc[i].lang, lc[i].lines, lc[i].exact, lc[i].documented);
+      lines += lc[i].lines; exact += lc[i].exact; doc += lc[i].documented;
+    }
+    if (exact + doc == lines)
+      parity_pass(p, "lyrics_lines", -1, "%d lines: %d cleaned + ids exact, %d the documented error (romaniser / num2words "
+                  "not ported)", lines, exact, doc);
+    else parity_fail(p, "lyrics_lines", "%d of %d lines neither exact nor the documented error", lines - exact - doc, lines);
+  }
+  /* 3. tokenize_lyrics per case */
+  for (size_t c = 0; c < json_array_size(cases); c++) {
+    const json_t *cs = json_array_get(cases, c);
+    const char *name = json_string_value(json_object_get(cs, "name"));
+    const json_t *files = json_object_get(cs, "files");
+    char cname[256];
+    snprintf(cname, sizeof cname, "lyrics_%s", name ? name : "?");
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)files, key, val) { /* every file of the case is read or named here */
+      snprintf(path, sizeof path, "lyrics/%s", json_string_value(val));
+      parity_use(p, path);
+    }
+    if (!parity_selected(p, cname)) continue;
+    size_t len = 0, llen = 0;
+    char rel[512];
+    snprintf(rel, sizeof rel, "lyrics/%s", json_string_value(json_object_get(files, "lyrics")));
+    char *text = read_text(p, rel, &len);
+    snprintf(rel, sizeof rel, "lyrics/%s", json_string_value(json_object_get(files, "langs")));
+    char *langs_txt = read_text(p, rel, &llen);
+    if (!text || !langs_txt) { parity_fail(p, cname, "%s", hm_last_error()); free(text); free(langs_txt); continue; }
+    const char *langs[4096];
+    int64_t nl = 0;
+    for (char *q = langs_txt, *e; q < langs_txt + llen && nl < 4096; q = e + 1) {
+      e = memchr(q, '\n', (size_t)(langs_txt + llen - q));
+      if (!e) e = langs_txt + llen;
+      *e = 0;
+      if (*q) langs[nl++] = q;
+    }
+    /* the lines this build cannot tokenize */
+    const char *why = NULL;
+    const json_t *lines = json_object_get(cs, "lines");
+    for (size_t l = 0; l < json_array_size(lines) && !why; l++)
+      if (!json_is_true(json_object_get(json_array_get(lines, l), "empty"))) why = unsupported_reason(json_array_get(lines, l));
+    hm_lyrics_opts o = {.line_langs = langs, .n_line_langs = nl};
+    int32_t *ids = NULL;
+    int64_t n = 0;
+    hm_status st = hm_lyrics_tokenize(lx, text, len, &o, &ids, &n);
+    snprintf(rel, sizeof rel, "lyrics/%s", json_string_value(json_object_get(files, "ids")));
+    if (len == 0) { /* the pipeline does not call tokenize_lyrics: ids [0], mask [0] */
+      const json_t *pi = json_object_get(cs, "pipeline_ids"), *pm = json_object_get(cs, "pipeline_mask");
+      bool ok = st == HM_ERR_INVALID_ARG && json_array_size(pi) == 1 && json_integer_value(json_array_get(pi, 0)) == HM_LYRICS_NO_LYRICS_ID &&
+                json_array_size(pm) == 1 && json_integer_value(json_array_get(pm, 0)) == 0;
+      if (ok) parity_pass(p, cname, -1, "empty lyrics: refused (the pipeline's ids [0] / mask [0] are the caller's)");
+      else parity_fail(p, cname, "empty lyrics: expected the empty-lyrics error and pipeline ids [0] / mask [0]");
+    } else if (why) {
+      if (st == HM_ERR_UNSUPPORTED) parity_pass(p, cname, -1, "NOT COMPARED: a line %s; gives the documented error", why);
+      else parity_fail(p, cname, "a line %s, but no documented error (%s)", why, st == HM_OK ? "tokenized" : hm_last_error());
+    } else if (st != HM_OK) {
+      parity_fail(p, cname, "%s", hm_last_error());
+    } else {
+      cmp_i32(p, cname, rel, ids, n);
+    }
+    free(ids);
+    free(text);
+    free(langs_txt);
+  }
+  json_decref(cj);
+  hm_lyrics_free(lx);
+}
+
 int parity_acestep(parity_ctx *p) {
   if (!json_is_true(json_object_get(parity_manifest(p), "acestep"))) return -1;
   hm_pool *pool = parity_threads(p) > 1 ? hm_compute_pool_create(parity_threads(p)) : NULL;
   if (parity_selected(p, "text")) text_stage(p, pool);
+  if (parity_selected(p, "lyrics")) lyrics_stage(p);
   for (size_t s = 0; s < sizeof k_stages / sizeof k_stages[0]; s++) {
     if (is_implemented(k_stages[s][0])) continue;
     char path[4096];

@@ -14,7 +14,7 @@ static void usage(FILE *f) {
           "       heartmula tokenize --tokenizer FILE [options] --decode '[9906,1917]'\n\n"
           "Prints the ids of TEXT (or of the file's bytes) as one JSON array on one line,\n"
           "without special tokens unless --add-special; --decode prints the text of ids.\n\n"
-          "  --tokenizer FILE   a Hugging Face tokenizer.json (byte-level BPE: Llama 3, Whisper)\n"
+          "  --tokenizer FILE   a Hugging Face BPE tokenizer.json (Llama 3, Whisper; character-level: ACE-Step vocab.json)\n"
           "  --file PATH        read the text from PATH instead of the command line\n"
           "  --decode JSON      a JSON array of ids to turn back into text\n"
           "  --add-special      apply the post-processor template (Llama 3: <|begin_of_text|> first)\n"

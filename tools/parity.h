@@ -34,4 +34,8 @@ int parity_mula(parity_ctx *p);
 int parity_codec(parity_ctx *p);
 int parity_whisper(parity_ctx *p);
 int parity_clap(parity_ctx *p);
+int parity_acestep(parity_ctx *p);
+/* ACE-Step's fixture root has no manifest.json: the merged manifests of the stages this
+ * build checks, or NULL when dir is not that layout. */
+json_t *parity_acestep_manifest(const char *dir);
 #endif

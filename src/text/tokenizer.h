@@ -1,4 +1,4 @@
-/* src/text: byte-level BPE tokenizer read from a Hugging Face tokenizer.json
+/* src/text: BPE tokenizer (byte-level or character-level) read from a Hugging Face tokenizer.json
  * (Llama 3 for HeartMuLa, Whisper for HeartTranscriptor).
  *
  * Supported tokenizer.json features: model BPE (vocab, merges as "a b" strings
@@ -8,6 +8,13 @@
  * null, pre_tokenizer ByteLevel (use_regex / add_prefix_space) or a Sequence of
  * Split (Regex or String pattern) + ByteLevel, post_processor TemplateProcessing
  * / ByteLevel / Sequence of them, decoder ByteLevel (or null).
+ *
+ * Without a ByteLevel step the model is character-level (the XTTS-style lyric
+ * vocab of ACE-Step): pre-tokens are split into Unicode characters, each looked
+ * up by its UTF-8 spelling ([UNK] for a missing one), then merged; pre_tokenizer
+ * Whitespace (Rust `\w+|[^\w\s]+`, Unicode classes, white space dropped) and
+ * Split are available there. Decoding then concatenates the spellings (HF joins
+ * them with spaces when there is no decoder).
  *
  * A loaded hm_tokenizer is immutable: it may be shared by threads. */
 #ifndef HM_TEXT_TOKENIZER_H

@@ -40,6 +40,27 @@ static hm_status emit(enc_ctx *c, int32_t id) {
   return HM_OK;
 }
 
+bool hm_tok_is_ws(uint32_t c) { /* Rust char::is_whitespace (White_Space) */
+  return (c >= 9 && c <= 13) || c == 32 || c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
+         c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+/* Rust regex \w (single_word added tokens, the Whitespace pre-tokenizer): Alphabetic, marks,
+ * Nd, Pc, joiners */
+bool hm_tok_is_word_char(uint32_t c) {
+  if (c < 128) return (c | 32) - 'a' < 26 || c - '0' < 10 || c == '_';
+  if (c == 0x200C || c == 0x200D) return true;
+  switch (utf8proc_category((utf8proc_int32_t)c)) {
+  case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT: case UTF8PROC_CATEGORY_LM:
+  case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MN: case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME:
+  case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_PC:
+    return true;
+  default:
+    return false;
+  }
+}
+#define is_ws hm_tok_is_ws
+#define is_word_char hm_tok_is_word_char
+
 static bool heap_less(const bpe_merge *a, const bpe_merge *b) {
   return a->rank != b->rank ? a->rank < b->rank : a->pos < b->pos;
 }
@@ -79,7 +100,23 @@ static hm_status bpe_word(enc_ctx *c, const char *w, size_t n) {
   bpe_sym *s = c->syms;
   int32_t ns = 0;
   bool last_unk = false;
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; t->char_level && i < n;) { /* one symbol per Unicode character */
+    uint32_t cp;
+    size_t k = hm_utf8_next((const unsigned char *)w, n, i, &cp);
+    if (!k) k = 1; /* the input was validated: cannot happen */
+    int32_t id = bytes_lookup(t, w + i, k);
+    i += k;
+    if (id < 0) {
+      if (t->unk_id < 0) continue;
+      if (t->fuse_unk && last_unk) { s[ns - 1].len++; continue; }
+      id = t->unk_id;
+      last_unk = true;
+    } else last_unk = false;
+    s[ns].id = id; s[ns].len = 1; s[ns].prev = ns - 1; s[ns].next = -1;
+    if (ns > 0) s[ns - 1].next = ns;
+    ns++;
+  }
+  for (size_t i = 0; !t->char_level && i < n; i++) {
     unsigned char b = (unsigned char)w[i];
     int32_t id = t->byte_id[b];
     if (id < 0 && t->byte_fallback && t->fallback_id[b] >= 0) id = t->fallback_id[b];
@@ -132,7 +169,7 @@ static hm_status encode_word(enc_ctx *c, const char *w, size_t n) {
     int32_t id = bytes_lookup(t, w, n);
     if (id >= 0) return emit(c, id);
   }
-  if (n == 1 && t->byte_id[(unsigned char)w[0]] >= 0) return emit(c, t->byte_id[(unsigned char)w[0]]);
+  if (n == 1 && !t->char_level && t->byte_id[(unsigned char)w[0]] >= 0) return emit(c, t->byte_id[(unsigned char)w[0]]);
   if (n > CACHE_MAX_WORD) return bpe_word(c, w, n);
   uint64_t h = hash_bytes(w, n);
   if (c->cache) {
@@ -270,6 +307,26 @@ static hm_status pretok(enc_ctx *c, int step, const char *s, size_t n) {
     s = b;
     n++;
   }
+  if (ps->kind == PT_WHITESPACE) { /* \w+|[^\w\s]+ ; white space is dropped */
+    size_t i = 0;
+    while (i < n) {
+      uint32_t cp;
+      size_t k = hm_utf8_next((const unsigned char *)s, n, i, &cp);
+      if (!k) k = 1;
+      if (is_ws(cp)) { i += k; continue; }
+      bool word = is_word_char(cp);
+      size_t j = i + k;
+      while (j < n) {
+        size_t kk = hm_utf8_next((const unsigned char *)s, n, j, &cp);
+        if (!kk) kk = 1;
+        if (is_ws(cp) || is_word_char(cp) != word) break;
+        j += kk;
+      }
+      HM_TRY(pretok(c, step + 1, s + i, j - i));
+      i = j;
+    }
+    return HM_OK;
+  }
   if (!ps->re) return pretok(c, step + 1, s, n);
   size_t ns;
   HM_TRY(find_segments(c, step, s, n, &ns));
@@ -280,23 +337,6 @@ static hm_status pretok(enc_ctx *c, int step, const char *s, size_t n) {
   return HM_OK;
 }
 
-static bool is_ws(uint32_t c) { /* Rust char::is_whitespace (White_Space) */
-  return (c >= 9 && c <= 13) || c == 32 || c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
-         c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
-}
-/* Rust regex \w (single_word added tokens): Alphabetic, marks, Nd, Pc, joiners */
-static bool is_word_char(uint32_t c) {
-  if (c < 128) return (c | 32) - 'a' < 26 || c - '0' < 10 || c == '_';
-  if (c == 0x200C || c == 0x200D) return true;
-  switch (utf8proc_category((utf8proc_int32_t)c)) {
-  case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT: case UTF8PROC_CATEGORY_LM:
-  case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MN: case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME:
-  case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_PC:
-    return true;
-  default:
-    return false;
-  }
-}
 static uint32_t cp_before(const char *s, size_t i) { /* the code point ending at byte i > 0 */
   size_t j = i - 1;
   while (j > 0 && ((unsigned char)s[j] & 0xC0) == 0x80) j--;

@@ -38,7 +38,7 @@ typedef struct {
 } added_tok;
 
 typedef enum { SB_REMOVED, SB_ISOLATED, SB_MERGED_PREV, SB_MERGED_NEXT, SB_CONTIGUOUS } split_beh;
-typedef enum { PT_SPLIT, PT_BYTELEVEL } pt_kind;
+typedef enum { PT_SPLIT, PT_BYTELEVEL, PT_WHITESPACE } pt_kind; /* PT_WHITESPACE: HF Whitespace, \w+|[^\w\s]+ */
 typedef struct {
   pt_kind kind;
   pcre2_code *re; /* NULL: no splitting (ByteLevel use_regex false) */
@@ -65,6 +65,9 @@ struct hm_tokenizer {
   uint64_t merges_mask;
   int64_t n_merges;
   bool ignore_merges, byte_fallback, fuse_unk;
+  /* char_level: no ByteLevel pre-tokenizer; words are split into Unicode characters (their
+   * UTF-8 spelling is the token), and token bytes are the spelling as is (XTTS / ACE-Step lyrics) */
+  bool char_level;
   int32_t unk_id;
   added_tok *added;
   int n_added;
@@ -76,6 +79,10 @@ struct hm_tokenizer {
   int n_prefix, n_suffix;
   arena_block *arena;
 };
+
+/* Rust regex \w (Unicode: Alphabetic, marks, Nd, Pc, joiners) and char::is_whitespace. */
+bool hm_tok_is_word_char(uint32_t c);
+bool hm_tok_is_ws(uint32_t c);
 
 /* GPT-2 byte-level code point (< 324) -> byte, -1 if not a byte-level character; filled by
  * hm_tok_init_byte_tables (once per process). */

@@ -12,7 +12,7 @@
 
 /* Sets spelling and bytes of id from a tokenizer.json string: the byte-level
  * decoding when every character is a byte-level one (HF ByteLevel decoder),
- * else the UTF-8 bytes as they are. */
+ * else (and always for a character-level tokenizer) the UTF-8 bytes as they are. */
 static hm_status set_token(hm_tokenizer *t, int32_t id, const char *s, size_t n, const char *name) {
   char *sp = hm_tok_arena_alloc(t, 2 * n + 2);
   if (!sp) return hm_error(HM_ERR_NOMEM, "%s: out of memory", name);
@@ -20,14 +20,14 @@ static hm_status set_token(hm_tokenizer *t, int32_t id, const char *s, size_t n,
   sp[n] = 0;
   char *bp = sp + n + 1;
   size_t w = 0;
-  bool bytelevel = true;
+  bool bytelevel = !t->char_level;
   const unsigned char *u = (const unsigned char *)s;
   for (size_t i = 0; i < n;) {
     uint32_t cp;
     size_t k = hm_utf8_next(u, n, i, &cp);
     if (!k) return hm_error(HM_ERR_FORMAT, "%s: token id %d is not valid UTF-8", name, (int)id);
-    if (cp >= 324 || hm_tok_cp_to_byte[cp] < 0) { bytelevel = false; break; }
-    bp[w++] = (char)hm_tok_cp_to_byte[cp];
+    if (bytelevel && (cp >= 324 || hm_tok_cp_to_byte[cp] < 0)) bytelevel = false; /* keep validating */
+    if (bytelevel) bp[w++] = (char)hm_tok_cp_to_byte[cp];
     i += k;
   }
   if (!bytelevel) { memcpy(bp, s, n); w = n; }
@@ -137,6 +137,11 @@ static hm_status add_pretok(hm_tokenizer *t, const json_t *pt, const char *name,
     if (!ur || json_is_true(ur)) HM_TRY(compile_regex(s, hm_gpt2_regex, PCRE2_ZERO_TERMINATED, false, name));
     return HM_OK;
   }
+  if (!strcmp(type, "Whitespace")) { /* \w+|[^\w\s]+ with Unicode classes, white space dropped */
+    s->kind = PT_WHITESPACE;
+    t->n_steps++;
+    return HM_OK;
+  }
   if (!strcmp(type, "Split")) {
     s->kind = PT_SPLIT;
     const json_t *p = json_object_get(pt, "pattern");
@@ -158,7 +163,7 @@ static hm_status add_pretok(hm_tokenizer *t, const json_t *pt, const char *name,
     }
     return hm_error(HM_ERR_FORMAT, "%s: Split pre_tokenizer needs pattern.Regex or pattern.String", name);
   }
-  return hm_error(HM_ERR_UNSUPPORTED, "%s: pre_tokenizer type '%s' is not supported (byte-level BPE only)", name, type);
+  return hm_error(HM_ERR_UNSUPPORTED, "%s: pre_tokenizer type '%s' is not supported (ByteLevel, Split, Whitespace or a Sequence of them)", name, type);
 }
 
 static hm_status push_ids(int32_t **arr, int *n, const int32_t *ids, int k, bool front, const char *name) {
@@ -275,7 +280,7 @@ static hm_status parse_model(hm_tokenizer *t, const json_t *model, const model_l
       if (cp >= 324 || hm_tok_cp_to_byte[cp] < 0) { bl = false; break; }
       i += k;
     }
-    if (bl && t->blen[id] > 0) {
+    if ((bl || t->char_level) && t->blen[id] > 0) {
       int32_t *slot = idmap_slot(&t->bytes_map, t->bytes, t->blen, t->bytes[id], t->blen[id]);
       if (*slot < 0) *slot = (int32_t)id;
     }
@@ -284,7 +289,7 @@ static hm_status parse_model(hm_tokenizer *t, const json_t *model, const model_l
     char buf[8];
     size_t n = hm_utf8_put(buf, hm_byte_to_cp(b));
     int32_t id = str_lookup(t, buf, n);
-    t->byte_id[b] = (id >= 0 && (t->flags[id] & TF_MODEL)) ? id : -1;
+    t->byte_id[b] = (id >= 0 && (t->flags[id] & TF_MODEL) && !t->char_level) ? id : -1;
     snprintf(buf, sizeof buf, "<0x%02X>", b);
     t->fallback_id[b] = str_lookup(t, buf, strlen(buf));
   }
@@ -427,14 +432,17 @@ static hm_status load_lists(hm_tokenizer *t, const json_t *root, const json_t *m
   if (!t->str || !t->slen || !t->bytes || !t->blen || !t->flags || !hm_tok_idmap_init(&t->str_map, t->n_ids) ||
       !hm_tok_idmap_init(&t->bytes_map, t->n_ids))
     return hm_error(HM_ERR_NOMEM, "%s: out of memory for %lld tokens", name, (long long)t->n_ids);
-  HM_TRY(parse_model(t, model, L, name));
-  HM_TRY(parse_added(t, added, name));
+  /* the pre-tokenizer first: without a ByteLevel step the model is character-level */
   const json_t *pt = json_object_get(root, "pre_tokenizer");
   if (pt && !json_is_null(pt)) HM_TRY(add_pretok(t, pt, name, 0));
   bool has_bl = false;
   for (int i = 0; i < t->n_steps; i++) has_bl |= t->steps[i].kind == PT_BYTELEVEL;
-  if (!has_bl) return hm_error(HM_ERR_UNSUPPORTED, "%s: no ByteLevel pre_tokenizer (only byte-level BPE is supported)", name);
-  for (int b = 0; b < 256; b++)
+  t->char_level = !has_bl;
+  if (t->char_level && dec && !json_is_null(dec))
+    return hm_error(HM_ERR_UNSUPPORTED, "%s: decoder ByteLevel without a ByteLevel pre_tokenizer is not supported", name);
+  HM_TRY(parse_model(t, model, L, name));
+  HM_TRY(parse_added(t, added, name));
+  for (int b = 0; b < 256 && !t->char_level; b++)
     if (t->byte_id[b] < 0 && !(t->byte_fallback && t->fallback_id[b] >= 0) && t->unk_id < 0)
       hm_log(HM_LOG_WARN, "%s: byte 0x%02x has no token; it will be dropped from encodings", name, b);
   return add_postproc(t, json_object_get(root, "post_processor"), name, 0);

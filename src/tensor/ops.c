@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#if defined(__x86_64__) || defined(__i386__)
+/* HM_NO_X86_SIMD: built without the x86 kernel files (HM_SIMD=OFF, or not x86) */
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(HM_NO_X86_SIMD)
 #define HM_HAVE_SIMD_KERNELS 1
 #else
 #define HM_HAVE_SIMD_KERNELS 0
@@ -311,6 +312,7 @@ void hm_linear(hm_pool *pool, const hm_mat *W, const float *bias, int64_t n, con
  * hm_free_aligned (free). */
 void *hm_alloc_big(size_t bytes) {
   if (bytes < ((size_t)4 << 20)) return hm_malloc_aligned(bytes);
+  if (hm_alloc_should_fail()) return NULL; /* fault injection (tests) */
   const size_t huge = (size_t)2 << 20;
   void *p = NULL;
   if (posix_memalign(&p, huge, (bytes + huge - 1) & ~(huge - 1)) != 0) return NULL;

@@ -4,7 +4,7 @@
 # --fuzz: also clang 14 and libFuzzer, for `make fuzz` only.
 set -eu
 pkgs="build-essential cmake pkg-config libjansson-dev libpcre2-dev libutf8proc-dev
-libsndfile1-dev libsoxr-dev libfftw3-dev"
+libsndfile1-dev libmpg123-dev libsoxr-dev libfftw3-dev"
 if [ "${1:-}" = "--fuzz" ]; then
   pkgs="$pkgs clang-14 libfuzzer-14-dev libclang-rt-14-dev"
 fi

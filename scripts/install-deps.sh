@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages heartmula.c needs to build and test, skipping
 # the ones already present. Used by `make demo`, `make test` and CI.
-# --fuzz: also clang 14 and libFuzzer, for `make fuzz` only.
+# --fuzz: also clang 14 and libFuzzer, for `make fuzz` only; --ci: what .ci/run
+# needs besides (clang 14 for its -Werror / ThreadSanitizer build and libFuzzer).
 set -eu
 pkgs="build-essential cmake pkg-config libjansson-dev libpcre2-dev libutf8proc-dev
 libsndfile1-dev libmpg123-dev libsoxr-dev libfftw3-dev"
-if [ "${1:-}" = "--fuzz" ]; then
+if [ "${1:-}" = "--fuzz" ] || [ "${1:-}" = "--ci" ]; then
   pkgs="$pkgs clang-14 libfuzzer-14-dev libclang-rt-14-dev"
 fi
 missing=""

@@ -32,7 +32,7 @@ static hm_isa isa_cap(void) {
 }
 
 hm_isa hm_isa_best(void) {
-  if (hm_force_scalar()) return HM_ISA_SCALAR;
+  if (hm_force_scalar() || !HM_HAVE_SIMD_KERNELS) return HM_ISA_SCALAR;
   const hm_cpu_features *f = hm_cpu();
   hm_isa best = HM_ISA_SCALAR;
   if (f->avx512f && f->avx512bw && f->avx512vl && f->avx512vnni && f->avx2 && f->fma && f->f16c)

@@ -21,6 +21,8 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clan
   -DHM_FUZZ=ON -DHM_SHARED_DIR="$shared" >/dev/null || exit 1
 cmake --build "$build" -j "$jobs" --target fuzz_all || exit 1
 
+# leaks inside third-party libraries only, each explained there
+export LSAN_OPTIONS="suppressions=$PWD/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 bin=$build/fuzz
 seeds=$build/fuzz-seeds
 findings=$build/fuzz-findings

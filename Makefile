@@ -6,7 +6,7 @@ CMAKE_FLAGS ?=
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build demo serve-demo test test-asan fuzz clean install
+.PHONY: all deps build demo serve-demo test test-asan test-tsan test-scalar fuzz clean install
 
 all: build
 
@@ -28,11 +28,29 @@ serve-demo: build
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-# The suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+# The suite under AddressSanitizer + UndefinedBehaviorSanitizer (ASAN_TESTS= for all,
+# the slow ones included, as CI runs it).
+ASAN_TESTS ?= -LE slow
 test-asan: deps
-	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHM_SANITIZE=ON >/dev/null
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHM_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build-asan -j $(JOBS)
-	@cd build-asan && ctest --output-on-failure -j $(JOBS) -LE slow
+	@cd build-asan && ctest --output-on-failure -j $(JOBS) $(ASAN_TESTS)
+
+# The threaded tests (label `threaded`) under ThreadSanitizer; any report fails.
+# TSAN_CC=clang-14 TSAN_CXX=clang++-14 (default; CI) or gcc / g++.
+TSAN_CC ?= clang-14
+TSAN_CXX ?= clang++-14
+test-tsan: deps
+	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=$(TSAN_CC) -DCMAKE_CXX_COMPILER=$(TSAN_CXX) -DHM_TSAN=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-tsan -j $(JOBS)
+	@cd build-tsan && ctest --output-on-failure -j $(JOBS) -L threaded
+
+# Without the x86 SIMD kernels (-DHM_SIMD=OFF: the scalar table only, as on a CPU
+# other than x86): the fast tests.
+test-scalar: deps
+	@cmake -S . -B build-scalar -DCMAKE_BUILD_TYPE=Release -DHM_SIMD=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-scalar -j $(JOBS)
+	@cd build-scalar && ctest --output-on-failure -j $(JOBS) -LE slow
 
 # libFuzzer (clang 14, ASan + UBSan): every target of fuzz/ for FUZZ_SECONDS
 # seconds each after replaying fuzz/regressions/; fails on any finding.
@@ -43,4 +61,4 @@ install: build
 	@cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz
+	rm -rf $(BUILD) build-asan build-tsan build-scalar build-fuzz

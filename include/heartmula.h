@@ -326,6 +326,10 @@ typedef struct hm_job_callbacks {
   hm_abort_callback abort;      /* polled every frame and every Euler step; abort leaves no output file */
   hm_audio_callback on_audio;   /* may be NULL; with neither on_audio nor output_path the job stops after the LM */
   void *user_data;
+  /* may be NULL: each generated frame's codes [8] as soon as the LM samples it (index 0, 1, ...; the
+     history not included), on the calling thread; with it a caller keeps the frames of a job that is
+     then aborted or fails (`heartmula generate --save-codes` does) */
+  void (*on_frame)(void *user_data, const int32_t *frame, int64_t index);
 } hm_job_callbacks;
 
 /* Runs one job. callbacks may be NULL. On failure (bad job, abort, sink error) out holds no codes, no output

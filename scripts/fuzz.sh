@@ -5,6 +5,8 @@
 # seeds made out of the fixtures. Fails on any finding (crash, sanitizer report,
 # leak, timeout, out of memory); the inputs land in BUILD/fuzz-findings/.
 # Usage: scripts/fuzz.sh SECONDS [BUILD_DIR] [TARGET...]
+# FUZZ_RUNS=N (environment) also stops each target after N executions (a
+# campaign: "1M executions or SECONDS, whichever first").
 set -uo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
@@ -19,6 +21,8 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clan
   -DHM_FUZZ=ON -DHM_SHARED_DIR="$shared" >/dev/null || exit 1
 cmake --build "$build" -j "$jobs" --target fuzz_all || exit 1
 
+# leaks inside third-party libraries only, each explained there
+export LSAN_OPTIONS="suppressions=$PWD/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 bin=$build/fuzz
 seeds=$build/fuzz-seeds
 findings=$build/fuzz-findings
@@ -44,7 +48,9 @@ for t in $targets; do
   mkdir -p "$corpus"
   maxlen=65536
   [ "$t" = tokenizer_json ] && maxlen=262144
-  "$exe" -max_total_time="$secs" -timeout=25 -rss_limit_mb=3072 -max_len=$maxlen -print_final_stats=1 \
+  runs=()
+  [ -n "${FUZZ_RUNS:-}" ] && runs=(-runs="$FUZZ_RUNS")
+  "$exe" -max_total_time="$secs" "${runs[@]}" -timeout=25 -rss_limit_mb=3072 -max_len=$maxlen -print_final_stats=1 \
     -artifact_prefix="$findings/$t-" "$corpus" "$seeds/$t" > "$build/fuzz-$t.log" 2>&1
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$build/fuzz-$t.log" | tail -1)

@@ -21,7 +21,9 @@ stopped by SIGINT` is printed and the process dies by the signal (exit status 13
 shell). A second signal stops at once. A signal that arrives while the finished output is being
 written lets that write complete (it is renamed into place whole). A signal the parent ignores
 (`nohup`, a background job of a non-interactive shell) stays ignored. Other commands keep the
-default action.
+default action. `generate --save-codes FILE.npy` is the exception that keeps work: the frames the
+LM made before the stop (after the `--continue-from` history) are written to FILE.npy, whole
+(temporary name, renamed), still with exit status 130 / 143 and no audio file.
 
 ## Typical runs
 

@@ -59,7 +59,47 @@ typedef struct gen_ui {
   int steps_per_window;
   FILE *wav_out; /* -o -: the WAV stream */
   pthread_mutex_t mu; /* on_audio (codec worker) may overlap on_progress (LM thread) */
+  /* --save-codes: every frame as the LM makes it (frame-major, 8 codes each), so a job
+   * stopped by SIGINT / SIGTERM (or failing later) still leaves the frames made so far */
+  int32_t *kept;
+  int64_t n_kept, cap_kept;
+  bool kept_oom;
 } gen_ui;
+
+static void on_frame(void *ud, const int32_t *frame, int64_t index) {
+  gen_ui *ui = ud;
+  (void)index;
+  if (ui->kept_oom) return;
+  if (ui->n_kept == ui->cap_kept) {
+    int64_t nc = ui->cap_kept ? ui->cap_kept * 2 : 256;
+    int32_t *nk = realloc(ui->kept, (size_t)nc * 8 * sizeof *nk);
+    if (!nk) { ui->kept_oom = true; return; }
+    ui->kept = nk;
+    ui->cap_kept = nc;
+  }
+  memcpy(ui->kept + ui->n_kept * 8, frame, 8 * sizeof *frame);
+  ui->n_kept++;
+}
+
+/* After a stopped or failed job: the history (--continue-from) and the frames made so far,
+ * [8, frames] codebook-major as a finished job's --save-codes (written to a temporary name and
+ * renamed, so no partial file). Returns false on a write error. */
+static bool save_kept_codes(const char *path, const gen_ui *ui, const hm_npy *hist, bool quiet) {
+  const int64_t nh = hist->data ? hist->shape[1] : 0, n = nh + ui->n_kept;
+  if (ui->kept_oom || n == 0) return true;
+  int32_t *codes = malloc((size_t)(8 * n) * sizeof *codes);
+  if (!codes) { fprintf(stderr, "heartmula generate: error: --save-codes: out of memory\n"); return false; }
+  for (int q = 0; q < 8; q++) {
+    for (int64_t i = 0; i < nh; i++) codes[q * n + i] = ((const int32_t *)hist->data)[q * nh + i];
+    for (int64_t i = 0; i < ui->n_kept; i++) codes[q * n + nh + i] = ui->kept[i * 8 + q];
+  }
+  int64_t shape[2] = {8, n};
+  hm_status st = hm_npy_write(path, HM_DT_I32, 2, shape, codes);
+  free(codes);
+  if (st != HM_OK) { fprintf(stderr, "heartmula generate: error: --save-codes: %s\n", hm_last_error()); return false; }
+  if (!quiet) fprintf(stderr, "heartmula: --save-codes: the %lld frames made before the stop are in %s\n", (long long)ui->n_kept, path);
+  return true;
+}
 
 static void stream_line(gen_ui *ui, bool force) {
   if (ui->quiet || !isatty(2)) return;
@@ -321,7 +361,8 @@ int cmd_generate(int argc, char **argv) {
   ui.steps_per_window = p.codec_steps + 1;
   pthread_mutex_init(&ui.mu, NULL);
   /* SIGINT / SIGTERM (tools/main.c) stop the job through its abort path */
-  hm_job_callbacks cb = {on_progress, cli_abort_requested, (stream || to_stdout) ? on_audio : NULL, &ui};
+  hm_job_callbacks cb = {on_progress, cli_abort_requested, (stream || to_stdout) ? on_audio : NULL, &ui,
+                         save_codes ? on_frame : NULL};
   hm_generate_result r;
   memset(&r, 0, sizeof r);
   hm_engine *engine = NULL;
@@ -343,10 +384,18 @@ int cmd_generate(int argc, char **argv) {
   if (ui.codec_started) cli_progress_end(&ui.codec);
   if (stream) { stream_line(&ui, true); if (!quiet && isatty(2)) fputc('\n', stderr); }
   pthread_mutex_destroy(&ui.mu);
-  hm_npy_free(&hist); hm_npy_free(&ref);
+  hm_npy_free(&ref); /* hist: still needed by save_kept_codes, freed below */
   free(lyrics_buf);
   free(tags_buf);
-  if (st != HM_OK) return cli_fail("generate", NULL);
+  if (st != HM_OK) {
+    int rc = cli_fail("generate", NULL);
+    if (save_codes) save_kept_codes(save_codes, &ui, &hist, quiet);
+    free(ui.kept);
+    hm_npy_free(&hist);
+    return rc;
+  }
+  free(ui.kept);
+  hm_npy_free(&hist);
   if (save_codes) {
     int64_t shape[2] = {8, r.n_frames};
     if (hm_npy_write(save_codes, HM_DT_I32, 2, shape, r.codes) != HM_OK) { hm_generate_result_free(&r); return cli_fail("generate", "--save-codes"); }

@@ -41,7 +41,7 @@ static void case_rvq(pc *c) {
     parity_fail(c->p, cn, "unexpected shapes");
   } else {
     float *out = malloc((size_t)n * dim * sizeof(float)), *ce = malloc((size_t)n * dim * sizeof(float));
-    cx_rvq(c->m, (const int32_t *)codes.data, n, n, out);
+    if (cx_rvq(c->m, (const int32_t *)codes.data, n, n, out) != HM_OK) parity_fail(c->p, cn, "%s", hm_last_error());
     double e1 = parity_rel_err(out, (const float *)ref.data, n * dim), e2 = 0;
     if (have_cond) {
       hm_linear(c->pool, &c->m->cond_emb.w, c->m->cond_emb.b, n, out, ce);

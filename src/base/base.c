@@ -2,6 +2,7 @@
 #include "base/base.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,27 +60,69 @@ hm_status hm_error_context(hm_status st, const char *fmt, ...) {
 }
 
 /* ---- logging ---- */
+/* The hook and its user data change together under a lock: an application may
+ * set it while other threads (pool workers, the engine's codec thread) log. */
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 static hm_log_callback log_cb = NULL;
 static void *log_ud = NULL;
 
 void hm_log_set(hm_log_callback cb, void *user_data) {
+  pthread_mutex_lock(&log_mu);
   log_cb = cb;
   log_ud = user_data;
+  pthread_mutex_unlock(&log_mu);
 }
 
 void hm_log(hm_log_level level, const char *fmt, ...) {
-  if (!log_cb) return;
+  pthread_mutex_lock(&log_mu);
+  hm_log_callback cb = log_cb;
+  void *ud = log_ud;
+  pthread_mutex_unlock(&log_mu);
+  if (!cb) return;
   char msg[2048];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  log_cb(log_ud, level, msg);
+  cb(ud, level, msg);
 }
 
 /* ---- memory ---- */
+/* Fault injection for tests: the N-th large allocation (hm_malloc_aligned,
+ * hm_calloc_aligned, hm_alloc_big; 1-based, counted from the last
+ * hm_test_fail_alloc_at call, or from the start with HM_FAIL_ALLOC_AFTER=N in
+ * the environment) returns NULL. Off (0) by default: one relaxed atomic load. */
+static _Atomic long g_fail_alloc_at = 0;
+static _Atomic long g_alloc_count = 0;
+static pthread_once_t g_fail_alloc_once = PTHREAD_ONCE_INIT;
+
+static void fail_alloc_env(void) {
+  const char *e = getenv("HM_FAIL_ALLOC_AFTER");
+  if (e && *e) {
+    char *end;
+    long n = strtol(e, &end, 10);
+    if (*end == 0 && n > 0) atomic_store(&g_fail_alloc_at, n);
+  }
+}
+
+void hm_test_fail_alloc_at(long n) {
+  pthread_once(&g_fail_alloc_once, fail_alloc_env); /* the environment never overrides a later call */
+  atomic_store(&g_alloc_count, 0);
+  atomic_store(&g_fail_alloc_at, n > 0 ? n : 0);
+}
+
+long hm_test_alloc_count(void) { return atomic_load(&g_alloc_count); }
+
+bool hm_alloc_should_fail(void) {
+  pthread_once(&g_fail_alloc_once, fail_alloc_env);
+  long at = atomic_load_explicit(&g_fail_alloc_at, memory_order_relaxed);
+  long k = atomic_fetch_add_explicit(&g_alloc_count, 1, memory_order_relaxed) + 1;
+  return at > 0 && k == at;
+}
+
 void *hm_malloc_aligned(size_t n) {
   void *p = NULL;
+  if (hm_alloc_should_fail()) return NULL;
   if (n == 0) n = 1;
   size_t rounded = (n + 63) & ~(size_t)63;
   if (rounded < n) return NULL;

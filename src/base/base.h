@@ -30,6 +30,14 @@ void hm_log(hm_log_level level, const char *fmt, ...) HM_PRINTF(2, 3);
 void *hm_malloc_aligned(size_t n);
 void *hm_calloc_aligned(size_t n);
 void hm_free_aligned(void *p);
+/* Fault injection (tests only): the n-th large allocation from now on (hm_malloc_aligned,
+ * hm_calloc_aligned, hm_alloc_big; 1-based) fails, once; n <= 0: none. Also set from the
+ * environment: HM_FAIL_ALLOC_AFTER=N. hm_test_alloc_count: large allocations since the
+ * last hm_test_fail_alloc_at (or the start). hm_alloc_should_fail: called by each of
+ * those allocators (counts one allocation; true when it is the one to fail). */
+void hm_test_fail_alloc_at(long n);
+long hm_test_alloc_count(void);
+bool hm_alloc_should_fail(void);
 /* Peak resident set size of the process, bytes (0 if unknown). */
 size_t hm_peak_rss_bytes(void);
 

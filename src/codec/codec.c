@@ -280,7 +280,7 @@ hm_status cx_stream_next(cx_stream *s, const int32_t *codes, int64_t stride, int
       s->wc[q * W + i] = v;
     }
   /* mu: cond_feature_emb(rvq(codes)), nearest x2 in time */
-  cx_rvq(m, s->wc, W, W, s->feat);
+  HM_TRY(cx_rvq(m, s->wc, W, W, s->feat));
   hm_linear(s->pool, &m->cond_emb.w, m->cond_emb.b, W, s->feat, s->feat + (int64_t)W * dim);
   for (int i = 0; i < W; i++)
     for (int r = 0; r < 2; r++)

@@ -92,13 +92,14 @@ hm_status cx_work_init(cx_work *w, const hm_codec_model *m, int B, int T) {
 
 /* ---- RVQ ---- */
 
-void cx_rvq(const hm_codec_model *m, const int32_t *codes, int64_t stride, int64_t n, float *out) {
+hm_status cx_rvq(const hm_codec_model *m, const int32_t *codes, int64_t stride, int64_t n, float *out) {
   const cx_config *c = &m->cfg;
   const int cd = c->codebook_dim;
   float *sum = out; /* [n][cd] first (cd <= dim when projected), then project_out */
   bool proj = m->project_out.w.data != NULL;
+  /* project_out cannot run in place: the sums need their own buffer */
   float *tmp = proj ? hm_malloc_aligned((size_t)n * cd * sizeof(float)) : sum;
-  if (!tmp) tmp = sum; /* cannot happen for sane sizes; degrade to in-place */
+  if (!tmp) return hm_error(HM_ERR_NOMEM, "codec: out of memory for the RVQ sums of %lld frames", (long long)n);
   for (int64_t i = 0; i < n; i++) {
     float *r = tmp + i * cd;
     for (int d = 0; d < cd; d++) r[d] = 0.0f;
@@ -111,8 +112,9 @@ void cx_rvq(const hm_codec_model *m, const int32_t *codes, int64_t stride, int64
   }
   if (proj) {
     hm_linear(NULL, &m->project_out.w, m->project_out.b, n, tmp, out);
-    if (tmp != sum) hm_free_aligned(tmp);
+    hm_free_aligned(tmp);
   }
+  return HM_OK;
 }
 
 /* ---- estimator pieces ---- */

@@ -110,7 +110,7 @@ static inline float *cx_in_row(cx_work *w, int b, int t) {
 void cx_estimator(const hm_codec_model *m, hm_pool *pool, cx_work *w, const float *t);
 
 /* ResidualVQ.get_output_from_indices: codes [n_q][stride] columns 0..n-1 -> out [n][dim]. */
-void cx_rvq(const hm_codec_model *m, const int32_t *codes, int64_t stride, int64_t n, float *out);
+hm_status cx_rvq(const hm_codec_model *m, const int32_t *codes, int64_t stride, int64_t n, float *out);
 
 /* solve_euler on x [T][256] (noise, modified into the result), incontext [T][256]
  * (zero past incontext_len), mu [T][dim]; w sized for B = guidance > 1 ? 2 : 1. */

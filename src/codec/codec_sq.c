@@ -297,7 +297,7 @@ hm_status cx_sq_work_create(const hm_codec_model *m, int T, int chunk_frames, cx
     }
   }
   if (!sw->p || !sw->q || !sw->z) {
-    const long long cap = (long long)sw->cap;
+    const long long cap = (long long)sw->cap; /* read before sw is freed */
     cx_sq_work_free(sw);
     return hm_error(HM_ERR_NOMEM, "codec: out of memory for the waveform decoder (%lld floats x 2)", cap);
   }

@@ -552,11 +552,18 @@ static hm_status check_job(const hm_engine *e, const hm_job *j) {
 typedef struct lm_bridge {
   eng_codec *c;
   int64_t base; /* frames before the first generated one in the codec's codes (history in output) */
+  bool stream;  /* the codec worker decodes the frames as they come */
 } lm_bridge;
 
 static void lm_on_frame(void *ud, const int32_t *frame, int64_t index) {
   lm_bridge *b = ud;
   eng_codec *c = b->c;
+  if (c->cb.on_frame) { /* the caller's copy first (the codec worker does not touch it) */
+    pthread_mutex_lock(&c->cb_mu);
+    c->cb.on_frame(c->cb.user_data, frame, index);
+    pthread_mutex_unlock(&c->cb_mu);
+  }
+  if (!b->stream) return;
   int64_t f = b->base + index;
   if (!c->codes || f >= c->n_cap) return;
   for (int q = 0; q < c->n_cb; q++) c->codes[q * c->stride + f] = frame[q];
@@ -600,7 +607,7 @@ hm_status hm_engine_generate(hm_engine *e, const hm_job *job, const hm_job_callb
   int32_t *mask32 = NULL, *gen_codes = NULL;
   float *muq = NULL;
   int64_t n_gen = 0;
-  lm_bridge bridge = {&c, job->history_in_output ? job->n_history : 0};
+  lm_bridge bridge = {&c, job->history_in_output ? job->n_history : 0, false};
   eng_codec_init(&c, cb);
   c.n_cb = e->n_codebooks;
 
@@ -647,7 +654,8 @@ hm_status hm_engine_generate(hm_engine *e, const hm_job *job, const hm_job_callb
     gp.muq_embed = muq && job->ref_strength != 0 ? muq : NULL;
     gp.progress = lm_progress;
     gp.abort = lm_abort;
-    gp.on_frame = worker ? lm_on_frame : NULL;
+    bridge.stream = worker;
+    gp.on_frame = (worker || c.cb.on_frame) ? lm_on_frame : NULL;
     gp.user_data = &bridge;
     mask32 = malloc((size_t)(prompt.n_rows * prompt.n_cols) * sizeof *mask32);
     if (!mask32) st = hm_error(HM_ERR_NOMEM, "out of memory");

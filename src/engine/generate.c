@@ -34,7 +34,7 @@ hm_status hm_generate(const hm_generate_params *p, hm_generate_result *out) {
                     .output_path = p->output_path, .overwrite = p->overwrite,
                     .ref_audio_path = p->ref_audio_path, .ref_strength = p->ref_strength,
                     .ref_seconds = p->ref_seconds};
-  hm_job_callbacks cb = {p->progress, p->abort, NULL, p->user_data};
+  hm_job_callbacks cb = {.progress = p->progress, .abort = p->abort, .user_data = p->user_data};
   hm_engine *e = NULL;
   HM_TRY(hm_engine_open(p->model_path, &ep, &e));
   hm_status st = hm_engine_generate(e, &j, &cb, out);
@@ -59,7 +59,7 @@ hm_status hm_decode_to_file(const char *codec_dir, const int32_t *codes, int64_t
   HM_TRY(hm_codec_load(codec_dir, &cp, &codec));
   int64_t t1 = hm_time_us();
   hm_status st = cx_codes_check(codec, codes, n_frames, n_frames);
-  hm_job_callbacks cb = {progress, abort_cb, NULL, user_data};
+  hm_job_callbacks cb = {progress, abort_cb, NULL, user_data, NULL};
   eng_codec c;
   eng_codec_init(&c, &cb);
   if (st == HM_OK) {

@@ -10,7 +10,8 @@ typedef struct hm_audio {
   int sample_rate_hz;
 } hm_audio;
 
-/* Reads any file libsndfile reads (WAV, FLAC, OGG, MP3). */
+/* Reads WAV, FLAC, OGG (libsndfile) and MP3 (libmpg123, quiet: nothing on stderr).
+ * A file neither reads: "not an audio file we can read: PATH (libsndfile: ...; mpg123: ...)". */
 hm_status hm_audio_read(const char *path, hm_audio *out);
 /* Mono downmix (mean of channels) resampled to rate_hz with libsoxr (very high quality). */
 hm_status hm_audio_to_mono(const hm_audio *in, int rate_hz, float **out, int64_t *n_out);

@@ -6,9 +6,10 @@
 #include "tensor/gemm_amx.h"
 
 #include <stdlib.h>
-#if defined(__x86_64__) && defined(__linux__) && ((defined(__clang__) && __clang_major__ >= 12) || (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11))
+#if defined(__x86_64__) && defined(__linux__) && !defined(HM_NO_X86_SIMD) && ((defined(__clang__) && __clang_major__ >= 12) || (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11))
 #define HM_AMX_BUILD 1
 #include <cpuid.h>
+#include <pthread.h>
 #include <immintrin.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -21,21 +22,26 @@
 
 #if HM_AMX_BUILD
 
-static int g_amx = -1;
+/* Probed once (pthread_once: the first callers may be several threads at a time). */
+static pthread_once_t g_amx_once = PTHREAD_ONCE_INIT;
+static bool g_amx;
 
-bool hm_amx_available(void) {
-  if (g_amx >= 0) return g_amx == 1;
-  int ok = 0;
+static void amx_probe(void) {
+  bool ok = false;
   unsigned a, b, c, d;
   const char *no = getenv("HM_NO_AMX");
   bool off = no && *no && strcmp(no, "0") != 0;
   if (!hm_force_scalar() && !off && __get_cpuid_count(7, 0, &a, &b, &c, &d)) {
     bool tile = (d >> 24) & 1, bf16 = (d >> 22) & 1;
     /* ask Linux for the tile data state (ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) */
-    if (tile && bf16 && syscall(SYS_arch_prctl, 0x1023, 18) == 0) ok = 1;
+    if (tile && bf16 && syscall(SYS_arch_prctl, 0x1023, 18) == 0) ok = true;
   }
   g_amx = ok;
-  return ok == 1;
+}
+
+bool hm_amx_available(void) {
+  pthread_once(&g_amx_once, amx_probe);
+  return g_amx;
 }
 
 typedef struct tilecfg {

@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#if defined(__x86_64__) || defined(__i386__)
+/* HM_NO_X86_SIMD: built without the x86 kernel files (HM_SIMD=OFF, or not x86) */
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(HM_NO_X86_SIMD)
 #define HM_HAVE_SIMD_KERNELS 1
 #else
 #define HM_HAVE_SIMD_KERNELS 0
@@ -31,7 +32,7 @@ static hm_isa isa_cap(void) {
 }
 
 hm_isa hm_isa_best(void) {
-  if (hm_force_scalar()) return HM_ISA_SCALAR;
+  if (hm_force_scalar() || !HM_HAVE_SIMD_KERNELS) return HM_ISA_SCALAR;
   const hm_cpu_features *f = hm_cpu();
   hm_isa best = HM_ISA_SCALAR;
   if (f->avx512f && f->avx512bw && f->avx512vl && f->avx512vnni && f->avx2 && f->fma && f->f16c)
@@ -311,6 +312,7 @@ void hm_linear(hm_pool *pool, const hm_mat *W, const float *bias, int64_t n, con
  * hm_free_aligned (free). */
 void *hm_alloc_big(size_t bytes) {
   if (bytes < ((size_t)4 << 20)) return hm_malloc_aligned(bytes);
+  if (hm_alloc_should_fail()) return NULL; /* fault injection (tests) */
   const size_t huge = (size_t)2 << 20;
   void *p = NULL;
   if (posix_memalign(&p, huge, (bytes + huge - 1) & ~(huge - 1)) != 0) return NULL;

@@ -15,10 +15,10 @@ typedef struct loader {
   char name[256];
 } loader;
 
-static const char *tname(loader *L, const char *fmt, int layer, const char *suffix) {
-  char tmp[200];
-  snprintf(tmp, sizeof tmp, fmt, layer);
-  snprintf(L->name, sizeof L->name, "%s%s", tmp, suffix);
+/* base (the layer number already in it) + suffix; no run-time format strings */
+static const char *tname(loader *L, const char *base, int layer, const char *suffix) {
+  (void)layer;
+  snprintf(L->name, sizeof L->name, "%s%s", base, suffix);
   return L->name;
 }
 
@@ -58,16 +58,14 @@ static hm_status load_attn(loader *L, const char *prefix, int layer, const char 
 }
 
 static hm_status load_layer(loader *L, const char *prefix, int i, int d, int ffn, bool cross, hm_wlayer *ly) {
-  char fmt[160];
-  snprintf(fmt, sizeof fmt, "%s.layers.%%d.", prefix);
   char pre[160];
-  snprintf(pre, sizeof pre, fmt, i);
+  snprintf(pre, sizeof pre, "%s.layers.%d.", prefix, i);
   char n[256];
 #define NAME(s) (snprintf(n, sizeof n, "%s%s", pre, s), n)
   HM_TRY(get_vec(L, NAME("self_attn_layer_norm.weight"), d, &ly->ln1_w));
   HM_TRY(get_vec(L, NAME("self_attn_layer_norm.bias"), d, &ly->ln1_b));
   char lp[160];
-  snprintf(lp, sizeof lp, "%s.layers.%%d", prefix);
+  snprintf(lp, sizeof lp, "%s.layers.%d", prefix, i);
   HM_TRY(load_attn(L, lp, i, "self_attn", d, &ly->attn));
   if (cross) {
     HM_TRY(get_vec(L, NAME("encoder_attn_layer_norm.weight"), d, &ly->lnx_w));

@@ -1,10 +1,10 @@
-# Lazy initialisations under ThreadSanitizer: src/base/base.c built with
-# -fsanitize=thread into a program whose threads all call hm_cpu() and
-# hm_force_scalar() first at once (not in the ASan / fuzz builds: the
-# sanitizers exclude each other).
+# Lazy initialisations under ThreadSanitizer: src/base/base.c (and the AMX probe)
+# built with -fsanitize=thread into a program whose threads all call hm_cpu(),
+# hm_force_scalar() and hm_amx_available() first at once and log while the hook
+# changes (not in the ASan / fuzz builds: the sanitizers exclude each other).
 if(NOT HM_SANITIZE AND NOT HM_FUZZ)
   add_executable(base_race_once_tsan ${CMAKE_CURRENT_LIST_DIR}/race_once.c ${CMAKE_SOURCE_DIR}/src/base/base.c
-                 ${CMAKE_SOURCE_DIR}/src/base/pool.c ${CMAKE_CURRENT_LIST_DIR}/../harness.c)
+                 ${CMAKE_SOURCE_DIR}/src/base/pool.c ${CMAKE_SOURCE_DIR}/src/tensor/gemm_amx.c ${CMAKE_CURRENT_LIST_DIR}/../harness.c)
   target_include_directories(base_race_once_tsan PRIVATE ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR}/include ${CMAKE_CURRENT_LIST_DIR}/..)
   target_compile_options(base_race_once_tsan PRIVATE -fsanitize=thread -g -O1)
   target_link_options(base_race_once_tsan PRIVATE -fsanitize=thread)

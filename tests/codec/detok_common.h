@@ -79,7 +79,7 @@ static inline void check_window0(hm_codec_model *m, hm_pool *pool, const char *p
     for (int i = 0; i < W; i++) wc[q * W + i] = cx_padded_code((const int32_t *)codes->data, n, q, i);
   float *feat = malloc((size_t)W * dim * sizeof(float)), *ce = malloc((size_t)W * dim * sizeof(float));
   float *mu = malloc((size_t)T * dim * sizeof(float)), *ic = calloc((size_t)T * 256, sizeof(float));
-  cx_rvq(m, wc, W, W, feat);
+  CHECK_OK(cx_rvq(m, wc, W, W, feat));
   hm_linear(NULL, &m->cond_emb.w, m->cond_emb.b, W, feat, ce);
   for (int i = 0; i < T; i++) memcpy(mu + (int64_t)i * dim, ce + (int64_t)(i / 2) * dim, (size_t)dim * sizeof(float));
   cx_work w;

@@ -30,7 +30,7 @@ static void test_rvq(hm_codec_model *m) {
   int64_t n = codes.shape[1];
   int dim = m->cfg.dim;
   float *out = malloc((size_t)n * dim * sizeof(float)), *ce = malloc((size_t)n * dim * sizeof(float));
-  cx_rvq(m, (const int32_t *)codes.data, n, n, out);
+  CHECK_OK(cx_rvq(m, (const int32_t *)codes.data, n, n, out));
   double e = hm_max_rel_err(out, (const float *)ref.data, n * dim);
   printf("rvq rel err %.3g\n", e);
   CHECK(e < 1e-4);

@@ -198,7 +198,7 @@ static void streaming(void) {
   /* 56 s: 701 frames, 3 codec windows */
   hm_job j = base_job(56000, a);
   sink s1 = new_sink(), s2 = new_sink();
-  hm_job_callbacks cb = {on_progress, NULL, on_audio, &s1};
+  hm_job_callbacks cb = {on_progress, NULL, on_audio, &s1, NULL};
   hm_generate_result r1, r2;
   CHECK_OK(hm_engine_generate(e, &j, &cb, &r1));
   CHECK_MSG(r1.n_windows == 3, "%lld windows", (long long)r1.n_windows);
@@ -268,7 +268,7 @@ static void streaming(void) {
     jc.n_history = NH;
     jc.history_in_output = true;
     sink c1 = new_sink(), c2 = new_sink();
-    hm_job_callbacks ccb = {NULL, NULL, on_audio, &c1};
+    hm_job_callbacks ccb = {NULL, NULL, on_audio, &c1, NULL};
     hm_generate_result q1, q2;
     CHECK_OK(hm_engine_generate(e, &jc, &ccb, &q1));
     jc.stream = true;

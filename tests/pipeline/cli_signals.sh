@@ -3,7 +3,8 @@
 # decode` (2000 frames) and `heartmula transcribe` (5 minutes of audio) run: the job stops through its abort path ("... aborted",
 # "heartmula: stopped by SIGINT"), the process dies by the signal (status 130 /
 # 143), no output file (nor a temporary one) is left, and an existing output
-# given with --overwrite is untouched. Usage: cli_signals.sh HEARTMULA_CLI WHISPER_FIXTURE_DIR
+# given with --overwrite is untouched; generate --save-codes keeps the frames made
+# before the stop. Usage: cli_signals.sh HEARTMULA_CLI WHISPER_FIXTURE_DIR
 set -u
 CLI=$1
 WFIX=$2
@@ -63,6 +64,27 @@ interrupt INT 130 1 "generate, SIGINT" "${G[@]}" -o "$T/out/song.wav"
 interrupt TERM 143 1 "generate, SIGTERM, over an existing file" "${G[@]}" -o "$T/out/keep.wav" --overwrite
 interrupt INT 130 1 "decode, SIGINT" "${D[@]}" -o "$T/out/song.flac"
 interrupt TERM 143 1 "decode, SIGTERM, over an existing file" "${D[@]}" -o "$T/out/keep.wav" --overwrite
+# --save-codes keeps the frames made before the stop: a whole .npy [8, n >= 1] of int32 (temporary
+# name + rename: no .tmp left), while the audio output is still not written
+kept() {
+  local f=$1 name=$2
+  [ -f "$f" ] || { bad "$name: no $f: the frames made so far were not kept"; return; }
+  [ ! -e "$f.tmp" ] && ok || bad "$name: $f.tmp left behind"
+  local shape n hl size
+  shape=$(head -c 200 "$f" | tr -d '\0' | grep -ao "'shape': (8, [0-9]*)")
+  n=${shape##*, }; n=${n%)}
+  hl=$(od -An -tu2 -j8 -N2 "$f" | tr -d ' ')
+  size=$(stat -c %s "$f")
+  if [ -n "$n" ] && [ "$n" -ge 1 ] && head -c 200 "$f" | grep -aq "'descr': '<i4'" && [ "$size" -eq $((10 + hl + 32 * n)) ]; then ok
+  else bad "$name: $f is not a whole [8, n] int32 .npy (shape '$shape', $size bytes)"; fi
+  grep -Eq -- "--save-codes: the [0-9]+ frames made before the stop are in" "$T/err" && ok ||
+    bad "$name: no message about the kept frames: $(cat "$T/err")"
+}
+interrupt INT 130 1 "generate --save-codes, SIGINT" "${G[@]}" -o "$T/out/song.wav" --save-codes "$T/kept_int.npy"
+kept "$T/kept_int.npy" "generate --save-codes, SIGINT"
+interrupt TERM 143 1 "generate --codes-only --save-codes, SIGTERM" "${G[@]}" --codes-only --save-codes "$T/kept_term.npy"
+kept "$T/kept_term.npy" "generate --codes-only --save-codes, SIGTERM"
+
 W=("$CLI" transcribe --model "$WFIX" "$T/silence.wav" -t 1 -q)
 interrupt INT 130 1 "transcribe, SIGINT" "${W[@]}" -o "$T/out/lyrics.txt"
 interrupt TERM 143 1 "transcribe, SIGTERM, over an existing file" "${W[@]}" -o "$T/out/keep.txt" --overwrite

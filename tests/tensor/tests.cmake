@@ -32,3 +32,10 @@ foreach(table scalar avx2 avx512)
                    ${HM_SHARED_DIR}/fixtures ${HM_SHARED_DIR}/fixtures-whisper)
   set_tests_properties(tensor.parity_table_${table} PROPERTIES SKIP_RETURN_CODE 77 LABELS slow)
 endforeach()
+
+# A build without the x86 kernels (-DHM_SIMD=OFF; any CPU other than x86): whatever
+# HM_ISA asks, the CLI runs the scalar table (tensor.test_simd checks the same inside).
+if(NOT HM_X86_SIMD)
+  hm_cli_test(NAME tensor.scalar_only_build STATUS 0 EXPECT "kernels: scalar "
+              COMMAND ${CMAKE_COMMAND} -E env HM_ISA=avx512 ${HM_CLI} info)
+endif()

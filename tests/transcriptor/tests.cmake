@@ -8,7 +8,7 @@ hm_cli_test(NAME transcriptor.cli_lrc STATUS 0 EXPECT "^\\[00:00\\.86\\]是\n\\[
             COMMAND ${HM_CLI} transcribe --model ${HM_WFIX} ${HM_WFIX}/jfk.wav --format lrc --max-new-tokens 30 -q)
 hm_cli_test(NAME transcriptor.cli_missing_audio EXPECT "cannot read audio file"
             COMMAND ${HM_CLI} transcribe --model ${HM_WFIX} ${HM_WFIX}/no_such.wav)
-hm_cli_test(NAME transcriptor.cli_not_audio EXPECT "cannot read audio file"
+hm_cli_test(NAME transcriptor.cli_not_audio EXPECT "not an audio file we can read: .*config.json \\(libsndfile: [^;]+; mpg123: [^)]+\\)"
             COMMAND ${HM_CLI} transcribe --model ${HM_WFIX} ${HM_WFIX}/config.json)
 hm_cli_test(NAME transcriptor.cli_missing_model EXPECT "does not exist"
             COMMAND ${HM_CLI} transcribe --model ${HM_WFIX}/nowhere ${HM_WFIX}/jfk.wav)

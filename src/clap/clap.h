@@ -132,7 +132,7 @@ hm_status hm_clap_conformer(const hm_clap_model *m, hm_pool *pool, const float *
 /* MuLan transformer in place over x [T, dim]. */
 hm_status hm_clap_transformer(const hm_clap_tf *tf, hm_pool *pool, float *x, int64_t T);
 /* latent head: mean over T of x [T, dim], Linear, l2norm -> out [dim_latent] (pooled [dim] when not NULL). */
-void hm_clap_pool_latent(const hm_mat *W, const float *b, hm_pool *pool, const float *x, int64_t T, int dim,
+hm_status hm_clap_pool_latent(const hm_mat *W, const float *b, hm_pool *pool, const float *x, int64_t T, int dim,
                          float *pooled, float *out);
 /* selected hidden state [T, enc_dim] -> transformer output [T, a_dim] (proj + transformer). */
 hm_status hm_clap_audio_head(const hm_clap_model *m, hm_pool *pool, const float *sel, int64_t T, float *out);

@@ -330,17 +330,19 @@ hm_status hm_clap_transformer(const hm_clap_tf *tf, hm_pool *pool, float *x, int
   return st;
 }
 
-void hm_clap_pool_latent(const hm_mat *W, const float *b, hm_pool *pool, const float *x, int64_t T, int dim,
-                         float *pooled, float *out) {
-  float mean[dim > 0 ? dim : 1];
+hm_status hm_clap_pool_latent(const hm_mat *W, const float *b, hm_pool *pool, const float *x, int64_t T, int dim,
+                              float *pooled, float *out) {
+  float *mean = pooled ? pooled : malloc(sizeof(float) * (size_t)(dim > 0 ? dim : 1));
+  if (!mean) return hm_error(HM_ERR_NOMEM, "clap: out of memory for the pooled vector");
   for (int i = 0; i < dim; i++) {
     double s = 0;
     for (int64_t t = 0; t < T; t++) s += x[t * dim + i];
     mean[i] = (float)(s / (double)T);
   }
-  if (pooled) memcpy(pooled, mean, sizeof(float) * (size_t)dim);
   hm_linear(pool, W, b, 1, mean, out);
   l2norm(out, W->rows);
+  if (mean != pooled) free(mean);
+  return HM_OK;
 }
 
 hm_status hm_clap_audio_head(const hm_clap_model *m, hm_pool *pool, const float *sel, int64_t T, float *out) {
@@ -373,7 +375,7 @@ hm_status hm_clap_clip_latent_timed(const hm_clap_model *m, hm_pool *pool, const
   if (st == HM_OK) st = hm_clap_conformer(m, pool, x, T, hid);
   t[3] = hm_time_us();
   if (st == HM_OK) st = hm_clap_audio_head(m, pool, hid + (int64_t)sel * T * c->enc_dim, T, y);
-  if (st == HM_OK) hm_clap_pool_latent(&m->a_lat, m->a_lat_b, pool, y, T, c->a_dim, NULL, out);
+  if (st == HM_OK) st = hm_clap_pool_latent(&m->a_lat, m->a_lat_b, pool, y, T, c->a_dim, NULL, out);
   t[4] = hm_time_us();
   for (int i = 0; stage_s && i < HM_CLAP_N_STAGES; i++) stage_s[i] = (double)(t[i + 1] - t[i]) * 1e-6;
   hm_free_aligned(db);

@@ -65,9 +65,10 @@ static hm_status dim_of(loader *L, const char *name, int n_dims, int dim, int64_
   return HM_OK;
 }
 
-static int count_layers(loader *L, const char *fmt) {
+/* layers named <pre><n><post>, n = 0, 1, ... present in the file */
+static int count_layers(loader *L, const char *pre, const char *post) {
   int n = 0;
-  while (n < 4096 && hm_weights_find(L->m->w, nm(L, fmt, n))) n++;
+  while (n < 4096 && hm_weights_find(L->m->w, nm(L, "%s%d%s", pre, n, post))) n++;
   return n;
 }
 
@@ -294,7 +295,7 @@ static hm_status load_audio(loader *L) {
   HM_TRY(mat(L, A_PRE "conv.linear.weight", c->enc_dim, (int64_t)c->conv_dim * c->n_mels / 4, &m->conv_lin));
   HM_TRY(vec(L, A_PRE "conv.linear.bias", c->enc_dim, &m->conv_lin_b));
   /* conformer */
-  c->enc_depth = count_layers(L, ENC_PRE "layers.%d.final_layer_norm.weight");
+  c->enc_depth = count_layers(L, ENC_PRE "layers.", ".final_layer_norm.weight");
   if (c->enc_depth < 1) return hm_error(HM_ERR_FORMAT, "%s: no conformer layers (" ENC_PRE "layers.0.*)", hm_weights_path(m->w));
   int64_t half;
   HM_TRY(dim_of(L, ENC_PRE "embed_positions.inv_freq", 1, 0, &half));
@@ -384,7 +385,7 @@ static hm_status load_text(loader *L) {
   c->x_type_vocab = (int)v;
   HM_TRY(dim_of(L, X_PRE "encoder.layer.0.intermediate.dense.weight", 2, 0, &v));
   c->x_ffn = (int)v;
-  c->x_layers = count_layers(L, X_PRE "encoder.layer.%d.output.LayerNorm.weight");
+  c->x_layers = count_layers(L, X_PRE "encoder.layer.", ".output.LayerNorm.weight");
   if (c->x_layers < 1) return hm_error(HM_ERR_FORMAT, "%s: no XLM-R layers (" X_PRE "encoder.layer.0.*)", hm_weights_path(m->w));
   if (c->x_heads == 0) c->x_heads = c->x_hidden % 64 == 0 ? c->x_hidden / 64 : 1;
   if (c->x_hidden % c->x_heads)

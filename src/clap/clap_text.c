@@ -77,7 +77,7 @@ hm_status hm_clap_text_latent(const hm_clap_model *m, hm_pool *pool, const int32
   hm_status st = xh && y ? HM_OK : hm_error(HM_ERR_NOMEM, "out of memory (text tower)");
   if (st == HM_OK) st = hm_clap_xlmr(m, pool, ids, L, n_valid, xh);
   if (st == HM_OK) st = hm_clap_text_head(m, pool, xh, L, y);
-  if (st == HM_OK) hm_clap_pool_latent(&m->t_lat, m->t_lat_b, pool, y, L, c->t_dim, NULL, out);
+  if (st == HM_OK) st = hm_clap_pool_latent(&m->t_lat, m->t_lat_b, pool, y, L, c->t_dim, NULL, out);
   hm_free_aligned(xh);
   hm_free_aligned(y);
   return st;

@@ -17,8 +17,8 @@ static hm_cpu_features seen_copy[N_THREADS];
 static bool seen_scalar[N_THREADS], seen_amx[N_THREADS];
 static atomic_int logged_a, logged_b;
 
-static void hook_a(hm_log_level level, const char *msg, void *ud) { (void)level; (void)msg; (void)ud; atomic_fetch_add(&logged_a, 1); }
-static void hook_b(hm_log_level level, const char *msg, void *ud) { (void)level; (void)msg; (void)ud; atomic_fetch_add(&logged_b, 1); }
+static void hook_a(void *ud, hm_log_level level, const char *msg) { (void)level; (void)msg; (void)ud; atomic_fetch_add(&logged_a, 1); }
+static void hook_b(void *ud, hm_log_level level, const char *msg) { (void)level; (void)msg; (void)ud; atomic_fetch_add(&logged_b, 1); }
 
 static void *worker(void *arg) {
   const int i = (int)(intptr_t)arg;

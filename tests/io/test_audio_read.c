@@ -4,6 +4,7 @@
  * the file and both libraries' reasons. */
 #include "harness.h"
 #include "io/audio.h"
+#include "io/fs.h"
 #include "io/json.h"
 
 #include <math.h>

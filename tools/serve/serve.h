@@ -159,4 +159,9 @@ void thumb_free(srv_thumb *t);
 
 /* ---- http.c ---- */
 void http_register(srv_app *app);
+/* http.c: a bearer token's user (false: bad, expired or revoked); short-lived signed URLs of a song's files */
+bool srv_auth_token(srv_app *app, const char *token, int64_t *user_id);
+char *srv_audio_url(srv_app *app, const char *id);
+char *srv_thumbnail_url(srv_app *app, const char *id);
+
 #endif

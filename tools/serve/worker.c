@@ -13,7 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-char *srv_audio_url(srv_app *app, const char *id); /* http.c */
 
 typedef struct worker {
   srv_app *app;
@@ -313,7 +312,7 @@ static void run_job(worker *w, claimed *c) {
   job_ctx jc = {.app = app, .run = r, .sample_rate = 48000};
   jc.thumb = thumb_new((job.max_audio_ms + (history ? job.n_history * 80 : 0)) * 48 + 48000);
   pthread_mutex_init(&jc.mu, NULL);
-  hm_job_callbacks cb = {on_progress, on_abort, on_audio, &jc};
+  hm_job_callbacks cb = {.progress = on_progress, .abort = on_abort, .on_audio = on_audio, .user_data = &jc};
   hm_generate_result res;
   memset(&res, 0, sizeof res);
   if (st == HM_OK) {

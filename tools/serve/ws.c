@@ -43,7 +43,6 @@ typedef struct srv_ws {
 } srv_ws;
 
 /* defined in http.c: token valid and its version current */
-bool srv_auth_token(srv_app *app, const char *token, int64_t *user_id);
 
 static bool user_connected(srv_ws *ws, int64_t uid) {
   bool any = false;

@@ -47,10 +47,11 @@ test-tsan: deps
 
 # Without the x86 SIMD kernels (-DHM_SIMD=OFF: the scalar table only, as on a CPU
 # other than x86): the fast tests.
+SCALAR_TESTS ?= -LE slow
 test-scalar: deps
 	@cmake -S . -B build-scalar -DCMAKE_BUILD_TYPE=Release -DHM_SIMD=OFF $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build-scalar -j $(JOBS)
-	@cd build-scalar && ctest --output-on-failure -j $(JOBS) -LE slow
+	@cd build-scalar && ctest --output-on-failure -j $(JOBS) $(SCALAR_TESTS)
 
 # libFuzzer (clang 14, ASan + UBSan): every target of fuzz/ for FUZZ_SECONDS
 # seconds each after replaying fuzz/regressions/; fails on any finding.

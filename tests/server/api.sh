@@ -88,7 +88,7 @@ req POST /api/generate "$A" "{\"lyrics\":\"la\",$Q,\"temperature\":\"hot\"}" >/d
 req POST /api/generate "$A" '{"lyrics":"la","tags":"x","max_audio_length_ms":99999999}' >/dev/null; expect_error 400 max_audio_length_ms "song too long"
 req POST /api/generate "$A" '{"lyrics":"la","tags":"x","format":"exe"}' >/dev/null; expect_error 400 format "bad format"
 req POST /api/generate "$A" '{"lyrics":"la","tags":"x","seed":-1}' >/dev/null; expect_error 400 seed "negative seed"
-req POST /api/generate "$A" '{"lyrics":"la","tags":"x","ref_audio":"/etc/passwd"}' >/dev/null; expect_error 400 ref_audio "ref_audio"
+req POST /api/generate "$A" '{"lyrics":"la","tags":"x","ref_audio":"/etc/passwd"}' >/dev/null; expect_error 503 ref_audio "ref_audio without MuQ-MuLan"
 req POST /api/generate "$A" '{"lyrics":"la","tags":"x","output_path":"/tmp/x"}' >/dev/null; expect_error 400 output_path "unknown field"
 req POST /api/generate "$A" '{"lyrics":"la","tags":"x","continue_from":"0123456789abcdef0123456789abcdef"}' >/dev/null
 expect_error 400 continue_from "continue_from unknown"

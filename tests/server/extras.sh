@@ -8,7 +8,7 @@ set -u
 CLI=$1
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
-"$CLI" make-checkpoint --flavor demo --out "$T/ck" --seed 3 --parts lm,codec,tokenizer,whisper >/dev/null || { echo "make-checkpoint failed"; exit 1; }
+"$CLI" make-checkpoint --flavor demo --out "$T/ck" --seed 3 --parts lm,codec,tokenizer,whisper,clap >/dev/null || { echo "make-checkpoint failed"; exit 1; }
 # an optional real-layout folder (e.g. the Whisper fixtures) instead of the random one
 if [ -n "${HM_WHISPER_FIXTURES:-}" ] && [ -f "$HM_WHISPER_FIXTURES/config.json" ]; then
   rm -rf "$T/ck/HeartTranscriptor-oss"; cp -r "$HM_WHISPER_FIXTURES" "$T/ck/HeartTranscriptor-oss"
@@ -130,5 +130,21 @@ if [ -n "$FAKE_PID" ]; then
   check "503 says what to set" jq -e '.error.message | contains("OPENAI_API_KEY")' "$T/body"
   req POST /api/ai/thumbnail "$A" "{\"id\":\"$G\"}" >/dev/null; expect_error 503 null "AI thumbnail not configured"
 fi
+
+# reference audio: one of the caller's own finished songs, through MuQ-MuLan-large/ of the model folder
+RQ='"tags":"pop","max_audio_length_ms":800,"codec_steps":1,"format":"wav"'
+RQ1='"tags":"pop","max_audio_length_ms":1600,"codec_steps":1,"format":"wav"' # references are 1 s or longer
+req GET /api/status "" >/dev/null
+check "status offers reference audio" jq -e '.reference_audio == true' "$T/body"
+R1=$(req POST /api/generate "$A" "{\"lyrics\":\"la\",$RQ1,\"seed\":5}" | jq -r .id)
+check "the reference song is made" wait_status "$A" "$R1" done 120
+R2=$(req POST /api/generate "$A" "{\"lyrics\":\"la\",$RQ,\"seed\":5,\"ref_audio\":\"$R1\",\"ref_strength\":1.5}" | jq -r .id)
+check "a job with reference audio is accepted" test "$(status)" = 202
+check "the song with reference audio is made" wait_status "$A" "$R2" done 120
+req GET "/api/history/$R2" "$A" >/dev/null
+check "its parameters keep the reference and the strength" jq -e ".params.ref_audio == \"$R1\" and .params.ref_strength == 1.5" "$T/body"
+req POST /api/generate "$B" "{\"lyrics\":\"la\",$RQ,\"ref_audio\":\"$R1\"}" >/dev/null; expect_error 400 ref_audio "B: another user's song as reference"
+req POST /api/generate "$A" "{\"lyrics\":\"la\",$RQ,\"ref_audio\":\"../../etc/passwd\"}" >/dev/null; expect_error 400 ref_audio "a path as reference"
+req POST /api/generate "$A" "{\"lyrics\":\"la\",$RQ,\"ref_audio\":\"$R1\",\"ref_strength\":11}" >/dev/null; expect_error 400 ref_strength "strength over 10"
 kill -TERM "$SRV_PID"; wait "$SRV_PID"; SRV_PID=
 finish

@@ -224,12 +224,12 @@ static int h_status(req *q) {
     if (sqlite3_step(st) == SQLITE_ROW) qlen = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
   }
-  json_t *j = json_pack("{s:b, s:s, s:s, s:s, s:i, s:s, s:I, s:i, s:s, s:b, s:b}", "model_loaded",
+  json_t *j = json_pack("{s:b, s:s, s:s, s:s, s:i, s:s, s:I, s:i, s:s, s:b, s:b, s:b}", "model_loaded",
                         atomic_load(&app->model_loaded), "version", app->cfg.version, "mula_dtype",
                         app->cfg.mula_dtype_name, "codec_dtype", app->cfg.codec_bf16 ? "bf16" : "f32", "threads",
                         app->cfg.n_threads > 0 ? app->cfg.n_threads : (int)sysconf(_SC_NPROCESSORS_ONLN), "cpu", app->cpu_name, "queue_length", (json_int_t)qlen, "workers",
                         app->cfg.n_workers, "server_version", HM_VERSION_STRING, "transcription", tr_available(app), "ai",
-                        ai_configured(app));
+                        ai_configured(app), "reference_audio", app->have_clap);
   return send_json(q, 200, j);
 }
 
@@ -491,11 +491,12 @@ static int h_generate(req *q) {
   if (!j) return status;
   static const char *const allowed[] = {"lyrics", "tags", "title", "max_audio_length_ms", "topk", "temperature",
                                         "cfg_scale", "codec_steps", "codec_guidance", "seed", "format",
-                                        "continue_from", "ref_audio", NULL};
+                                        "continue_from", "ref_audio", "ref_strength", NULL};
   const char *uk = unknown_field(j, allowed);
-  const char *lyrics, *tags, *title, *format, *cont;
+  const char *lyrics, *tags, *title, *format, *cont, *ref;
   int64_t max_ms, topk, steps, seed;
-  double temp, cfg, guid;
+  double temp, cfg, guid, ref_strength;
+  char ref_file[SRV_ID_LEN + 16] = "";
   if (uk) {
     rc = bad_field(q, uk, "unknown field");
     goto out;
@@ -505,6 +506,8 @@ static int h_generate(req *q) {
       !text_field(q, j, "title", false, false, L->max_title_bytes, &title, &rc) ||
       !text_field(q, j, "format", false, false, 8, &format, &rc) ||
       !text_field(q, j, "continue_from", false, false, 64, &cont, &rc) ||
+      !text_field(q, j, "ref_audio", false, false, 64, &ref, &rc) ||
+      !num_field(q, j, "ref_strength", 0.0, 10.0, 1.0, &ref_strength, &rc) ||
       !int_field(q, j, "max_audio_length_ms", 80, L->max_song_ms, L->max_song_ms < 240000 ? L->max_song_ms : 240000,
                  &max_ms, &rc) ||
       !int_field(q, j, "topk", 1, 8192, 50, &topk, &rc) ||
@@ -514,9 +517,25 @@ static int h_generate(req *q) {
       !num_field(q, j, "codec_guidance", 0.0, 20.0, 1.25, &guid, &rc) ||
       !int_field(q, j, "seed", 0, (int64_t)1 << 53, -1, &seed, &rc))
     goto out;
-  if (json_object_get(j, "ref_audio") && !json_is_null(json_object_get(j, "ref_audio"))) {
-    rc = bad_field(q, "ref_audio", "reference-audio conditioning is not available in this build");
-    goto out;
+  if (ref) { /* reference audio: one of the caller's own finished songs, through MuQ-MuLan */
+    if (!app->have_clap) {
+      rc = send_error(q, 503, "unavailable", "reference audio needs MuQ-MuLan-large/ in the model folder", "ref_audio");
+      goto out;
+    }
+    sqlite3 *db = valid_id(ref) ? db_reader(app) : NULL;
+    sqlite3_stmt *st;
+    if (db && sqlite3_prepare_v2(db, "SELECT format FROM generations WHERE id=?1 AND user_id=?2 AND status='done'", -1,
+                                 &st, NULL) == SQLITE_OK) {
+      sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
+      sqlite3_bind_int64(st, 2, q->uid);
+      if (sqlite3_step(st) == SQLITE_ROW)
+        snprintf(ref_file, sizeof ref_file, "%s.%.8s", ref, (const char *)sqlite3_column_text(st, 0));
+      sqlite3_finalize(st);
+    }
+    if (!ref_file[0]) {
+      rc = bad_field(q, "ref_audio", "ref_audio: no such finished generation of yours");
+      goto out;
+    }
   }
   if (!format) format = "mp3";
   if (strcmp(format, "mp3") && strcmp(format, "wav") && strcmp(format, "flac") && strcmp(format, "ogg")) {
@@ -559,6 +578,11 @@ static int h_generate(req *q) {
                              (json_int_t)topk, "temperature", temp, "cfg_scale", cfg, "codec_steps", (json_int_t)steps,
                              "codec_guidance", guid, "seed", (json_int_t)seed);
   json_object_set_new(params, "continue_from", json_str_or_null(cont));
+  json_object_set_new(params, "ref_audio", json_str_or_null(ref));
+  if (ref) {
+    json_object_set_new(params, "ref_file", json_string(ref_file));
+    json_object_set_new(params, "ref_strength", json_real(ref_strength));
+  }
   char *ps = json_dumps(params, JSON_COMPACT);
   json_decref(params);
   char deftitle[64];

@@ -63,6 +63,7 @@ typedef struct srv_app {
   char db_path[4096], audio_dir[4096], tmp_dir[4096];
   char upload_dir[4096], upload_tmp_dir[4096];
   char whisper_dir[4096];    /* HeartTranscriptor-oss/ of the model folder, "" when absent */
+  bool have_clap;            /* MuQ-MuLan-large/ in the model folder: reference audio (ref_audio) is offered */
   unsigned char jwt_key[64];
   size_t jwt_key_len;
   unsigned char url_key[32]; /* HMAC key of signed audio URLs (derived from the JWT secret) */

@@ -232,6 +232,8 @@ int cmd_serve(int argc, char **argv) {
     char wd[4096];
     snprintf(wd, sizeof wd, "%s/HeartTranscriptor-oss/config.json", c->model_path);
     if (access(wd, R_OK) == 0) snprintf(app.whisper_dir, sizeof app.whisper_dir, "%s/HeartTranscriptor-oss", c->model_path);
+    snprintf(wd, sizeof wd, "%s/MuQ-MuLan-large/config.json", c->model_path);
+    app.have_clap = access(wd, R_OK) == 0;
   }
   read_cpu_name(app.cpu_name, sizeof app.cpu_name);
   mg_init_library(0);

@@ -284,6 +284,13 @@ static void run_job(worker *w, claimed *c) {
   job.overwrite = true;
   job.stream = true; /* live audio: each codec window as soon as its codes exist */
   const char *cont = json_string_value(json_object_get(p, "continue_from"));
+  const char *ref_file = json_string_value(json_object_get(p, "ref_file"));
+  char ref_path[4300];
+  if (ref_file && strlen(ref_file) < 64 && !strchr(ref_file, '/')) { /* the reference song's audio (checked at accept) */
+    snprintf(ref_path, sizeof ref_path, "%s/%s", app->audio_dir, ref_file);
+    job.ref_audio_path = ref_path;
+    job.ref_strength = (float)json_number_value(json_object_get(p, "ref_strength"));
+  }
 
   char tmp[4300], final[4300], codes_tmp[4300], codes_final[4300], thumb_tmp[4300], thumb_final[4300], err[1024] = "";
   snprintf(tmp, sizeof tmp, "%s/%s.%s", app->tmp_dir, c->id, c->format);

@@ -13,6 +13,7 @@ PROGRESS = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int6
 ABORT = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p)
 STAGE_PROGRESS = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
 AUDIO = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, c_float_p, ctypes.c_int64, ctypes.c_int64)
+FRAME = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(ctypes.c_int32), ctypes.c_int64)
 NOISE = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, c_float_p, ctypes.c_int64)
 
 
@@ -34,7 +35,8 @@ class Job(ctypes.Structure):
 
 
 class JobCallbacks(ctypes.Structure):
-    _fields_ = [("progress", STAGE_PROGRESS), ("abort", ABORT), ("on_audio", AUDIO), ("user_data", ctypes.c_void_p)]
+    _fields_ = [("progress", STAGE_PROGRESS), ("abort", ABORT), ("on_audio", AUDIO), ("user_data", ctypes.c_void_p),
+                ("on_frame", FRAME)]
 
 
 class GenerateResult(ctypes.Structure):

@@ -17,7 +17,7 @@ hm_cli_test(NAME clap.cli_embed_missing_model EXPECT "CLAP model folder '.*nowhe
             COMMAND ${HM_CLI} embed --clap ${HM_CFIX}/nowhere --text piano)
 hm_cli_test(NAME clap.cli_embed_not_a_model EXPECT "has no config.json"
             COMMAND ${HM_CLI} embed --clap ${HM_CFIX}/tokenizer --text piano)
-hm_cli_test(NAME clap.cli_embed_not_audio EXPECT "cannot read audio file"
+hm_cli_test(NAME clap.cli_embed_not_audio EXPECT "not an audio file we can read"
             COMMAND ${HM_CLI} embed --clap ${HM_CFIX}/muq_mulan --audio ${HM_CFIX}/text_cases.json)
 hm_cli_test(NAME clap.cli_tag_no_tags EXPECT "no tags \\(one per line\\)"
             COMMAND ${HM_CLI} tag --clap ${HM_CFIX}/muq_mulan ${HM_SHARED_DIR}/fixtures-whisper/jfk.wav --tags /dev/null)

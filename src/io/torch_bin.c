@@ -75,9 +75,9 @@ static hm_status zip_read(const uint8_t *d, size_t n, const char *name, zent **o
       free(e);
       return st;
     }
-    if (n < 30 || loff > n - 30 || u32(d + loff) != 0x04034b50) { free(e); return hm_error(HM_ERR_FORMAT, "%s: zip entry '%.*s': bad local header", name, (int)nl, e[i].name); }
+    if (n < 30 || loff > n - 30 || u32(d + loff) != 0x04034b50) { hm_status err_ = hm_error(HM_ERR_FORMAT, "%s: zip entry '%.*s': bad local header", name, (int)nl, e[i].name); free(e); return err_; }
     uint64_t doff = loff + 30 + u16(d + loff + 26) + u16(d + loff + 28);
-    if (doff > n || usize > n - doff) { free(e); return hm_error(HM_ERR_FORMAT, "%s: zip entry '%.*s' runs past the end of the file", name, (int)nl, e[i].name); }
+    if (doff > n || usize > n - doff) { hm_status err_ = hm_error(HM_ERR_FORMAT, "%s: zip entry '%.*s' runs past the end of the file", name, (int)nl, e[i].name); free(e); return err_; }
     e[i].data = d + doff;
     e[i].size = usize;
     p += 46 + nl + xl + cl;

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 build=${2:-build-fuzz}
 shift 2 2>/dev/null || shift $#
-targets=${*:-"safetensors st_index config tokenizer_json tokenize npy audio cli_numbers"}
+targets=${*:-"safetensors st_index config tokenizer_json tokenize npy audio cli_numbers torch_bin"}
 shared=${HM_SHARED_DIR:-$(cd .. && pwd)/shared}
 jobs=$(nproc 2>/dev/null || echo 2)
 
